@@ -1,0 +1,418 @@
+/* rill: reactive streams for C, on libev.
+ *
+ * One umbrella header.  Sections, top to bottom: visibility, errors,
+ * allocator, values (scalars, byte buffers, arrays, owned pointers),
+ * observables and subscriptions (the Reactive Streams protocol), sinks,
+ * sources, operators.
+ *
+ * THE MODEL IN ONE PARAGRAPH
+ *   An observable is a reusable recipe (cold: every subscription runs it
+ *   anew).  Subscribing attaches a subscriber (four callbacks plus a context
+ *   pointer) and creates a subscription.  Nothing flows until the subscriber
+ *   asks: rill_subscription_request(s, n) adds n to the outstanding demand
+ *   (64-bit, saturating; RILL_UNBOUNDED means "no limit").  A source never
+ *   delivers more on_next calls than were requested, then ends with exactly
+ *   one on_complete or on_error, and nothing after it.  request() from inside
+ *   on_next never recurses: the drain loop already on the stack delivers the
+ *   new demand, so stack depth is bounded whatever the element count.
+ *
+ * OWNERSHIP RULES (read these once; every function follows them)
+ *   1. Observables are reference counted.  A constructor returns a new
+ *      reference.  An operator or combinator constructor TAKES OVER the
+ *      reference(s) to its source observable(s), even when it fails (then it
+ *      releases them), so chains such as
+ *          rill_filter(rill_map(rill_range(0, 10), f, NULL), p, NULL)
+ *      never leak.  Use rill_observable_ref() to use one observable twice.
+ *      Release your reference with rill_observable_free().  Subscribing does
+ *      not consume the reference: a running subscription keeps what it needs.
+ *   2. A constructor that fails returns NULL and sets errno (ENOMEM, EINVAL).
+ *      Passing NULL as a source yields NULL with errno EINVAL, so a chain
+ *      whose first constructor failed ends in NULL and
+ *      rill_observable_subscribe(NULL, ...) returns RILL_EINVAL.
+ *   3. Values given to on_next are OWNED by the callee: it must pass each one
+ *      on or call rill_value_release() exactly once.  Scalars and borrowed
+ *      pointers make release a no-op, so integer pipelines pay nothing.
+ *      Callback arguments documented as "borrowed" are valid for the call
+ *      only; keep one with rill_value_retain().
+ *   4. A subscription is freed by the library once it has terminated
+ *      (complete, error or cancel), after the outermost rill call on the
+ *      stack returns.  The handle passed to on_subscribe may be used until
+ *      then, any number of times: cancel twice, request after cancel, cancel
+ *      from inside on_next are all safe no-ops once terminated.  To keep a
+ *      handle beyond that, ask rill_observable_subscribe() for it (the `out`
+ *      argument); then you own a reference and call rill_subscription_free().
+ *
+ * THREADS
+ *   rill is single-threaded like libev: one pipeline belongs to one thread.
+ *   Different threads may run different pipelines (the deferred-free list is
+ *   thread-local).  The allocator hook is process-wide.
+ */
+#ifndef RILL_H
+#define RILL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rill/errno.h"
+#include "rill/version.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define RILL_EXTERN __attribute__((visibility("default")))
+#else
+#define RILL_EXTERN
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                    */
+
+/* Static description of a RILL_E* code; "unknown error" for others. */
+RILL_EXTERN const char *rill_strerror(int code);
+/* Static name of a RILL_E* code, e.g. "RILL_EINVAL"; "RILL_UNKNOWN" else. */
+RILL_EXTERN const char *rill_err_name(int code);
+
+#define RILL_ERROR_MESSAGE_MAX 96
+
+/* What on_error receives.  Passed by pointer, valid during the callback
+ * only; it is a plain struct, so copy it to keep it. */
+typedef struct rill_error {
+  int code;          /* a negative RILL_E* code, or a user callback's code */
+  int sys_errno;     /* errno of a failed system call, else 0 */
+  const char *stage; /* static name of the stage that failed ("map", ...) */
+  char message[RILL_ERROR_MESSAGE_MAX]; /* human-readable detail */
+} rill_error_t;
+
+/* ------------------------------------------------------------------------ */
+/* Allocator                                                                 */
+
+typedef void *(*rill_malloc_fn)(size_t size);
+typedef void *(*rill_realloc_fn)(void *ptr, size_t size);
+typedef void (*rill_free_fn)(void *ptr);
+
+/* Route every allocation rill makes through these functions (like libuv's
+ * uv_replace_allocator).  Call before creating any rill object, or when
+ * none is alive.  Any NULL argument restores the libc default for all three.
+ * A malloc/realloc returning NULL makes rill report RILL_ENOMEM cleanly. */
+RILL_EXTERN int rill_allocator_set(rill_malloc_fn m, rill_realloc_fn r,
+                                   rill_free_fn f);
+
+/* ------------------------------------------------------------------------ */
+/* Values                                                                    */
+
+typedef struct rill_buf_s rill_buf_t;     /* refcounted byte buffer */
+typedef struct rill_array_s rill_array_t; /* refcounted array of values */
+typedef struct rill_box_s rill_box_t;     /* refcounted user pointer */
+
+typedef enum rill_kind {
+  RILL_KIND_NONE = 0, /* no value (a zeroed rill_value_t) */
+  RILL_KIND_INT,      /* int64_t, no allocation */
+  RILL_KIND_DOUBLE,   /* double, no allocation */
+  RILL_KIND_BOOL,     /* bool, no allocation */
+  RILL_KIND_PTR,      /* borrowed pointer: rill never frees it */
+  RILL_KIND_BUF,      /* owned reference to a rill_buf_t */
+  RILL_KIND_ARRAY,    /* owned reference to a rill_array_t */
+  RILL_KIND_OWNED     /* owned reference to a rill_box_t (user pointer) */
+} rill_kind_t;
+
+/* A value is 16 bytes and passed by value. */
+typedef struct rill_value {
+  rill_kind_t kind;
+  union {
+    int64_t i;
+    double d;
+    bool b;
+    void *ptr;
+    rill_buf_t *buf;
+    rill_array_t *array;
+    rill_box_t *box;
+  } as;
+} rill_value_t;
+
+static inline rill_value_t rill_value_int(int64_t i) {
+  rill_value_t v;
+  v.kind = RILL_KIND_INT;
+  v.as.i = i;
+  return v;
+}
+static inline rill_value_t rill_value_double(double d) {
+  rill_value_t v;
+  v.kind = RILL_KIND_DOUBLE;
+  v.as.d = d;
+  return v;
+}
+static inline rill_value_t rill_value_bool(bool b) {
+  rill_value_t v;
+  v.kind = RILL_KIND_BOOL;
+  v.as.i = 0;
+  v.as.b = b;
+  return v;
+}
+/* A borrowed pointer: the caller keeps it alive as long as it can flow. */
+static inline rill_value_t rill_value_ptr(void *p) {
+  rill_value_t v;
+  v.kind = RILL_KIND_PTR;
+  v.as.ptr = p;
+  return v;
+}
+/* Wrap a buffer reference; the value takes over that reference. */
+static inline rill_value_t rill_value_buf(rill_buf_t *b) {
+  rill_value_t v;
+  v.kind = RILL_KIND_BUF;
+  v.as.buf = b;
+  return v;
+}
+/* Wrap an array reference; the value takes over that reference. */
+static inline rill_value_t rill_value_array(rill_array_t *a) {
+  rill_value_t v;
+  v.kind = RILL_KIND_ARRAY;
+  v.as.array = a;
+  return v;
+}
+
+RILL_EXTERN void rill__value_release_slow(rill_value_t v);
+RILL_EXTERN void rill__value_retain_slow(rill_value_t v);
+
+/* Release an owned value (no-op for scalars and borrowed pointers). */
+static inline void rill_value_release(rill_value_t v) {
+  if (v.kind >= RILL_KIND_BUF)
+    rill__value_release_slow(v);
+}
+/* Take one more reference; returns v for convenience. */
+static inline rill_value_t rill_value_retain(rill_value_t v) {
+  if (v.kind >= RILL_KIND_BUF)
+    rill__value_retain_slow(v);
+  return v;
+}
+
+/* Make an owned value from a user pointer: `release(ptr)` runs exactly
+ * once, when the last reference is released.  Returns 0, or RILL_EINVAL
+ * (NULL out or release) / RILL_ENOMEM; on failure `release(ptr)` has already
+ * been called, so ownership always passes at this call. */
+RILL_EXTERN int rill_value_owned(void *ptr, void (*release)(void *ptr),
+                                 rill_value_t *out);
+/* The user pointer of an OWNED value, else NULL.  Borrowed. */
+RILL_EXTERN void *rill_value_owned_ptr(rill_value_t v);
+
+/* Equality used by distinct_until_changed: same kind and same scalar;
+ * buffers compare bytes; arrays compare element-wise; owned values and
+ * pointers compare by address; doubles by ==. */
+RILL_EXTERN bool rill_value_equal(rill_value_t a, rill_value_t b);
+
+/* Byte buffers: refcount starts at 1, len 0.  NULL on ENOMEM. */
+RILL_EXTERN rill_buf_t *rill_buf_new(size_t capacity);
+/* A new buffer holding a copy of `len` bytes. */
+RILL_EXTERN rill_buf_t *rill_buf_from(const void *data, size_t len);
+RILL_EXTERN unsigned char *rill_buf_data(rill_buf_t *b);
+RILL_EXTERN size_t rill_buf_len(const rill_buf_t *b);
+RILL_EXTERN size_t rill_buf_capacity(const rill_buf_t *b);
+/* Set the used length (<= capacity); RILL_EINVAL otherwise. */
+RILL_EXTERN int rill_buf_set_len(rill_buf_t *b, size_t len);
+RILL_EXTERN rill_buf_t *rill_buf_ref(rill_buf_t *b);
+RILL_EXTERN void rill_buf_unref(rill_buf_t *b);
+
+/* Arrays (buffer_count emits them).  Elements are owned by the array. */
+RILL_EXTERN rill_array_t *rill_array_new(size_t capacity);
+/* Append, taking over `v`.  RILL_ENOMEM leaves v released. */
+RILL_EXTERN int rill_array_push(rill_array_t *a, rill_value_t v);
+RILL_EXTERN size_t rill_array_len(const rill_array_t *a);
+/* Borrowed element i (a NONE value when out of range). */
+RILL_EXTERN rill_value_t rill_array_at(const rill_array_t *a, size_t i);
+RILL_EXTERN rill_array_t *rill_array_ref(rill_array_t *a);
+RILL_EXTERN void rill_array_unref(rill_array_t *a);
+
+/* ------------------------------------------------------------------------ */
+/* Observables, subscribers, subscriptions                                   */
+
+typedef struct rill_observable_s rill_observable_t;
+typedef struct rill_subscription_s rill_subscription_t;
+
+/* Demand value meaning "no limit" (Reactive Streams rule 3.17). */
+#define RILL_UNBOUNDED INT64_MAX
+
+/* The four callbacks.  Any may be NULL where documented; `ctx` is passed
+ * back untouched.  on_subscribe is called exactly once, first, and always
+ * before rill_observable_subscribe() returns.  on_next gets an owned value
+ * (rule 3 above).  After on_error or on_complete nothing more is called. */
+typedef struct rill_subscriber {
+  void (*on_subscribe)(void *ctx, rill_subscription_t *s);
+  void (*on_next)(void *ctx, rill_value_t v);
+  void (*on_error)(void *ctx, const rill_error_t *err);
+  void (*on_complete)(void *ctx);
+} rill_subscriber_t;
+
+/* Another reference to the same observable (NULL-safe).  Returns obs. */
+RILL_EXTERN rill_observable_t *rill_observable_ref(rill_observable_t *obs);
+/* Drop a reference (NULL-safe). */
+RILL_EXTERN void rill_observable_free(rill_observable_t *obs);
+/* The observable's stage name ("map", "range", ...), static. */
+RILL_EXTERN const char *rill_observable_name(const rill_observable_t *obs);
+
+/* Subscribe with raw Reactive Streams demand: nothing flows until the
+ * subscriber calls rill_subscription_request(), typically from
+ * on_subscribe.  sub->on_subscribe must not be NULL.
+ * Returns 0; RILL_EINVAL if obs, sub or sub->on_subscribe is NULL (nothing
+ * is called); RILL_ENOMEM if the subscription itself cannot be allocated
+ * (nothing is called).  Any later failure, including ENOMEM while building
+ * the rest of the pipeline, arrives as on_subscribe followed by on_error.
+ * If out is not NULL, *out receives a handle you own (see rule 4). */
+RILL_EXTERN int rill_observable_subscribe(rill_observable_t *obs,
+                                          const rill_subscriber_t *sub,
+                                          void *ctx,
+                                          rill_subscription_t **out);
+
+/* Subscribe with a demand policy run by rill:
+ *   batch == RILL_UNBOUNDED: request everything up front;
+ *   1 <= batch < RILL_UNBOUNDED: request `batch`, then top up by what was
+ *   consumed whenever half of it has been delivered (prefetch/refill).
+ * on_subscribe may be NULL (it is still called first when present, and may
+ * cancel).  Returns as rill_observable_subscribe(), plus RILL_EINVAL for
+ * batch < 1. */
+RILL_EXTERN int rill_observable_consume(rill_observable_t *obs,
+                                        const rill_subscriber_t *sub,
+                                        void *ctx, int64_t batch,
+                                        rill_subscription_t **out);
+
+/* Add n to the outstanding demand (saturating at RILL_UNBOUNDED).
+ * n <= 0 on a live subscription cancels it and delivers on_error with
+ * RILL_EINVAL (Reactive Streams rule 3.9); the call itself returns 0.
+ * After termination this is a no-op.  Returns RILL_EINVAL only for s NULL. */
+RILL_EXTERN int rill_subscription_request(rill_subscription_t *s, int64_t n);
+/* Stop the flow and free what it holds.  Idempotent, safe from inside any
+ * callback, a no-op after termination.  No terminal signal follows a cancel. */
+RILL_EXTERN int rill_subscription_cancel(rill_subscription_t *s);
+/* True once complete, error or cancel has happened. */
+RILL_EXTERN bool rill_subscription_done(const rill_subscription_t *s);
+/* Release a handle obtained through `out` (cancels it if still live). */
+RILL_EXTERN void rill_subscription_free(rill_subscription_t *s);
+
+/* Values collected by rill_observable_collect(). */
+typedef struct rill_values {
+  rill_value_t *items; /* owned; release with rill_values_clear() */
+  size_t len;
+  size_t cap;
+} rill_values_t;
+
+/* Run a synchronous pipeline to its end with unbounded demand and append
+ * every value to `out` (which must be zeroed or previously used).
+ * Returns 0 on completion; the error code on on_error (then `err`, if not
+ * NULL, receives the error and `out` holds the values before it);
+ * RILL_EAGAIN if the pipeline had not terminated when subscribe returned
+ * (it is cancelled); RILL_ENOMEM if `out` cannot grow (cancelled);
+ * RILL_EINVAL for NULL arguments. */
+RILL_EXTERN int rill_observable_collect(rill_observable_t *obs,
+                                        rill_values_t *out, rill_error_t *err);
+/* Release every value and the storage; leaves `v` zeroed. */
+RILL_EXTERN void rill_values_clear(rill_values_t *v);
+
+/* ------------------------------------------------------------------------ */
+/* Sources                                                                   */
+
+/* Emits `n` values given as variadic rill_value_t arguments, then completes.
+ * Takes over owned values; each subscription receives its own references. */
+RILL_EXTERN rill_observable_t *rill_just(size_t n, ...);
+/* Emits values[0..n) in order, then completes.  Copies the array and takes
+ * over the owned values in it (also on failure). */
+RILL_EXTERN rill_observable_t *rill_from_array(const rill_value_t *values,
+                                               size_t n);
+/* Emits the integers start, start+1, ..., start+count-1 (RxJS range).
+ * count < 0 or start+count overflowing int64 is EINVAL. */
+RILL_EXTERN rill_observable_t *rill_range(int64_t start, int64_t count);
+/* Completes at once, without any request. */
+RILL_EXTERN rill_observable_t *rill_empty(void);
+/* Never signals anything after on_subscribe. */
+RILL_EXTERN rill_observable_t *rill_never(void);
+/* Signals on_error(code, message) right after on_subscribe, without any
+ * request.  code must be negative; message may be NULL (it is copied). */
+RILL_EXTERN rill_observable_t *rill_error(int code, const char *message);
+
+/* Pull-based source: next(state, &out) is called once per requested item,
+ * never ahead of demand, and returns 1 (produced *out, owned), 0 (done:
+ * completes) or a negative error code (on_error, stage "generate").
+ * init(ctx, &state) runs once per subscription (may be NULL: state = ctx)
+ * and returns 0 or a negative code; fini(state) runs once when the
+ * subscription ends, on every path (may be NULL). */
+typedef int (*rill_generate_init_fn)(void *ctx, void **state);
+typedef int (*rill_generate_next_fn)(void *state, rill_value_t *out);
+typedef void (*rill_generate_fini_fn)(void *state);
+RILL_EXTERN rill_observable_t *rill_generate(rill_generate_init_fn init,
+                                             rill_generate_next_fn next,
+                                             rill_generate_fini_fn fini,
+                                             void *ctx);
+
+/* ------------------------------------------------------------------------ */
+/* Operators.  Each takes over its source(s) (rule 1).  User callbacks get
+ * borrowed inputs and return 0 / a boolean, or a negative error code: then
+ * downstream gets on_error (stage = operator name, code = that code) and
+ * upstream is cancelled.  Each operator's file in operators/ states its
+ * demand policy and any difference from RxJS 7.                           */
+
+/* Projection: *out receives a new owned value; `in` is borrowed. */
+typedef int (*rill_map_fn)(void *ctx, rill_value_t in, rill_value_t *out);
+/* Predicate: returns 1 (keep/true), 0 (drop/false) or a negative code. */
+typedef int (*rill_pred_fn)(void *ctx, rill_value_t v);
+/* Accumulator: acc and v borrowed; *out receives the new owned acc. */
+typedef int (*rill_reduce_fn)(void *ctx, rill_value_t acc, rill_value_t v,
+                              rill_value_t *out);
+/* Comparator: returns 1 equal, 0 different, or a negative code. */
+typedef int (*rill_equal_fn)(void *ctx, rill_value_t a, rill_value_t b);
+
+/* map(project).  Chains of map and filter are fused into one stage. */
+RILL_EXTERN rill_observable_t *rill_map(rill_observable_t *src, rill_map_fn fn,
+                                        void *ctx);
+/* filter(predicate).  Fused with neighbouring map/filter. */
+RILL_EXTERN rill_observable_t *rill_filter(rill_observable_t *src,
+                                           rill_pred_fn fn, void *ctx);
+/* take(count): the first `count` values, then complete and cancel upstream.
+ * count == 0 completes at once without subscribing upstream. */
+RILL_EXTERN rill_observable_t *rill_take(rill_observable_t *src,
+                                         int64_t count);
+/* skip(count): drop the first `count` values. */
+RILL_EXTERN rill_observable_t *rill_skip(rill_observable_t *src,
+                                         int64_t count);
+/* takeWhile(predicate, inclusive): pass values while the predicate holds;
+ * at the first false, emit that value too if `inclusive`, then complete. */
+RILL_EXTERN rill_observable_t *rill_take_while(rill_observable_t *src,
+                                               rill_pred_fn fn, void *ctx,
+                                               bool inclusive);
+/* scan(acc, seed): emit every intermediate accumulator.  seed may be NULL:
+ * then the first value is the initial accumulator (RxJS).  The seed value
+ * is taken over. */
+RILL_EXTERN rill_observable_t *rill_scan(rill_observable_t *src,
+                                         rill_reduce_fn fn, void *ctx,
+                                         const rill_value_t *seed);
+/* reduce(acc, seed): emit the final accumulator at completion.  Without a
+ * seed, an empty source completes without a value (RxJS). */
+RILL_EXTERN rill_observable_t *rill_reduce(rill_observable_t *src,
+                                           rill_reduce_fn fn, void *ctx,
+                                           const rill_value_t *seed);
+/* distinctUntilChanged(compare): drop values equal to the previous one.
+ * fn NULL uses rill_value_equal(). */
+RILL_EXTERN rill_observable_t *
+rill_distinct_until_changed(rill_observable_t *src, rill_equal_fn fn,
+                            void *ctx);
+/* startWith(values...): emit the `n` variadic rill_value_t values first. */
+RILL_EXTERN rill_observable_t *rill_start_with(rill_observable_t *src,
+                                               size_t n, ...);
+/* bufferCount(size, every): arrays of `size` values, a new one opened every
+ * `every` values (every == 0 means every == size).  Open non-empty buffers
+ * are emitted at completion and dropped on error. */
+RILL_EXTERN rill_observable_t *rill_buffer_count(rill_observable_t *src,
+                                                 size_t size, size_t every);
+/* concat(sources): subscribe to each source in turn, after the previous
+ * one completes.  Takes over all n sources. */
+RILL_EXTERN rill_observable_t *rill_concat(rill_observable_t *const *sources,
+                                           size_t n);
+/* merge(sources, prefetch): subscribe to all sources at once and interleave
+ * their values.  prefetch (0 = default 128) bounds each source's buffer.
+ * Takes over all n sources. */
+RILL_EXTERN rill_observable_t *rill_merge(rill_observable_t *const *sources,
+                                          size_t n, size_t prefetch);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* RILL_H */

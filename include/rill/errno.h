@@ -1,0 +1,32 @@
+/* rill: reactive streams for C, on libev.  Error codes.
+ *
+ * Every rill error is a negative int from this one table (0 means success).
+ * The same table generates the enum, rill_strerror() and rill_err_name(),
+ * so every string is static and nothing allocates.  System failures use
+ * RILL_ESYS and carry the errno value separately (rill_error_t.sys_errno).
+ */
+#ifndef RILL_ERRNO_H
+#define RILL_ERRNO_H
+
+/* XX(name, value, message) */
+#define RILL_ERRNO_MAP(XX)                                                     \
+  XX(EINVAL, -1, "invalid argument")                                           \
+  XX(ENOMEM, -2, "out of memory")                                              \
+  XX(ECANCELED, -3, "operation cancelled")                                     \
+  XX(EAGAIN, -4, "pipeline did not finish synchronously")                      \
+  XX(EOVERFLOW, -5, "overflow: a bound or a buffer was exceeded")              \
+  XX(ETIMEDOUT, -6, "timed out")                                               \
+  XX(ESYS, -7, "system call failed (see sys_errno)")                           \
+  XX(EEMPTY, -8, "sequence contains no elements")                              \
+  XX(ECALLBACK, -9, "user callback failed")                                    \
+  XX(EPROTO, -10, "reactive streams protocol violation")                       \
+  XX(EUSER, -11, "error raised by the application")
+
+typedef enum rill_errno {
+#define RILL__ERR_ENUM(name, value, msg) RILL_##name = (value),
+  RILL_ERRNO_MAP(RILL__ERR_ENUM)
+#undef RILL__ERR_ENUM
+  RILL_OK = 0
+} rill_errno_t;
+
+#endif /* RILL_ERRNO_H */

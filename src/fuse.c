@@ -1,0 +1,210 @@
+/* rill: fused map/filter stages.
+ *
+ * rill_map() and rill_filter() do not build one stage each: consecutive
+ * maps and filters collapse into one "fused" observable holding an array of
+ * steps (most.js and Reactor do the same).  At subscribe time the fused
+ * stage becomes one node whose steps run inline inside the producer's
+ * rill__emit(), followed directly by the next stage's on_next; a value a
+ * filter drops simply does not consume demand.  Demand passes through 1:1. */
+#include <errno.h>
+
+#include "rill-internal.h"
+
+struct fused_obs {
+  rill_observable_t base;
+  rill_observable_t *source; /* never itself a fused_obs */
+  uint32_t nsteps;
+  struct rill__step steps[];
+};
+
+struct fused_node {
+  struct rill__node node;
+  struct rill__node *up;
+  struct rill__node *down;
+  rill_observable_t *obs;
+};
+
+/* ---- running steps (the hot path) ---------------------------------------*/
+
+static void fused_fail(struct fused_node *f, int code, const char *stage);
+
+bool rill__steps_run(struct rill__node *d, rill_value_t v) {
+  if (RILL__UNLIKELY(d->flags & RILL__DONE)) {
+    rill__drop(v);
+    return false;
+  }
+  const struct rill__step *s = d->steps;
+  const struct rill__step *end = s + d->nsteps;
+  for (; s != end; s++) {
+    if (s->kind == RILL__STEP_MAP) {
+      rill_value_t out;
+      int rc = s->fn.map(s->ctx, v, &out);
+      rill_value_release(v);
+      if (RILL__UNLIKELY(rc < 0)) {
+        fused_fail((struct fused_node *)d, rc, "map");
+        return false;
+      }
+      v = out;
+    } else {
+      int rc = s->fn.pred(s->ctx, v);
+      if (rc <= 0) {
+        rill_value_release(v);
+        if (RILL__UNLIKELY(rc < 0))
+          fused_fail((struct fused_node *)d, rc, "filter");
+        return false;
+      }
+    }
+  }
+  d->next_fn(d->next_ctx, v);
+  return true;
+}
+
+/* Used only if the next stage has steps of its own (not built today). */
+static void fused_forward_next(void *self, rill_value_t v) {
+  struct fused_node *f = self;
+  if (!rill__emit(f->down, v) && !rill__node_done(&f->node) && f->up)
+    rill__request(f->up, 1);
+}
+
+/* ---- node handlers ------------------------------------------------------*/
+
+static void fused_on_subscribe(struct rill__node *self,
+                               struct rill__node *up) {
+  struct fused_node *f = (struct fused_node *)self;
+  if (f->up != NULL || rill__node_done(self)) {
+    rill__cancel(up);
+    return;
+  }
+  f->up = up;
+  f->down->vt->on_subscribe(f->down, self);
+}
+
+static void fused_finish(struct fused_node *f) {
+  f->node.flags |= RILL__DONE;
+  f->up = NULL;
+  rill__retire(&f->node);
+}
+
+static void fused_on_error(struct rill__node *self, const rill_error_t *err) {
+  struct fused_node *f = (struct fused_node *)self;
+  if (rill__node_done(self))
+    return;
+  fused_finish(f);
+  f->down->vt->on_error(f->down, err);
+}
+
+static void fused_on_complete(struct rill__node *self) {
+  struct fused_node *f = (struct fused_node *)self;
+  if (rill__node_done(self))
+    return;
+  fused_finish(f);
+  f->down->vt->on_complete(f->down);
+}
+
+static void fused_request(struct rill__node *self, int64_t n) {
+  struct fused_node *f = (struct fused_node *)self;
+  if (!rill__node_done(self) && f->up != NULL)
+    rill__request(f->up, n);
+}
+
+static void fused_cancel(struct rill__node *self) {
+  struct fused_node *f = (struct fused_node *)self;
+  if (rill__node_done(self))
+    return;
+  struct rill__node *up = f->up;
+  fused_finish(f);
+  if (up != NULL)
+    rill__cancel(up);
+}
+
+static void fused_free(struct rill__node *self) {
+  struct fused_node *f = (struct fused_node *)self;
+  rill_observable_free(f->obs);
+  rill__free(f);
+}
+
+static const struct rill__node_vt fused_node_vt = {
+    .name = "map/filter",
+    .on_subscribe = fused_on_subscribe,
+    .on_error = fused_on_error,
+    .on_complete = fused_on_complete,
+    .request = fused_request,
+    .cancel = fused_cancel,
+    .free = fused_free,
+};
+
+/* A user callback failed: cancel upstream, error downstream. */
+static void fused_fail(struct fused_node *f, int code, const char *stage) {
+  struct rill__node *up = f->up;
+  rill_error_t err;
+  rill__error_init(&err, code, 0, stage, "%s: callback failed (%s)", stage,
+                   rill_strerror(code));
+  fused_finish(f);
+  if (up != NULL)
+    rill__cancel(up);
+  f->down->vt->on_error(f->down, &err);
+}
+
+/* ---- the recipe ---------------------------------------------------------*/
+
+static void fused_subscribe(rill_observable_t *self, struct rill__node *down) {
+  struct fused_obs *o = (struct fused_obs *)self;
+  struct fused_node *f = rill__calloc(1, sizeof(*f));
+  if (f == NULL) {
+    rill__reject(down, RILL_ENOMEM, self->name);
+    return;
+  }
+  rill__node_init(&f->node, &fused_node_vt, fused_forward_next);
+  f->node.steps = o->steps;
+  f->node.nsteps = o->nsteps;
+  if (down->nsteps == 0) {
+    f->node.next_fn = down->next_fn;
+    f->node.next_ctx = down->next_ctx;
+  }
+  f->down = down;
+  f->obs = rill_observable_ref(self);
+  rill__subscribe(o->source, &f->node);
+}
+
+static void fused_destroy(rill_observable_t *self) {
+  struct fused_obs *o = (struct fused_obs *)self;
+  rill_observable_free(o->source);
+}
+
+static const struct rill__obs_vt fused_vt = {
+    .name = "map/filter",
+    .subscribe = fused_subscribe,
+    .destroy = fused_destroy,
+};
+
+rill_observable_t *rill__fuse(rill_observable_t *src,
+                              const struct rill__step *step) {
+  if (src == NULL) {
+    errno = EINVAL;
+    return NULL;
+  }
+  const struct fused_obs *prev = NULL;
+  uint32_t n = 1;
+  if (src->vt == &fused_vt) {
+    prev = (const struct fused_obs *)src;
+    n += prev->nsteps;
+  }
+  struct fused_obs *o =
+      rill__obs_alloc(sizeof(*o) + n * sizeof(struct rill__step), &fused_vt);
+  if (o == NULL) {
+    rill_observable_free(src);
+    errno = ENOMEM;
+    return NULL;
+  }
+  o->base.name = step->kind == RILL__STEP_MAP ? "map" : "filter";
+  o->nsteps = n;
+  if (prev != NULL) {
+    memcpy(o->steps, prev->steps, prev->nsteps * sizeof(struct rill__step));
+    o->source = rill_observable_ref(prev->source);
+    rill_observable_free(src);
+  } else {
+    o->source = src;
+  }
+  o->steps[n - 1] = *step;
+  return &o->base;
+}

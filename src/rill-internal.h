@@ -1,0 +1,302 @@
+/* rill: internal interfaces shared by src/ and operators/.
+ *
+ * THE NODE
+ *   Subscribing builds one node per stage, from the sink up to the source.
+ *   A node is at once the subscription its downstream talks to (request,
+ *   cancel) and the subscriber its upstream talks to (on_subscribe, on_next,
+ *   on_error, on_complete).  Producers deliver values with rill__emit(),
+ *   which goes straight to `next_fn(next_ctx, v)`: for a plain operator that
+ *   is its own on_next handler; for a fused map/filter stage it first runs
+ *   the fused steps inline and then calls the NEXT stage's next_fn, so a
+ *   range -> map -> filter -> sink pipeline makes three indirect calls per
+ *   element and no other.  rill__emit() reports whether the value consumed
+ *   demand (false when a fused filter dropped it); producers count demand
+ *   only for consumed values, so filters never need to re-request.
+ *
+ * LIFETIME
+ *   Every public entry point (subscribe, request, cancel, and later the
+ *   libev callbacks) brackets its work with rill__enter()/rill__leave().  A
+ *   node that is finished calls rill__retire(); the memory is released when
+ *   the outermost rill__leave() runs, so nothing on the stack can be freed
+ *   under it, whatever a callback cancels.  A node is finished when it has
+ *   neither an upstream (terminated or cancelled) nor a downstream
+ *   (terminal delivered or cancelled).  Before retiring, a node drops its
+ *   pointers to both sides; a node that receives a terminal signal forgets
+ *   its upstream.  Calls on a DONE node are no-ops.
+ */
+#ifndef RILL_INTERNAL_H
+#define RILL_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "rill.h"
+
+#if defined(__GNUC__)
+#define RILL__LIKELY(x) __builtin_expect(!!(x), 1)
+#define RILL__UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define RILL__LIKELY(x) (x)
+#define RILL__UNLIKELY(x) (x)
+#endif
+
+#define RILL__CONTAINER_OF(ptr, type, member)                                  \
+  ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+/* ---- allocation ---------------------------------------------------------*/
+void *rill__malloc(size_t size);
+void *rill__calloc(size_t n, size_t size);
+void *rill__realloc(void *ptr, size_t size);
+void rill__free(void *ptr);
+
+/* ---- demand arithmetic (rule 3.17) --------------------------------------*/
+static inline int64_t rill__demand_add(int64_t have, int64_t n) {
+  if (have >= RILL_UNBOUNDED - n)
+    return RILL_UNBOUNDED;
+  return have + n;
+}
+/* Saturating multiply of two non-negative numbers. */
+static inline int64_t rill__demand_mul(int64_t a, int64_t b) {
+  if (a != 0 && b > RILL_UNBOUNDED / a)
+    return RILL_UNBOUNDED;
+  return a * b;
+}
+
+/* ---- errors -------------------------------------------------------------*/
+void rill__error_init(rill_error_t *err, int code, int sys_errno,
+                      const char *stage, const char *fmt, ...);
+
+/* ---- nodes --------------------------------------------------------------*/
+struct rill__node;
+struct rill__step;
+typedef void (*rill__next_fn)(void *self, rill_value_t v);
+
+struct rill__node_vt {
+  const char *name;
+  void (*on_subscribe)(struct rill__node *self, struct rill__node *up);
+  void (*on_error)(struct rill__node *self, const rill_error_t *err);
+  void (*on_complete)(struct rill__node *self);
+  void (*request)(struct rill__node *self, int64_t n);
+  void (*cancel)(struct rill__node *self);
+  void (*free)(struct rill__node *self); /* release memory; called once */
+};
+
+enum {
+  RILL__DONE = 1u << 0,    /* no more signals downstream, ignore requests */
+  RILL__RETIRED = 1u << 1, /* on the reap list or freed */
+};
+
+struct rill__node {
+  rill__next_fn next_fn; /* where on_next lands, after the fused steps */
+  void *next_ctx;
+  const struct rill__step *steps; /* fused map/filter steps, or NULL */
+  uint32_t nsteps;
+  uint32_t flags;
+  const struct rill__node_vt *vt;
+  struct rill__node *reap_next;
+};
+
+static inline bool rill__node_done(const struct rill__node *n) {
+  return (n->flags & RILL__DONE) != 0;
+}
+
+/* Make `n` receive on_next at its own handler. */
+static inline void rill__node_init(struct rill__node *n,
+                                   const struct rill__node_vt *vt,
+                                   rill__next_fn on_next) {
+  memset(n, 0, sizeof(*n));
+  n->vt = vt;
+  n->next_fn = on_next;
+  n->next_ctx = n;
+}
+
+bool rill__steps_run(struct rill__node *down, rill_value_t v);
+
+/* Deliver v to `down`.  Returns true if it consumed demand. */
+static inline bool rill__emit(struct rill__node *down, rill_value_t v) {
+  if (RILL__LIKELY(down->nsteps == 0)) {
+    down->next_fn(down->next_ctx, v);
+    return true;
+  }
+  return rill__steps_run(down, v);
+}
+
+static inline void rill__request(struct rill__node *up, int64_t n) {
+  up->vt->request(up, n);
+}
+static inline void rill__cancel(struct rill__node *up) { up->vt->cancel(up); }
+
+/* Entry/exit bracket for every public entry point (see LIFETIME). */
+void rill__enter(void);
+void rill__leave(void);
+/* Queue `n` for release at the outermost rill__leave(). Idempotent. */
+void rill__retire(struct rill__node *n);
+
+/* A node that ignores request and cancel: handed to on_subscribe when a
+ * stage cannot be built, right before on_error. */
+extern struct rill__node rill__dead_node;
+/* Reject a subscriber: on_subscribe(dead) then on_error(code). */
+void rill__reject(struct rill__node *down, int code, const char *stage);
+
+/* A value that a drop path must release.  Kept out of line so the hot
+ * path stays small. */
+static inline void rill__drop(rill_value_t v) { rill_value_release(v); }
+
+/* ---- observables --------------------------------------------------------*/
+struct rill__obs_vt {
+  const char *name;
+  /* Build this stage for `down` and, eventually, call down->on_subscribe
+   * exactly once (with rill__dead_node + on_error on failure). */
+  void (*subscribe)(rill_observable_t *self, struct rill__node *down);
+  void (*destroy)(rill_observable_t *self);
+};
+
+struct rill_observable_s {
+  uint32_t refs;
+  uint32_t magic;
+  const struct rill__obs_vt *vt;
+  const char *name; /* stage name, static */
+};
+
+#define RILL__OBS_MAGIC 0x72696c6cu /* "rill" */
+
+/* Allocate an observable of `size` bytes (header included), refs = 1. */
+void *rill__obs_alloc(size_t size, const struct rill__obs_vt *vt);
+static inline void rill__subscribe(rill_observable_t *obs,
+                                   struct rill__node *down) {
+  obs->vt->subscribe(obs, down);
+}
+
+/* ---- fused map/filter steps ---------------------------------------------*/
+enum { RILL__STEP_MAP, RILL__STEP_FILTER };
+struct rill__step {
+  int kind;
+  union {
+    rill_map_fn map;
+    rill_pred_fn pred;
+  } fn;
+  void *ctx;
+};
+rill_observable_t *rill__fuse(rill_observable_t *src,
+                              const struct rill__step *step);
+
+/* ---- generic single-upstream operators (operators/ files) ------------------
+ *
+ * An operator file fills in a rill__op_ops table and calls rill__op_create().
+ * The core allocates `state_size` bytes of per-subscription state and keeps
+ * `args_size` bytes of recipe arguments in the observable.  Any NULL handler
+ * falls back to a pass-through default. */
+struct rill__op;
+struct rill__op_ops {
+  const char *name;
+  size_t args_size;
+  size_t state_size;
+  /* Per-subscription setup; may fail with a negative code (-> on_error). */
+  int (*init)(struct rill__op *op);
+  void (*on_subscribe)(struct rill__op *op);
+  rill__next_fn on_next; /* self is the struct rill__op * */
+  void (*on_error)(struct rill__op *op, const rill_error_t *err);
+  void (*on_complete)(struct rill__op *op);
+  void (*on_request)(struct rill__op *op, int64_t n);
+  void (*on_cancel)(struct rill__op *op);
+  /* Release per-subscription state (held values).  Called exactly once. */
+  void (*destroy)(struct rill__op *op);
+  /* Release recipe arguments (owned values in args).  Called once. */
+  void (*args_release)(void *args);
+};
+
+struct rill__op {
+  struct rill__node node;
+  struct rill__node *up;   /* upstream subscription, NULL once gone */
+  struct rill__node *down; /* downstream subscriber */
+  rill_observable_t *obs;  /* the recipe; holds args */
+  const struct rill__op_ops *ops;
+  void *state;
+  const void *args;
+};
+
+/* Creates the operator observable; takes over `src` and, on failure, the
+ * owned values in `args` (through ops->args_release). */
+rill_observable_t *rill__op_create(rill_observable_t *src,
+                                   const struct rill__op_ops *ops,
+                                   const void *args);
+
+/* Helpers for operator handlers. */
+/* Emit downstream; if a fused filter dropped it, ask upstream for one more. */
+void rill__op_emit(struct rill__op *op, rill_value_t v);
+/* Deliver on_complete downstream (once) and retire. Cancels upstream first
+ * if it is still there (take, take_while). */
+void rill__op_complete(struct rill__op *op);
+/* Deliver on_error downstream (once), cancelling upstream first. */
+void rill__op_error(struct rill__op *op, const rill_error_t *err);
+/* Build an error for this stage and deliver it as rill__op_error(). */
+void rill__op_fail(struct rill__op *op, int code, const char *msg);
+/* Request from upstream if it is still there. */
+void rill__op_request_up(struct rill__op *op, int64_t n);
+
+static inline bool rill__op_done(const struct rill__op *op) {
+  return rill__node_done(&op->node);
+}
+
+/* ---- pull sources (src/source.c) ----------------------------------------
+ *
+ * A source that produces one value per pull, under a drain loop that never
+ * runs ahead of demand and never recurses.  The source file supplies the
+ * ops and `state_size` bytes of per-subscription state. */
+struct rill__pull;
+struct rill__pull_ops {
+  const char *name;
+  size_t state_size;
+  /* Per-subscription setup; negative code -> on_subscribe + on_error. */
+  int (*init)(struct rill__pull *p);
+  /* 1: *out holds an owned value; 0: done; < 0: error code. */
+  int (*pull)(struct rill__pull *p, rill_value_t *out);
+  /* Optional: true when the next pull would return 0, so the source can
+   * complete without waiting for demand (range, just, from_array). */
+  bool (*exhausted)(struct rill__pull *p);
+  void (*destroy)(struct rill__pull *p); /* called once, on every path */
+  /* Release what the recipe owns (values of from_array); may be NULL. */
+  void (*recipe_release)(rill_observable_t *obs);
+};
+
+struct rill__pull_obs {
+  rill_observable_t base;
+  const struct rill__pull_ops *ops;
+};
+
+struct rill__pull {
+  struct rill__node node;
+  struct rill__node *down;
+  rill_observable_t *obs;
+  const struct rill__pull_ops *ops;
+  int64_t demand;
+  bool emitting;
+  bool inited;
+  void *state;
+};
+
+/* Allocate a pull-source recipe of `size` bytes (which starts with a
+ * struct rill__pull_obs); NULL on ENOMEM. */
+void *rill__pull_obs_alloc(size_t size, const struct rill__pull_ops *ops);
+
+/* Hand the downstream a subscription that needs no state (empty, never,
+ * error): on_subscribe(dead) and, optionally, a terminal signal. */
+void rill__stateless_complete(struct rill__node *down);
+
+/* from_array with another stage name (just, start_with). */
+rill_observable_t *rill__from_array_named(const rill_value_t *values, size_t n,
+                                          const char *name);
+/* Collect `n` variadic rill_value_t into a fresh array (NULL on ENOMEM, after
+ * releasing them).  `*out_n` receives n. */
+rill_value_t *rill__values_from_va(size_t n, va_list ap);
+
+/* A recipe of `head` bytes followed by n source pointers it takes over
+ * (concat, merge).  NULL with errno on failure, all sources released. */
+rill_observable_t *rill__combine_create(rill_observable_t *const *sources,
+                                        size_t n, size_t head,
+                                        const struct rill__obs_vt *vt);
+
+#endif /* RILL_INTERNAL_H */

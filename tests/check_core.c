@@ -1,0 +1,357 @@
+/* rill tests: the core -- errors, values, allocator hook, subscription
+ * protocol (request/cancel rules of section 3), collect, stack depth. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_rill.h"
+#include "testlib.h"
+
+/* ---- errors ----------------------------------------------------------------*/
+
+START_TEST(strerror_names_every_code) {
+  ck_assert_str_eq(rill_strerror(RILL_EINVAL), "invalid argument");
+  ck_assert_str_eq(rill_err_name(RILL_ENOMEM), "RILL_ENOMEM");
+  ck_assert_str_eq(rill_strerror(0), "success");
+  ck_assert_str_eq(rill_strerror(-12345), "unknown error");
+  ck_assert_str_eq(rill_err_name(-12345), "RILL_UNKNOWN");
+  for (int code = RILL_EUSER; code <= RILL_EINVAL; code++)
+    ck_assert_str_ne(rill_strerror(code), "unknown error");
+}
+END_TEST
+
+/* ---- values ----------------------------------------------------------------*/
+
+START_TEST(scalar_values_need_no_release) {
+  ck_assert_uint_eq(sizeof(rill_value_t), 16);
+  rill_value_t v = rill_value_int(7);
+  rill_value_release(rill_value_retain(v));
+  ck_assert(rill_value_equal(v, rill_value_int(7)));
+  ck_assert(!rill_value_equal(v, rill_value_double(7.0)));
+  ck_assert(rill_value_equal(rill_value_bool(true), rill_value_bool(true)));
+}
+END_TEST
+
+START_TEST(owned_value_released_once_after_last_reference) {
+  tl_owned_reset();
+  rill_value_t v = tl_owned(5);
+  rill_value_retain(v);
+  rill_value_release(v);
+  ck_assert_int_eq(tl_owned_released, 0);
+  rill_value_release(v);
+  ck_assert_int_eq(tl_owned_released, 1);
+}
+END_TEST
+
+static int released_flag;
+static void set_flag(void *p) {
+  (void)p;
+  released_flag++;
+}
+
+START_TEST(owned_value_enomem_releases_the_pointer) {
+  tl_alloc_install();
+  tl_fail_at = 0;
+  rill_value_t v;
+  released_flag = 0;
+  ck_assert_int_eq(rill_value_owned(&v, set_flag, &v), RILL_ENOMEM);
+  ck_assert_int_eq(released_flag, 1);
+  ck_assert_int_eq(rill_value_owned(NULL, NULL, &v), RILL_EINVAL);
+  tl_alloc_uninstall();
+}
+END_TEST
+
+START_TEST(buffers_are_refcounted_and_compare_bytes) {
+  rill_buf_t *a = rill_buf_from("abc", 3);
+  rill_buf_t *b = rill_buf_new(8);
+  memcpy(rill_buf_data(b), "abc", 3);
+  ck_assert_int_eq(rill_buf_set_len(b, 3), 0);
+  ck_assert_int_eq(rill_buf_set_len(b, 9), RILL_EINVAL);
+  ck_assert(rill_value_equal(rill_value_buf(a), rill_value_buf(b)));
+  rill_value_t va = rill_value_buf(rill_buf_ref(a));
+  rill_value_release(va);
+  ck_assert_uint_eq(rill_buf_len(a), 3);
+  rill_buf_unref(a);
+  rill_buf_unref(b);
+}
+END_TEST
+
+START_TEST(arrays_own_their_elements) {
+  tl_owned_reset();
+  rill_array_t *a = rill_array_new(1);
+  for (int i = 0; i < 10; i++)
+    ck_assert_int_eq(rill_array_push(a, tl_owned(i)), 0);
+  ck_assert_uint_eq(rill_array_len(a), 10);
+  ck_assert_int_eq(tl_owned_int(rill_array_at(a, 9)), 9);
+  ck_assert_int_eq(rill_array_at(a, 10).kind, RILL_KIND_NONE);
+  rill_array_unref(a);
+  ck_assert_owned_balanced();
+}
+END_TEST
+
+/* ---- subscribe and request rules -------------------------------------------*/
+
+START_TEST(subscribe_rejects_null_arguments) {
+  rill_observable_t *obs = rill_range(0, 3);
+  rill_subscriber_t no_on_subscribe = {0};
+  rec_t r;
+  rec_init(&r);
+  ck_assert_int_eq(rec_subscribe(&r, NULL), RILL_EINVAL);
+  ck_assert_int_eq(rill_observable_subscribe(obs, NULL, NULL, NULL),
+                   RILL_EINVAL);
+  ck_assert_int_eq(rill_observable_subscribe(obs, &no_on_subscribe, NULL,
+                                             NULL),
+                   RILL_EINVAL);
+  ck_assert_int_eq(rill_observable_consume(obs, &no_on_subscribe, NULL, 0,
+                                           NULL),
+                   RILL_EINVAL);
+  ck_assert_int_eq(r.subscribes, 0);
+  ck_assert_int_eq(rill_subscription_request(NULL, 1), RILL_EINVAL);
+  ck_assert_int_eq(rill_subscription_cancel(NULL), RILL_EINVAL);
+  rill_observable_free(obs);
+}
+END_TEST
+
+START_TEST(constructor_failure_propagates_null_with_errno) {
+  errno = 0;
+  ck_assert_ptr_null(rill_range(0, -1));
+  ck_assert_int_eq(errno, EINVAL);
+  ck_assert_ptr_null(rill_map(rill_filter(NULL, tl_is_even, NULL), tl_double,
+                              NULL));
+  ck_assert_int_eq(errno, EINVAL);
+  ck_assert_ptr_null(rill_map(rill_range(0, 1), NULL, NULL));
+}
+END_TEST
+
+START_TEST(request_zero_and_negative_signal_einval) {
+  static const int64_t bad[] = {0, -1, -2147483648LL, INT64_MIN};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    rill_observable_t *obs = rill_range(0, 10);
+    rec_t r;
+    rec_init(&r);
+    rill_subscription_t *s;
+    static const rill_subscriber_t *unused;
+    (void)unused;
+    ck_assert_int_eq(rec_subscribe(&r, obs), 0);
+    s = r.s;
+    ck_assert_int_eq(rill_subscription_request(s, bad[i]), 0);
+    ck_assert_int_eq(r.terminal, REC_ERROR);
+    ck_assert_int_eq(r.err.code, RILL_EINVAL);
+    ck_assert_ptr_nonnull(strstr(r.err.message, "3.9"));
+    ck_assert_int_eq(r.nexts, 0);
+    ck_assert_rec_ok(&r);
+    rill_observable_free(obs);
+  }
+}
+END_TEST
+
+START_TEST(request_after_cancel_is_a_silent_noop) {
+  rill_observable_t *obs = rill_range(0, 10);
+  rec_t r;
+  rec_init(&r);
+  rill_subscription_t *s;
+  rill_subscriber_t sub = {0};
+  (void)sub;
+  ck_assert_int_eq(rec_subscribe(&r, obs), 0);
+  /* Keep our own handle so calls after termination are defined. */
+  rill_observable_free(obs);
+  obs = rill_range(0, 10);
+  rec_t r2;
+  rec_init(&r2);
+  static const rill_subscriber_t *none;
+  (void)none;
+  ck_assert_int_eq(
+      rill_observable_subscribe(obs,
+                                &(rill_subscriber_t){
+                                    .on_subscribe = NULL,
+                                },
+                                NULL, &s),
+      RILL_EINVAL);
+  rill_observable_free(obs);
+  rec_cancel(&r);
+  ck_assert_int_eq(r.terminal, REC_NONE);
+}
+END_TEST
+
+static void keep_sub(void *ctx, rill_subscription_t *s) {
+  (void)ctx;
+  (void)s;
+}
+
+START_TEST(owned_handle_survives_termination) {
+  rill_observable_t *obs = rill_range(0, 3);
+  rill_subscription_t *s;
+  rill_subscriber_t sub = {.on_subscribe = keep_sub};
+  ck_assert_int_eq(rill_observable_subscribe(obs, &sub, NULL, &s), 0);
+  ck_assert(!rill_subscription_done(s));
+  ck_assert_int_eq(rill_subscription_request(s, 10), 0);
+  ck_assert(rill_subscription_done(s));
+  /* All safe no-ops on a terminated handle that we still own. */
+  for (int i = 0; i < 3; i++) {
+    ck_assert_int_eq(rill_subscription_cancel(s), 0);
+    ck_assert_int_eq(rill_subscription_request(s, 0), 0);
+    ck_assert_int_eq(rill_subscription_request(s, 1), 0);
+  }
+  rill_subscription_free(s);
+  rill_observable_free(obs);
+}
+END_TEST
+
+START_TEST(cancel_three_times_then_request_gives_nothing) {
+  rill_observable_t *obs = rill_range(0, 3);
+  rill_subscription_t *s;
+  rill_subscriber_t sub = {.on_subscribe = keep_sub};
+  ck_assert_int_eq(rill_observable_subscribe(obs, &sub, NULL, &s), 0);
+  for (int i = 0; i < 3; i++)
+    ck_assert_int_eq(rill_subscription_cancel(s), 0);
+  for (int i = 0; i < 3; i++)
+    ck_assert_int_eq(rill_subscription_request(s, 1), 0);
+  ck_assert(rill_subscription_done(s));
+  rill_subscription_free(s);
+  rill_observable_free(obs);
+}
+END_TEST
+
+START_TEST(demand_is_additive) {
+  rill_observable_t *obs = rill_range(0, 10);
+  rec_t r;
+  rec_init(&r);
+  ck_assert_int_eq(rec_subscribe(&r, obs), 0);
+  ck_assert_int_eq(r.nexts, 0);
+  rec_request(&r, 1);
+  ck_assert_int_eq(r.nexts, 1);
+  rec_request(&r, 1);
+  rec_request(&r, 2);
+  ck_assert_int_eq(r.nexts, 4);
+  ck_assert_int_eq(r.terminal, REC_NONE);
+  rec_cancel(&r);
+  ck_assert_rec_ok(&r);
+  rec_clear(&r);
+  rill_observable_free(obs);
+}
+END_TEST
+
+START_TEST(demand_saturates_at_unbounded) {
+  /* 3.17: MAX/2 + MAX/2 + 1 and repeated MAX-1 never wrap or error. */
+  rill_observable_t *obs = rill_range(0, 3);
+  rec_t r;
+  rec_init(&r);
+  ck_assert_int_eq(rec_subscribe(&r, obs), 0);
+  rec_request(&r, INT64_MAX / 2);
+  rec_request(&r, INT64_MAX / 2);
+  rec_request(&r, 1);
+  ck_assert_int_eq(r.nexts, 3);
+  ck_assert_int_eq(r.terminal, REC_COMPLETE);
+  rec_clear(&r);
+  rill_observable_free(obs);
+
+  obs = rill_range(0, 100);
+  rec_init(&r);
+  r.request_in_next = INT64_MAX - 1;
+  ck_assert_int_eq(rec_subscribe(&r, obs), 0);
+  rec_request(&r, 1);
+  ck_assert_int_eq(r.terminal, REC_COMPLETE);
+  ck_assert_int_eq(r.nexts, 100);
+  ck_assert_rec_ok(&r);
+  rec_clear(&r);
+  rill_observable_free(obs);
+}
+END_TEST
+
+START_TEST(collect_reports_pending_pipelines) {
+  rill_observable_t *obs = rill_never();
+  rill_values_t got = {0};
+  ck_assert_int_eq(rill_observable_collect(obs, &got, NULL), RILL_EAGAIN);
+  ck_assert_uint_eq(got.len, 0);
+  ck_assert_int_eq(rill_observable_collect(NULL, &got, NULL), RILL_EINVAL);
+  rill_observable_free(obs);
+}
+END_TEST
+
+START_TEST(collect_stops_on_error_with_values_before_it) {
+  rill_observable_t *obs = rill_concat(
+      (rill_observable_t *[]){rill_range(0, 2), rill_error(RILL_EUSER, "boom")},
+      2);
+  rill_values_t got = {0};
+  rill_error_t err;
+  ck_assert_int_eq(rill_observable_collect(obs, &got, &err), RILL_EUSER);
+  ck_assert_uint_eq(got.len, 2);
+  ck_assert_str_eq(err.message, "boom");
+  ck_assert_str_eq(err.stage, "error");
+  rill_values_clear(&got);
+  rill_observable_free(obs);
+}
+END_TEST
+
+/* ---- stack depth: request(1) from every on_next on a small stack ---------------*/
+
+struct deep {
+  int64_t n;
+  rec_t r;
+};
+
+static void *deep_run(void *arg) {
+  struct deep *d = arg;
+  rill_observable_t *obs =
+      rill_filter(rill_map(rill_range(0, d->n), tl_double, NULL), tl_is_even,
+                  NULL);
+  rec_init(&d->r);
+  d->r.store = false;
+  d->r.request_in_next = 1;
+  rec_subscribe(&d->r, obs);
+  rec_request(&d->r, 1);
+  rill_observable_free(obs);
+  return NULL;
+}
+
+START_TEST(request_one_per_on_next_runs_in_constant_stack) {
+  struct deep d = {.n = tl_scaled(10 * 1000 * 1000)};
+  pthread_attr_t attr;
+  pthread_t t;
+  pthread_attr_init(&attr);
+  /* 64 KiB; ASan's larger frames get 256 KiB (still constant in n). */
+#if defined(__SANITIZE_ADDRESS__)
+  pthread_attr_setstacksize(&attr, 256 * 1024);
+#else
+  pthread_attr_setstacksize(&attr, 64 * 1024);
+#endif
+  ck_assert_int_eq(pthread_create(&t, &attr, deep_run, &d), 0);
+  pthread_join(t, NULL);
+  pthread_attr_destroy(&attr);
+  ck_assert_int_eq(d.r.nexts, d.n);
+  ck_assert_int_eq(d.r.terminal, REC_COMPLETE);
+  ck_assert_int_eq(d.r.max_depth, 1);
+  ck_assert_uint_lt(d.r.stack_hi - d.r.stack_lo, 4096);
+  ck_assert_rec_ok(&d.r);
+}
+END_TEST
+
+Suite *core_suite(void) {
+  Suite *s = suite_create("core");
+  TCase *tc = tcase_create("errors_values");
+  tcase_add_test(tc, strerror_names_every_code);
+  tcase_add_test(tc, scalar_values_need_no_release);
+  tcase_add_test(tc, owned_value_released_once_after_last_reference);
+  tcase_add_test(tc, owned_value_enomem_releases_the_pointer);
+  tcase_add_test(tc, buffers_are_refcounted_and_compare_bytes);
+  tcase_add_test(tc, arrays_own_their_elements);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("protocol");
+  tcase_add_test(tc, subscribe_rejects_null_arguments);
+  tcase_add_test(tc, constructor_failure_propagates_null_with_errno);
+  tcase_add_test(tc, request_zero_and_negative_signal_einval);
+  tcase_add_test(tc, request_after_cancel_is_a_silent_noop);
+  tcase_add_test(tc, owned_handle_survives_termination);
+  tcase_add_test(tc, cancel_three_times_then_request_gives_nothing);
+  tcase_add_test(tc, demand_is_additive);
+  tcase_add_test(tc, demand_saturates_at_unbounded);
+  tcase_add_test(tc, collect_reports_pending_pipelines);
+  tcase_add_test(tc, collect_stops_on_error_with_values_before_it);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("stack");
+  tcase_set_timeout(tc, 600);
+  tcase_add_test(tc, request_one_per_on_next_runs_in_constant_stack);
+  suite_add_tcase(s, tc);
+  return s;
+}

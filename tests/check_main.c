@@ -1,0 +1,17 @@
+/* rill tests: the one runner.  CK_RUN_SUITE=name runs one suite,
+ * CK_RUN_CASE=name one test case; CK_FORK=no for valgrind. */
+#include <stdlib.h>
+
+#include "check_rill.h"
+
+int main(void) {
+  SRunner *sr = srunner_create(core_suite());
+  srunner_add_suite(sr, sources_suite());
+  srunner_add_suite(sr, operators_suite());
+  srunner_add_suite(sr, merge_suite());
+  srunner_add_suite(sr, battery_suite());
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,13 @@
+/* rill tests: one suite factory per module; tests/check_main.c runs them. */
+#ifndef CHECK_RILL_H
+#define CHECK_RILL_H
+
+#include <check.h>
+
+Suite *core_suite(void);
+Suite *sources_suite(void);
+Suite *operators_suite(void);
+Suite *merge_suite(void);
+Suite *battery_suite(void);
+
+#endif
