@@ -118,9 +118,10 @@ typedef enum rill_kind {
   RILL_KIND_OWNED     /* owned reference to a rill_box_t (user pointer) */
 } rill_kind_t;
 
-/* A value is 16 bytes and passed by value. */
+/* A value is 16 bytes and passed by value (in two registers). */
 typedef struct rill_value {
   rill_kind_t kind;
+  uint32_t reserved; /* zero; keeps the first word fully defined */
   union {
     int64_t i;
     double d;
@@ -135,18 +136,21 @@ typedef struct rill_value {
 static inline rill_value_t rill_value_int(int64_t i) {
   rill_value_t v;
   v.kind = RILL_KIND_INT;
+  v.reserved = 0;
   v.as.i = i;
   return v;
 }
 static inline rill_value_t rill_value_double(double d) {
   rill_value_t v;
   v.kind = RILL_KIND_DOUBLE;
+  v.reserved = 0;
   v.as.d = d;
   return v;
 }
 static inline rill_value_t rill_value_bool(bool b) {
   rill_value_t v;
   v.kind = RILL_KIND_BOOL;
+  v.reserved = 0;
   v.as.i = 0;
   v.as.b = b;
   return v;
@@ -155,6 +159,7 @@ static inline rill_value_t rill_value_bool(bool b) {
 static inline rill_value_t rill_value_ptr(void *p) {
   rill_value_t v;
   v.kind = RILL_KIND_PTR;
+  v.reserved = 0;
   v.as.ptr = p;
   return v;
 }
@@ -162,6 +167,7 @@ static inline rill_value_t rill_value_ptr(void *p) {
 static inline rill_value_t rill_value_buf(rill_buf_t *b) {
   rill_value_t v;
   v.kind = RILL_KIND_BUF;
+  v.reserved = 0;
   v.as.buf = b;
   return v;
 }
@@ -169,6 +175,7 @@ static inline rill_value_t rill_value_buf(rill_buf_t *b) {
 static inline rill_value_t rill_value_array(rill_array_t *a) {
   rill_value_t v;
   v.kind = RILL_KIND_ARRAY;
+  v.reserved = 0;
   v.as.array = a;
   return v;
 }

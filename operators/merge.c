@@ -10,6 +10,12 @@
  * top-up, a request made from on_next) is queued and delivered by that
  * loop, never nested into the downstream subscriber.  When nothing is
  * queued and there is demand, a value goes straight through (fast path).
+ * Unbounded fast path: once downstream demand is unbounded and nothing is
+ * queued, merge asks every source for unbounded demand too and wires each
+ * inner node to deliver exactly as merge's downstream does, so values no
+ * longer pass through merge at all (no counting, no buffering is needed).
+ * Wiring happens only outside a delivery, and sources are then only asked
+ * for more from merge's own subscribe loop, so no delivery nests (1.3).
  * Time: synchronous, none of its own.
  * Owns: the sources (recipe), the inner subscriptions and their buffered
  * values (released on cancel and error).
@@ -57,6 +63,7 @@ struct merge_node {
   bool emitting;
   bool missed;
   bool failed;
+  bool wired; /* unbounded fast path: inners deliver downstream directly */
   rill_error_t err;
   struct merge_inner inners[];
 };
@@ -65,13 +72,17 @@ static void merge_drain(struct merge_node *m);
 
 /* ---- inner subscriber ---------------------------------------------------*/
 
+/* Ask the source for as many values as were consumed, in chunks. */
 static void inner_top_up(struct merge_inner *in) {
-  if (++in->consumed < in->m->limit)
-    return;
   int64_t n = in->consumed;
   in->consumed = 0;
   if (in->up != NULL && !in->closed)
     rill__request(in->up, n);
+}
+
+static inline void inner_consumed(struct merge_inner *in) {
+  if (RILL__UNLIKELY(++in->consumed >= in->m->limit))
+    inner_top_up(in);
 }
 
 static void inner_on_subscribe(struct rill__node *self, struct rill__node *up) {
@@ -81,25 +92,14 @@ static void inner_on_subscribe(struct rill__node *self, struct rill__node *up) {
     return;
   }
   in->up = up;
-  rill__request(up, in->m->prefetch);
+  rill__request(up, in->m->wired ? RILL_UNBOUNDED : in->m->prefetch);
 }
 
-static void inner_on_next(void *self, rill_value_t v) {
-  struct merge_inner *in = self;
+/* Slow path: queue the value (or drop it if merge is finished). */
+static void inner_enqueue(struct merge_inner *in, rill_value_t v) {
   struct merge_node *m = in->m;
   if (in->closed || rill__node_done(&m->node)) {
     rill__drop(v);
-    return;
-  }
-  if (!m->emitting && m->demand > 0 && m->queued == 0) {
-    m->emitting = true; /* fast path: straight through */
-    if (rill__emit(m->down, v) && m->demand != RILL_UNBOUNDED)
-      m->demand--;
-    if (!rill__node_done(&m->node))
-      inner_top_up(in);
-    m->emitting = false;
-    if (m->missed)
-      merge_drain(m);
     return;
   }
   if (in->len == m->prefetch) {
@@ -115,6 +115,26 @@ static void inner_on_next(void *self, rill_value_t v) {
     m->queued++;
   }
   merge_drain(m);
+}
+
+static void inner_on_next(void *self, rill_value_t v) {
+  struct merge_inner *in = self;
+  struct merge_node *m = in->m;
+  /* Fast path: nothing queued, demand available, no drain on the stack:
+   * the value goes straight through (DONE and closed imply !fast). */
+  if (RILL__UNLIKELY(m->emitting || m->queued != 0 || m->demand == 0 ||
+                     in->closed || rill__node_done(&m->node))) {
+    inner_enqueue(in, v);
+    return;
+  }
+  m->emitting = true;
+  if (rill__emit(m->down, v) && m->demand != RILL_UNBOUNDED)
+    m->demand--;
+  if (RILL__LIKELY(!rill__node_done(&m->node)))
+    inner_consumed(in);
+  m->emitting = false;
+  if (RILL__UNLIKELY(m->missed))
+    merge_drain(m);
 }
 
 static void inner_on_error(struct rill__node *self, const rill_error_t *err) {
@@ -209,7 +229,20 @@ static void merge_emit_queued(struct merge_node *m) {
     if (rill__emit(m->down, v) && m->demand != RILL_UNBOUNDED)
       m->demand--;
     if (!rill__node_done(&m->node))
-      inner_top_up(in);
+      inner_consumed(in);
+  }
+}
+
+/* Step out of the way of an unbounded, empty merge (see the top comment). */
+static void merge_wire(struct merge_node *m) {
+  m->wired = true;
+  for (uint32_t i = 0; i < m->n && !rill__node_done(&m->node); i++) {
+    struct merge_inner *in = &m->inners[i];
+    if (in->closed)
+      continue;
+    rill__node_wire(&in->node, m->down);
+    if (in->up != NULL)
+      rill__request(in->up, RILL_UNBOUNDED);
   }
 }
 
@@ -237,6 +270,9 @@ static void merge_drain(struct merge_node *m) {
     }
   } while (m->missed);
   m->emitting = false;
+  if (!m->wired && m->demand == RILL_UNBOUNDED && m->queued == 0 &&
+      !m->failed && !rill__node_done(&m->node))
+    merge_wire(m);
 }
 
 /* ---- downstream-facing handlers -----------------------------------------*/
@@ -301,8 +337,7 @@ static void merge_subscribe(rill_observable_t *self, struct rill__node *down) {
     in->queue = slots + (size_t)i * p;
   }
   down->vt->on_subscribe(down, &m->node);
-  /* Hold the drain loop while subscribing so completion is judged once
-   * every source has been subscribed. */
+  /* `open` starts at n, so completion waits for every source. */
   for (uint32_t i = 0; i < n && !rill__node_done(&m->node) && !m->failed;
        i++)
     rill__subscribe(o->sources[i], &m->inners[i].node);

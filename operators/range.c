@@ -31,6 +31,74 @@ static void range_complete(struct range_node *r) {
   rill__retire(&r->node);
 }
 
+/* Up to `want` values (RILL_UNBOUNDED: no limit) into a stage with at most
+ * two fused steps: the steps are copied into locals so the loop is the
+ * user's calls and little else.  Returns how many values consumed demand.
+ * Steps are immutable once subscribed, and a stage that re-wires itself
+ * later (merge) keeps its own next_fn valid, so the copy stays correct. */
+static int64_t range_run(struct range_node *r, int64_t want) {
+  const struct rill__node *down = r->down;
+  struct rill__step s0 = {0}, s1 = {0};
+  uint32_t n = down->nsteps;
+  if (n > 0)
+    s0 = down->steps[0];
+  if (n > 1)
+    s1 = down->steps[1];
+  rill__next_fn next = down->next_fn;
+  void *next_ctx = down->next_ctx;
+  struct rill__node *owner = down->steps_owner;
+  int64_t i = r->next;
+  const int64_t end = r->end;
+  int64_t sent = 0;
+  while (i != end && sent != want) {
+    rill_value_t v = rill_value_int(i++);
+    if (n > 0) {
+      int rc;
+      if (s0.kind == RILL__STEP_MAP) {
+        rill_value_t out;
+        rc = s0.fn.map(s0.ctx, v, &out);
+        v = out;
+      } else {
+        rc = s0.fn.pred(s0.ctx, v);
+        rc = rc > 0 ? 0 : rc == 0 ? 1 : rc;
+      }
+      if (RILL__UNLIKELY(rc != 0)) {
+        if (rc < 0 || s0.kind == RILL__STEP_MAP) {
+          rill__steps_fail(owner, rc, s0.kind);
+          break;
+        }
+        continue; /* filtered out; an int needs no release */
+      }
+      if (n > 1) {
+        if (s1.kind == RILL__STEP_MAP) {
+          rill_value_t out;
+          rc = s1.fn.map(s1.ctx, v, &out);
+          rill_value_release(v);
+          v = out;
+        } else {
+          rc = s1.fn.pred(s1.ctx, v);
+          if (rc <= 0)
+            rill_value_release(v);
+          rc = rc > 0 ? 0 : rc == 0 ? 1 : rc;
+        }
+        if (RILL__UNLIKELY(rc != 0)) {
+          if (rc < 0 || s1.kind == RILL__STEP_MAP) {
+            rill__steps_fail(owner, rc, s1.kind);
+            break;
+          }
+          continue;
+        }
+      }
+    }
+    next(next_ctx, v);
+    sent++;
+    if (RILL__UNLIKELY(rill__node_done(&r->node)))
+      break;
+  }
+  r->next = i;
+  return sent;
+}
+
 static void range_drain(struct range_node *r) {
   if (r->emitting)
     return;
@@ -43,6 +111,13 @@ static void range_drain(struct range_node *r) {
     }
     if (r->demand == 0)
       break;
+    if (down->nsteps <= 2) {
+      int64_t want = r->demand;
+      int64_t sent = range_run(r, want);
+      if (r->demand != RILL_UNBOUNDED)
+        r->demand -= sent; /* requests made meanwhile only added */
+      continue;
+    }
     rill_value_t v = rill_value_int(r->next++);
     if (rill__emit(down, v) && r->demand != RILL_UNBOUNDED)
       r->demand--;

@@ -29,34 +29,15 @@ struct fused_node {
 static void fused_fail(struct fused_node *f, int code, const char *stage);
 
 bool rill__steps_run(struct rill__node *d, rill_value_t v) {
-  if (RILL__UNLIKELY(d->flags & RILL__DONE)) {
-    rill__drop(v);
-    return false;
-  }
-  const struct rill__step *s = d->steps;
-  const struct rill__step *end = s + d->nsteps;
-  for (; s != end; s++) {
-    if (s->kind == RILL__STEP_MAP) {
-      rill_value_t out;
-      int rc = s->fn.map(s->ctx, v, &out);
-      rill_value_release(v);
-      if (RILL__UNLIKELY(rc < 0)) {
-        fused_fail((struct fused_node *)d, rc, "map");
-        return false;
-      }
-      v = out;
-    } else {
-      int rc = s->fn.pred(s->ctx, v);
-      if (rc <= 0) {
-        rill_value_release(v);
-        if (RILL__UNLIKELY(rc < 0))
-          fused_fail((struct fused_node *)d, rc, "filter");
-        return false;
-      }
-    }
-  }
-  d->next_fn(d->next_ctx, v);
-  return true;
+  return rill__emit(d, v);
+}
+
+/* A fused user callback failed: cancel upstream, error downstream.  The
+ * producer sees its own node cancelled and stops. */
+bool rill__steps_fail(struct rill__node *d, int code, int kind) {
+  if (!rill__node_done(d))
+    fused_fail((struct fused_node *)d, code, kind == 0 ? "map" : "filter");
+  return false;
 }
 
 /* Used only if the next stage has steps of its own (not built today). */
@@ -156,6 +137,7 @@ static void fused_subscribe(rill_observable_t *self, struct rill__node *down) {
   }
   rill__node_init(&f->node, &fused_node_vt, fused_forward_next);
   f->node.steps = o->steps;
+  f->node.steps_owner = &f->node;
   f->node.nsteps = o->nsteps;
   if (down->nsteps == 0) {
     f->node.next_fn = down->next_fn;

@@ -36,9 +36,11 @@
 #include "rill.h"
 
 #if defined(__GNUC__)
+#define RILL__ALWAYS_INLINE inline __attribute__((always_inline))
 #define RILL__LIKELY(x) __builtin_expect(!!(x), 1)
 #define RILL__UNLIKELY(x) __builtin_expect(!!(x), 0)
 #else
+#define RILL__ALWAYS_INLINE inline
 #define RILL__LIKELY(x) (x)
 #define RILL__UNLIKELY(x) (x)
 #endif
@@ -93,10 +95,22 @@ struct rill__node {
   rill__next_fn next_fn; /* where on_next lands, after the fused steps */
   void *next_ctx;
   const struct rill__step *steps; /* fused map/filter steps, or NULL */
+  struct rill__node *steps_owner;  /* the fused node the steps belong to */
   uint32_t nsteps;
   uint32_t flags;
   const struct rill__node_vt *vt;
   struct rill__node *reap_next;
+};
+
+/* A fused map/filter step (src/fuse.c). */
+enum { RILL__STEP_MAP, RILL__STEP_FILTER };
+struct rill__step {
+  int kind;
+  union {
+    rill_map_fn map;
+    rill_pred_fn pred;
+  } fn;
+  void *ctx;
 };
 
 static inline bool rill__node_done(const struct rill__node *n) {
@@ -113,15 +127,52 @@ static inline void rill__node_init(struct rill__node *n,
   n->next_ctx = n;
 }
 
+/* Out of line: a fused step failed; `owner` is the fused node. */
+bool rill__steps_fail(struct rill__node *owner, int code, int kind);
 bool rill__steps_run(struct rill__node *down, rill_value_t v);
 
-/* Deliver v to `down`.  Returns true if it consumed demand. */
-static inline bool rill__emit(struct rill__node *down, rill_value_t v) {
+/* Deliver v to `down`.  Returns true if it consumed demand.  The fused
+ * steps are inline here so that a source's drain loop keeps everything in
+ * registers; the only calls per element are the user's functions. */
+static RILL__ALWAYS_INLINE bool rill__emit(struct rill__node *down,
+                                          rill_value_t v) {
   if (RILL__LIKELY(down->nsteps == 0)) {
     down->next_fn(down->next_ctx, v);
     return true;
   }
-  return rill__steps_run(down, v);
+  const struct rill__step *s = down->steps;
+  const struct rill__step *end = s + down->nsteps;
+  do {
+    if (s->kind == 0 /* RILL__STEP_MAP */) {
+      rill_value_t out;
+      int rc = s->fn.map(s->ctx, v, &out);
+      rill_value_release(v);
+      if (RILL__UNLIKELY(rc < 0))
+        return rill__steps_fail(down->steps_owner, rc, 0);
+      v = out;
+    } else {
+      int rc = s->fn.pred(s->ctx, v);
+      if (rc <= 0) {
+        rill_value_release(v);
+        if (RILL__UNLIKELY(rc < 0))
+          return rill__steps_fail(down->steps_owner, rc, 1);
+        return false;
+      }
+    }
+  } while (++s != end);
+  down->next_fn(down->next_ctx, v);
+  return true;
+}
+
+/* Make `n` deliver exactly as `target` does (same steps, same next_fn):
+ * a stage that has nothing to do per value can step out of the way. */
+static inline void rill__node_wire(struct rill__node *n,
+                                   const struct rill__node *target) {
+  n->next_fn = target->next_fn;
+  n->next_ctx = target->next_ctx;
+  n->steps = target->steps;
+  n->steps_owner = target->steps_owner;
+  n->nsteps = target->nsteps;
 }
 
 static inline void rill__request(struct rill__node *up, int64_t n) {
@@ -170,16 +221,7 @@ static inline void rill__subscribe(rill_observable_t *obs,
   obs->vt->subscribe(obs, down);
 }
 
-/* ---- fused map/filter steps ---------------------------------------------*/
-enum { RILL__STEP_MAP, RILL__STEP_FILTER };
-struct rill__step {
-  int kind;
-  union {
-    rill_map_fn map;
-    rill_pred_fn pred;
-  } fn;
-  void *ctx;
-};
+/* ---- fused map/filter steps: see struct rill__step above -----------------*/
 rill_observable_t *rill__fuse(rill_observable_t *src,
                               const struct rill__step *step);
 

@@ -116,7 +116,7 @@ size_t rill_array_len(const rill_array_t *a) { return a ? a->len : 0; }
 
 rill_value_t rill_array_at(const rill_array_t *a, size_t i) {
   if (a == NULL || i >= a->len) {
-    rill_value_t none = {RILL_KIND_NONE, {0}};
+    rill_value_t none = {RILL_KIND_NONE, 0, {0}};
     return none;
   }
   return a->items[i];
@@ -149,6 +149,7 @@ int rill_value_owned(void *ptr, void (*release)(void *ptr), rill_value_t *out) {
   if (box == NULL) {
     release(ptr);
     out->kind = RILL_KIND_NONE;
+    out->reserved = 0;
     out->as.ptr = NULL;
     return RILL_ENOMEM;
   }
@@ -156,6 +157,7 @@ int rill_value_owned(void *ptr, void (*release)(void *ptr), rill_value_t *out) {
   box->ptr = ptr;
   box->release = release;
   out->kind = RILL_KIND_OWNED;
+  out->reserved = 0;
   out->as.box = box;
   return 0;
 }
