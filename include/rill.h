@@ -26,8 +26,10 @@
  *      Release your reference with rill_observable_free().  Subscribing does
  *      not consume the reference: a running subscription keeps what it needs.
  *   2. A constructor that fails returns NULL and sets errno (ENOMEM, EINVAL).
- *      Passing NULL as a source yields NULL with errno EINVAL, so a chain
- *      whose first constructor failed ends in NULL and
+ *      Passing NULL as a source yields NULL with errno EINVAL (ENOMEM is
+ *      kept if errno already says so: the constructor that returned the
+ *      NULL ran out of memory), so a chain whose first constructor failed
+ *      ends in NULL with the first reason, and
  *      rill_observable_subscribe(NULL, ...) returns RILL_EINVAL.
  *   3. Values given to on_next are OWNED by the callee: it must pass each one
  *      on or call rill_value_release() exactly once.  Scalars and borrowed

@@ -175,7 +175,10 @@ rill_observable_t *rill__combine_create(rill_observable_t *const *sources,
   if (o == NULL) {
     for (size_t i = 0; sources != NULL && i < n; i++)
       rill_observable_free(sources[i]);
-    errno = ok ? ENOMEM : EINVAL;
+    if (ok)
+      errno = ENOMEM;
+    else
+      rill__errno_null_source();
     return NULL;
   }
   if (n != 0)

@@ -19,7 +19,10 @@ rill_observable_t *rill_start_with(rill_observable_t *src, size_t n, ...) {
       rill_value_release(values[i]);
     rill__free(values);
     rill_observable_free(src);
-    errno = src == NULL ? EINVAL : ENOMEM;
+    if (src == NULL)
+      rill__errno_null_source();
+    else
+      errno = ENOMEM;
     return NULL;
   }
   rill_observable_t *prefix = rill__from_array_named(values, n, "start_with");

@@ -66,7 +66,11 @@ static const struct rill__op_ops take_ops = {
 };
 
 rill_observable_t *rill_take(rill_observable_t *src, int64_t count) {
-  if (count < 0 || src == NULL) {
+  if (src == NULL) {
+    rill__errno_null_source();
+    return NULL;
+  }
+  if (count < 0) {
     rill_observable_free(src);
     errno = EINVAL;
     return NULL;

@@ -1,4 +1,5 @@
 /* rill: error strings from the one error table. */
+#include <errno.h>
 #include <stdio.h>
 
 #include "rill-internal.h"
@@ -29,6 +30,11 @@ const char *rill_err_name(int code) {
   default:
     return "RILL_UNKNOWN";
   }
+}
+
+void rill__errno_null_source(void) {
+  if (errno != ENOMEM)
+    errno = EINVAL;
 }
 
 void rill__error_init(rill_error_t *err, int code, int sys_errno,

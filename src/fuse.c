@@ -162,7 +162,7 @@ static const struct rill__obs_vt fused_vt = {
 rill_observable_t *rill__fuse(rill_observable_t *src,
                               const struct rill__step *step) {
   if (src == NULL) {
-    errno = EINVAL;
+    rill__errno_null_source();
     return NULL;
   }
   const struct fused_obs *prev = NULL;

@@ -200,7 +200,10 @@ rill_observable_t *rill__op_create(rill_observable_t *src,
     if (ops->args_release != NULL)
       ops->args_release((void *)args);
     rill_observable_free(src);
-    errno = src == NULL ? EINVAL : ENOMEM;
+    if (src == NULL)
+      rill__errno_null_source();
+    else
+      errno = ENOMEM;
     return NULL;
   }
   o->base.refs = 1;

@@ -1,6 +1,610 @@
+/* rill tests: the protocol battery (TCK-like, our own).
+ *
+ * Every source and operator of the foundation is described by a factory
+ * that builds an observable emitting exactly n elements then completing
+ * (or, for never/error, a documented special shape).  Each scenario runs
+ * against every factory (a Check loop test), through the recording
+ * subscriber rec_t, which flags any protocol violation as it happens:
+ *   demand under request(1), request(k) and unbounded (1.1, 1.2, 3.8);
+ *   request(0) and negative (3.9); cancel before, during (from on_next and
+ *   on_subscribe, twice) and after (3.5-3.7); exactly one terminal (1.7);
+ *   bounded stack depth under request(1) per on_next (3.3); every owned
+ *   value released once on complete, cancel and error paths; ENOMEM
+ *   injected at each allocation site in turn (clean error, no leak). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "check_rill.h"
 #include "testlib.h"
+
+/* ---- element sources used under the operators -------------------------------*/
+
+struct counter {
+  int64_t next, end;
+  bool owned;
+};
+
+static int counter_init(void *ctx, void **state) {
+  const struct counter *tmpl = ctx;
+  struct counter *c = malloc(sizeof(*c));
+  if (c == NULL)
+    return RILL_ENOMEM;
+  *c = *tmpl;
+  *state = c;
+  return 0;
+}
+
+static int counter_next(void *state, rill_value_t *out) {
+  struct counter *c = state;
+  if (c->next == c->end)
+    return 0;
+  int64_t x = c->next++;
+  *out = c->owned ? tl_owned(x) : rill_value_int(x);
+  return 1;
+}
+
+static void counter_fini(void *state) { free(state); }
+
+/* Templates live as long as the test (generate keeps the ctx pointer). */
+static struct counter templates[64];
+static int ntemplates;
+
+/* 0..n-1, as owned values or plain ints. */
+static rill_observable_t *elems(int64_t n, bool owned) {
+  if (!owned)
+    return rill_range(0, n);
+  struct counter *t = &templates[ntemplates++ % 64];
+  t->next = 0;
+  t->end = n;
+  t->owned = true;
+  return rill_generate(counter_init, counter_next, counter_fini, t);
+}
+
+static int half(void *ctx, rill_value_t in, rill_value_t *out) {
+  (void)ctx;
+  if (in.kind == RILL_KIND_OWNED)
+    *out = tl_owned(tl_owned_int(in) / 2);
+  else
+    *out = rill_value_int(in.as.i / 2);
+  return 0;
+}
+
+static int below(void *ctx, rill_value_t v) {
+  int64_t x = v.kind == RILL_KIND_OWNED ? tl_owned_int(v) : v.as.i;
+  return x < (int64_t)(intptr_t)ctx;
+}
+
+static rill_value_t elem(int64_t x, bool owned) {
+  return owned ? tl_owned(x) : rill_value_int(x);
+}
+
+/* ---- factories: exactly n elements, then complete ---------------------------*/
+
+static rill_observable_t *f_range(int64_t n, bool owned) {
+  (void)owned;
+  return rill_range(10, n);
+}
+static rill_observable_t *f_from_array(int64_t n, bool owned) {
+  rill_value_t *v = calloc((size_t)n + 1, sizeof(*v));
+  for (int64_t i = 0; i < n; i++)
+    v[i] = elem(i, owned);
+  rill_observable_t *o = rill_from_array(v, (size_t)n);
+  free(v);
+  return o;
+}
+static rill_observable_t *f_just(int64_t n, bool owned) {
+  switch (n) {
+  case 0:
+    return rill_just(0);
+  case 1:
+    return rill_just(1, elem(1, owned));
+  case 2:
+    return rill_just(2, elem(1, owned), elem(2, owned));
+  default:
+    return rill_just(3, elem(1, owned), elem(2, owned), elem(3, owned));
+  }
+}
+static rill_observable_t *f_generate(int64_t n, bool owned) {
+  struct counter *t = &templates[ntemplates++ % 64];
+  t->next = 0;
+  t->end = n;
+  t->owned = owned;
+  return rill_generate(counter_init, counter_next, counter_fini, t);
+}
+static rill_observable_t *f_empty(int64_t n, bool owned) {
+  (void)n;
+  (void)owned;
+  return rill_empty();
+}
+static rill_observable_t *f_map(int64_t n, bool owned) {
+  return rill_map(elems(n, owned), tl_double, NULL);
+}
+static rill_observable_t *f_filter(int64_t n, bool owned) {
+  return rill_filter(elems(2 * n, owned), tl_is_even, NULL);
+}
+static int multiple_of_4(void *ctx, rill_value_t v) {
+  (void)ctx;
+  int64_t x = v.kind == RILL_KIND_OWNED ? tl_owned_int(v) : v.as.i;
+  return x % 4 == 0;
+}
+static rill_observable_t *f_map_filter_map(int64_t n, bool owned) {
+  return rill_map(rill_filter(rill_map(elems(2 * n, owned), tl_double, NULL),
+                              multiple_of_4, NULL),
+                  half, NULL);
+}
+static rill_observable_t *f_take(int64_t n, bool owned) {
+  return rill_take(elems(n + 5, owned), n);
+}
+static rill_observable_t *f_skip(int64_t n, bool owned) {
+  return rill_skip(elems(n + 3, owned), 3);
+}
+static rill_observable_t *f_take_while(int64_t n, bool owned) {
+  return rill_take_while(elems(n + 5, owned), below, (void *)(intptr_t)n,
+                         false);
+}
+static rill_observable_t *f_scan(int64_t n, bool owned) {
+  rill_value_t seed = elem(0, owned);
+  return rill_scan(elems(n, owned), tl_sum, NULL, &seed);
+}
+static rill_observable_t *f_reduce(int64_t n, bool owned) {
+  /* n is 0 or 1 here: without a seed an empty source gives no value. */
+  if (n == 0)
+    return rill_reduce(elems(0, owned), tl_sum, NULL, NULL);
+  return rill_reduce(elems(5, owned), tl_sum, NULL, NULL);
+}
+static rill_observable_t *f_distinct(int64_t n, bool owned) {
+  return rill_distinct_until_changed(rill_map(elems(2 * n, owned), half, NULL),
+                                     NULL, NULL);
+}
+static rill_observable_t *f_start_with(int64_t n, bool owned) {
+  if (n == 0)
+    return rill_start_with(elems(0, owned), 0);
+  return rill_start_with(elems(n - 1, owned), 1, elem(-1, owned));
+}
+static rill_observable_t *f_buffer_count(int64_t n, bool owned) {
+  return rill_buffer_count(elems(2 * n, owned), 2, 0);
+}
+static rill_observable_t *f_concat(int64_t n, bool owned) {
+  rill_observable_t *parts[3] = {elems(n / 2, owned), rill_empty(),
+                                 elems(n - n / 2, owned)};
+  return rill_concat(parts, 3);
+}
+static rill_observable_t *f_merge(int64_t n, bool owned) {
+  rill_observable_t *parts[3] = {elems(n / 2, owned), rill_empty(),
+                                 elems(n - n / 2, owned)};
+  return rill_merge(parts, 3, 4);
+}
+static rill_observable_t *f_merge_default(int64_t n, bool owned) {
+  rill_observable_t *parts[2] = {elems(n / 3, owned),
+                                 elems(n - n / 3, owned)};
+  return rill_merge(parts, 2, 0);
+}
+
+struct factory {
+  const char *name;
+  rill_observable_t *(*make)(int64_t n, bool owned);
+  int64_t max_n; /* largest n it can produce */
+  int64_t min_n;
+  bool owned_ok; /* can carry owned values */
+};
+
+static const struct factory factories[] = {
+    {"range", f_range, INT64_MAX, 0, false},
+    {"from_array", f_from_array, 1 << 20, 0, true},
+    {"just", f_just, 3, 0, true},
+    {"generate", f_generate, INT64_MAX, 0, true},
+    {"empty", f_empty, 0, 0, false},
+    {"map", f_map, INT64_MAX, 0, true},
+    {"filter", f_filter, INT64_MAX / 4, 0, true},
+    {"map_filter_map", f_map_filter_map, INT64_MAX / 4, 0, true},
+    {"take", f_take, INT64_MAX / 2, 0, true},
+    {"skip", f_skip, INT64_MAX / 2, 0, true},
+    {"take_while", f_take_while, INT64_MAX / 2, 0, true},
+    {"scan", f_scan, INT64_MAX, 0, true},
+    {"reduce", f_reduce, 1, 0, true},
+    {"distinct_until_changed", f_distinct, INT64_MAX / 4, 0, true},
+    {"start_with", f_start_with, INT64_MAX, 0, true},
+    {"buffer_count", f_buffer_count, INT64_MAX / 4, 0, true},
+    {"concat", f_concat, INT64_MAX, 0, true},
+    {"merge", f_merge, INT64_MAX, 0, true},
+    {"merge_default_prefetch", f_merge_default, INT64_MAX, 0, true},
+};
+#define NFACTORIES ((int)(sizeof(factories) / sizeof(factories[0])))
+
+static int64_t clamp_n(const struct factory *f, int64_t n) {
+  if (n > f->max_n)
+    n = f->max_n;
+  if (n < f->min_n)
+    n = f->min_n;
+  return n;
+}
+
+static void release_checked(rec_t *r, rill_observable_t *obs) {
+  rec_clear(r);
+  rill_observable_free(obs);
+}
+
+/* The recorder's callbacks, for tests that want their own handle. */
+static void b_on_subscribe(void *ctx, rill_subscription_t *s) {
+  rec_t *r = ctx;
+  r->subscribes++;
+  r->s = s;
+}
+static void b_on_next(void *ctx, rill_value_t v) {
+  rec_t *r = ctx;
+  r->nexts++;
+  rill_value_release(v);
+}
+static void b_on_error(void *ctx, const rill_error_t *err) {
+  rec_t *r = ctx;
+  r->terminal = REC_ERROR;
+  r->terminals++;
+  r->err = *err;
+}
+static void b_on_complete(void *ctx) {
+  rec_t *r = ctx;
+  r->terminal = REC_COMPLETE;
+  r->terminals++;
+}
+static const rill_subscriber_t battery_rec_sub = {
+    .on_subscribe = b_on_subscribe,
+    .on_next = b_on_next,
+    .on_error = b_on_error,
+    .on_complete = b_on_complete,
+};
+
+/* ---- scenarios -------------------------------------------------------------*/
+
+START_TEST(request_one_at_a_time_gives_exactly_n_then_complete) {
+  const struct factory *f = &factories[_i];
+  int64_t n = clamp_n(f, 5);
+  rill_observable_t *obs = f->make(n, false);
+  rec_t r;
+  rec_init(&r);
+  ck_assert_int_eq(rec_subscribe(&r, obs), 0);
+  if (n > 0)
+    ck_assert_msg(r.nexts == 0 && r.terminal == REC_NONE,
+                  "%s signalled before any request", f->name);
+  for (int64_t i = 1; i <= n; i++) {
+    rec_request(&r, 1);
+    ck_assert_msg(r.nexts == i, "%s: %lld values after %lld requests",
+                  f->name, (long long)r.nexts, (long long)i);
+  }
+  if (r.terminal == REC_NONE)
+    rec_request(&r, 1);
+  ck_assert_int_eq(r.nexts, n);
+  ck_assert_int_eq(r.terminal, REC_COMPLETE);
+  ck_assert_rec_ok(&r);
+  release_checked(&r, obs);
+}
+END_TEST
+
+START_TEST(request_k_is_additive_and_may_end_early) {
+  const struct factory *f = &factories[_i];
+  int64_t n = clamp_n(f, 5);
+  rill_observable_t *obs = f->make(n, false);
+  rec_t r;
+  rec_init(&r);
+  ck_assert_int_eq(rec_subscribe(&r, obs), 0);
+  rec_request(&r, 2);
+  ck_assert_int_eq(r.nexts, n < 2 ? n : 2);
+  rec_request(&r, 1);
+  rec_request(&r, 10); /* 1.2: a source may end short of demand */
+  ck_assert_int_eq(r.nexts, n);
+  ck_assert_int_eq(r.terminal, REC_COMPLETE);
+  rec_request(&r, 10); /* 1.7: nothing after the terminal */
+  ck_assert_int_eq(r.terminals, 1);
+  ck_assert_rec_ok(&r);
+  release_checked(&r, obs);
+}
+END_TEST
+
+START_TEST(unbounded_demand_delivers_everything) {
+  const struct factory *f = &factories[_i];
+  int64_t n = clamp_n(f, 1000);
+  rill_observable_t *obs = f->make(n, false);
+  rec_t r;
+  rec_init(&r);
+  r.request_on_subscribe = RILL_UNBOUNDED;
+  ck_assert_int_eq(rec_subscribe(&r, obs), 0);
+  ck_assert_int_eq(r.nexts, n);
+  ck_assert_int_eq(r.terminal, REC_COMPLETE);
+  ck_assert_rec_ok(&r);
+  release_checked(&r, obs);
+}
+END_TEST
+
+START_TEST(non_positive_request_signals_einval_once) {
+  const struct factory *f = &factories[_i];
+  static const int64_t bad[] = {0, -1, INT64_MIN};
+  for (size_t b = 0; b < 3; b++) {
+    int64_t n = clamp_n(f, 5);
+    rill_observable_t *obs = f->make(n, false);
+    rec_t r;
+    rec_init(&r);
+    ck_assert_int_eq(rec_subscribe(&r, obs), 0);
+    if (r.terminal != REC_NONE) { /* empty sources finish at subscribe */
+      release_checked(&r, obs);
+      continue;
+    }
+    rec_request(&r, 1);
+    int64_t before = r.nexts;
+    if (r.terminal == REC_NONE) {
+      rill_subscription_request(r.s, bad[b]);
+      ck_assert_int_eq(r.terminal, REC_ERROR);
+      ck_assert_int_eq(r.err.code, RILL_EINVAL);
+      ck_assert_int_eq(r.nexts, before);
+    }
+    ck_assert_int_eq(r.terminals, 1);
+    ck_assert_rec_ok(&r);
+    release_checked(&r, obs);
+  }
+}
+END_TEST
+
+START_TEST(cancel_before_request_then_requests_give_nothing) {
+  const struct factory *f = &factories[_i];
+  int64_t n = clamp_n(f, 5);
+  rill_observable_t *obs = f->make(n, false);
+  rill_subscription_t *s;
+  rec_t r;
+  rec_init(&r);
+  /* Hold our own handle so calls after the cancel are well defined. */
+  ck_assert_int_eq(rill_observable_subscribe(obs, &battery_rec_sub, &r, &s),
+                   0);
+  bool was_done = r.terminal != REC_NONE;
+  for (int i = 0; i < 3; i++)
+    ck_assert_int_eq(rill_subscription_cancel(s), 0);
+  for (int i = 0; i < 3; i++)
+    ck_assert_int_eq(rill_subscription_request(s, 1), 0);
+  ck_assert_int_eq(rill_subscription_request(s, 0), 0); /* no 3.9 now */
+  ck_assert_int_eq(r.nexts, 0);
+  if (!was_done)
+    ck_assert_int_eq(r.terminal, REC_NONE);
+  ck_assert_rec_ok(&r);
+  rill_subscription_free(s);
+  release_checked(&r, obs);
+}
+END_TEST
+
+START_TEST(cancel_twice_inside_on_next_stops_at_once) {
+  const struct factory *f = &factories[_i];
+  int64_t n = clamp_n(f, 10);
+  if (n < 3)
+    return; /* needs three elements */
+  rill_observable_t *obs = f->make(n, false);
+  rec_t r;
+  rec_init(&r);
+  r.request_on_subscribe = RILL_UNBOUNDED;
+  r.cancel_at = 3;
+  r.cancel_times = 2;
+  ck_assert_int_eq(rec_subscribe(&r, obs), 0);
+  ck_assert_int_eq(r.nexts, 3);
+  ck_assert_int_eq(r.terminal, REC_NONE);
+  ck_assert_rec_ok(&r);
+  release_checked(&r, obs);
+}
+END_TEST
+
+START_TEST(cancel_inside_on_subscribe_gives_no_signal) {
+  const struct factory *f = &factories[_i];
+  rill_observable_t *obs = f->make(clamp_n(f, 5), false);
+  rec_t r;
+  rec_init(&r);
+  r.cancel_on_subscribe = true;
+  ck_assert_int_eq(rec_subscribe(&r, obs), 0);
+  ck_assert_int_eq(r.subscribes, 1);
+  ck_assert_int_eq(r.nexts, 0);
+  ck_assert_int_eq(r.terminal, REC_NONE);
+  ck_assert_rec_ok(&r);
+  release_checked(&r, obs);
+}
+END_TEST
+
+START_TEST(cancel_after_complete_is_a_noop) {
+  const struct factory *f = &factories[_i];
+  rill_observable_t *obs = f->make(clamp_n(f, 3), false);
+  rill_subscription_t *s;
+  rill_subscriber_t sub = {0};
+  ck_assert_int_eq(rill_observable_consume(obs, &sub, NULL, RILL_UNBOUNDED, &s),
+                   0);
+  ck_assert(rill_subscription_done(s));
+  for (int i = 0; i < 3; i++) {
+    ck_assert_int_eq(rill_subscription_cancel(s), 0);
+    ck_assert_int_eq(rill_subscription_request(s, 1), 0);
+  }
+  rill_subscription_free(s);
+  rill_observable_free(obs);
+}
+END_TEST
+
+START_TEST(request_one_per_on_next_keeps_depth_and_stack_bounded) {
+  const struct factory *f = &factories[_i];
+  int64_t n = clamp_n(f, tl_scaled(200000));
+  rill_observable_t *obs = f->make(n, false);
+  rec_t r;
+  rec_init(&r);
+  r.store = false;
+  r.request_in_next = 1;
+  ck_assert_int_eq(rec_subscribe(&r, obs), 0);
+  rec_request(&r, 1);
+  ck_assert_int_eq(r.nexts, n);
+  ck_assert_int_eq(r.terminal, REC_COMPLETE);
+  ck_assert_int_le(r.max_depth, 1);
+  if (n > 1)
+    ck_assert_msg(r.stack_hi - r.stack_lo < 4096,
+                  "%s: on_next frames spread over %lu bytes", f->name,
+                  (unsigned long)(r.stack_hi - r.stack_lo));
+  ck_assert_rec_ok(&r);
+  release_checked(&r, obs);
+}
+END_TEST
+
+START_TEST(owned_values_released_once_on_complete_cancel_and_error) {
+  const struct factory *f = &factories[_i];
+  if (!f->owned_ok)
+    return;
+  int64_t n = clamp_n(f, 7);
+  /* complete */
+  tl_owned_reset();
+  rill_observable_t *obs = f->make(n, true);
+  rec_t r;
+  rec_init(&r);
+  r.request_on_subscribe = RILL_UNBOUNDED;
+  ck_assert_int_eq(rec_subscribe(&r, obs), 0);
+  ck_assert_int_eq(r.terminal, REC_COMPLETE);
+  release_checked(&r, obs);
+  ck_assert_owned_balanced();
+  /* cancel from on_next, with values held in the pipeline */
+  tl_owned_reset();
+  obs = f->make(n, true);
+  rec_init(&r);
+  r.request_on_subscribe = RILL_UNBOUNDED;
+  r.cancel_at = n > 2 ? 2 : 1;
+  ck_assert_int_eq(rec_subscribe(&r, obs), 0);
+  release_checked(&r, obs);
+  ck_assert_owned_balanced();
+  /* error after some values: the operator over concat(values, error) */
+  tl_owned_reset();
+  obs = f->make(n, true);
+  rill_observable_t *parts[2] = {obs, rill_error(RILL_EUSER, "late")};
+  rill_observable_t *failing = rill_concat(parts, 2);
+  rill_values_t got = {0};
+  int rc = rill_observable_collect(failing, &got, NULL);
+  ck_assert_int_eq(rc, RILL_EUSER);
+  rill_values_clear(&got);
+  rill_observable_free(failing);
+  ck_assert_owned_balanced();
+  /* subscribe and drop: building and freeing unsubscribed leaks nothing */
+  tl_owned_reset();
+  rill_observable_free(f->make(n, true));
+  ck_assert_owned_balanced();
+}
+END_TEST
+
+START_TEST(enomem_at_every_allocation_site_is_clean) {
+  const struct factory *f = &factories[_i];
+  int64_t n = clamp_n(f, 6);
+  for (long k = 0;; k++) {
+    tl_alloc_install();
+    tl_fail_at = k;
+    errno = 0;
+    rill_observable_t *obs = f->make(n, false);
+    int rc;
+    rill_values_t got = {0};
+    if (obs == NULL) {
+      ck_assert_msg(errno == ENOMEM, "%s: NULL with errno %d at site %ld",
+                    f->name, errno, k);
+      rc = RILL_ENOMEM;
+    } else {
+      rill_error_t err;
+      rc = rill_observable_collect(obs, &got, &err);
+      if (rc < 0)
+        ck_assert_msg(rc == RILL_ENOMEM, "%s: site %ld gave %s (%s)", f->name,
+                      k, rill_err_name(rc), err.message);
+      rill_values_clear(&got);
+      rill_observable_free(obs);
+    }
+    bool reached = tl_alloc_index > k;
+    long live = tl_live;
+    tl_alloc_uninstall();
+    ck_assert_msg(live == 0, "%s: %ld blocks leaked with ENOMEM at site %ld",
+                  f->name, live, k);
+    if (!reached) {
+      ck_assert_msg(rc == 0, "%s: failed without an injected failure",
+                    f->name);
+      break;
+    }
+    ck_assert_msg(rc == RILL_ENOMEM, "%s: site %ld: failure not reported",
+                  f->name, k);
+  }
+}
+END_TEST
+
+/* ---- the special shapes: never and error ----------------------------------------*/
+
+START_TEST(never_signals_nothing_and_cancels_cleanly) {
+  rill_observable_t *obs = rill_never();
+  rec_t r;
+  rec_init(&r);
+  r.request_on_subscribe = RILL_UNBOUNDED;
+  ck_assert_int_eq(rec_subscribe(&r, obs), 0);
+  ck_assert_int_eq(r.subscribes, 1);
+  ck_assert_int_eq(r.nexts, 0);
+  ck_assert_int_eq(r.terminal, REC_NONE);
+  rec_cancel(&r);
+  rec_cancel(&r);
+  ck_assert_rec_ok(&r);
+  release_checked(&r, obs);
+}
+END_TEST
+
+START_TEST(error_source_fails_without_request_through_every_operator) {
+  /* A failed publisher (TCK spec104/109): on_subscribe then on_error, with
+   * no request, seen through each single-source operator as well. */
+  for (int wrap = 0; wrap < 9; wrap++) {
+    rill_observable_t *obs = rill_error(RILL_EUSER, "failed publisher");
+    switch (wrap) {
+    case 1: obs = rill_map(obs, tl_double, NULL); break;
+    case 2: obs = rill_filter(obs, tl_is_even, NULL); break;
+    case 3: obs = rill_take(obs, 3); break;
+    case 4: obs = rill_skip(obs, 1); break;
+    case 5: obs = rill_scan(obs, tl_sum, NULL, NULL); break;
+    case 6: obs = rill_reduce(obs, tl_sum, NULL, NULL); break;
+    case 7: obs = rill_buffer_count(obs, 2, 0); break;
+    case 8: obs = rill_distinct_until_changed(obs, NULL, NULL); break;
+    default: break;
+    }
+    rec_t r;
+    rec_init(&r);
+    ck_assert_int_eq(rec_subscribe(&r, obs), 0);
+    ck_assert_int_eq(r.subscribes, 1);
+    ck_assert_int_eq(r.terminal, REC_ERROR);
+    ck_assert_int_eq(r.err.code, RILL_EUSER);
+    ck_assert_str_eq(r.err.message, "failed publisher");
+    ck_assert_rec_ok(&r);
+    release_checked(&r, obs);
+  }
+}
+END_TEST
+
 Suite *battery_suite(void) {
   Suite *s = suite_create("battery");
+  TCase *tc = tcase_create("demand");
+  tcase_add_loop_test(tc, request_one_at_a_time_gives_exactly_n_then_complete,
+                      0, NFACTORIES);
+  tcase_add_loop_test(tc, request_k_is_additive_and_may_end_early, 0,
+                      NFACTORIES);
+  tcase_add_loop_test(tc, unbounded_demand_delivers_everything, 0,
+                      NFACTORIES);
+  tcase_add_loop_test(tc, non_positive_request_signals_einval_once, 0,
+                      NFACTORIES);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("cancel");
+  tcase_add_loop_test(tc, cancel_before_request_then_requests_give_nothing, 0,
+                      NFACTORIES);
+  tcase_add_loop_test(tc, cancel_twice_inside_on_next_stops_at_once, 0,
+                      NFACTORIES);
+  tcase_add_loop_test(tc, cancel_inside_on_subscribe_gives_no_signal, 0,
+                      NFACTORIES);
+  tcase_add_loop_test(tc, cancel_after_complete_is_a_noop, 0, NFACTORIES);
+  tcase_add_test(tc, never_signals_nothing_and_cancels_cleanly);
+  tcase_add_test(tc, error_source_fails_without_request_through_every_operator);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("stack");
+  tcase_set_timeout(tc, 600);
+  tcase_add_loop_test(tc, request_one_per_on_next_keeps_depth_and_stack_bounded,
+                      0, NFACTORIES);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("ownership");
+  tcase_add_loop_test(tc, owned_values_released_once_on_complete_cancel_and_error,
+                      0, NFACTORIES);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("enomem");
+  tcase_set_timeout(tc, 600);
+  tcase_add_loop_test(tc, enomem_at_every_allocation_site_is_clean, 0,
+                      NFACTORIES);
+  suite_add_tcase(s, tc);
   return s;
 }

@@ -18,6 +18,7 @@ static void rec_on_subscribe(void *ctx, rill_subscription_t *s) {
   if (r->cancel_on_subscribe) {
     rill_subscription_cancel(s);
     rill_subscription_cancel(s);
+    r->cancelled = true;
     return;
   }
   if (r->request_on_subscribe > 0)
@@ -59,6 +60,8 @@ static void rec_on_next(void *ctx, rill_value_t v) {
     for (int i = 0; i < times; i++)
       rill_subscription_cancel(r->s);
     rill_subscription_request(r->s, 1); /* no-op after cancel (3.6) */
+    rill_subscription_request(r->s, 0); /* no 3.9 error once cancelled */
+    r->cancelled = true;
   } else if (r->request_in_next > 0) {
     rec_request(r, r->request_in_next);
   }
@@ -72,6 +75,8 @@ static void rec_terminal(rec_t *r, enum rec_terminal t) {
     rec_violate(r, "second terminal signal (1.7)");
   r->terminal = t;
   r->terminals++;
+  if (r->cancelled)
+    rec_violate(r, "terminal signal after cancel");
 }
 
 static void rec_on_error(void *ctx, const rill_error_t *err) {
@@ -98,8 +103,16 @@ int rec_subscribe(rec_t *r, rill_observable_t *obs) {
   return rill_observable_subscribe(obs, &rec_sub, r, NULL);
 }
 
+/* Rule 2.4: once terminated or cancelled, a subscriber never touches its
+ * borrowed handle again (the library may have freed it). */
+static bool rec_handle_usable(const rec_t *r) {
+  return r->s != NULL && r->terminal == REC_NONE && !r->cancelled;
+}
+
 void rec_request(rec_t *r, int64_t n) {
-  if (n > 0 && r->terminal == REC_NONE) {
+  if (!rec_handle_usable(r))
+    return;
+  if (n > 0) {
     if (r->requested > INT64_MAX - n)
       r->requested = INT64_MAX;
     else
@@ -108,7 +121,12 @@ void rec_request(rec_t *r, int64_t n) {
   rill_subscription_request(r->s, n);
 }
 
-void rec_cancel(rec_t *r) { rill_subscription_cancel(r->s); }
+void rec_cancel(rec_t *r) {
+  if (!rec_handle_usable(r))
+    return;
+  rill_subscription_cancel(r->s);
+  r->cancelled = true;
+}
 
 void rec_clear(rec_t *r) {
   for (size_t i = 0; i < r->values.len; i++)

@@ -33,6 +33,7 @@ typedef struct rec {
   int64_t cancel_at;            /* cancel inside the k-th on_next (1-based) */
   int cancel_times;             /* how many cancels then (default 1) */
   bool cancel_on_subscribe;
+  bool cancelled; /* we cancelled: the borrowed handle is off limits */
   /* protocol observations */
   int violations;
   char violation[160];
@@ -44,6 +45,8 @@ typedef struct rec {
 void rec_init(rec_t *r);
 /* Subscribe raw; returns rill_observable_subscribe's result. */
 int rec_subscribe(rec_t *r, rill_observable_t *obs);
+/* Request/cancel through the borrowed handle; no-ops once the stream has
+ * terminated or was cancelled (rule 2.4: the handle may be freed). */
 void rec_request(rec_t *r, int64_t n);
 void rec_cancel(rec_t *r);
 void rec_clear(rec_t *r); /* release stored values */
