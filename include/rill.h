@@ -120,7 +120,9 @@ typedef enum rill_kind {
   RILL_KIND_OWNED     /* owned reference to a rill_box_t (user pointer) */
 } rill_kind_t;
 
-/* A value is 16 bytes and passed by value (in two registers). */
+/* A value is 16 bytes and passed by value (in two registers).  Build values
+ * with the constructors below, which also zero `reserved`: writing `kind`
+ * alone leaves half a word undefined and slows every copy. */
 typedef struct rill_value {
   rill_kind_t kind;
   uint32_t reserved; /* zero; keeps the first word fully defined */
@@ -182,6 +184,8 @@ static inline rill_value_t rill_value_array(rill_array_t *a) {
   return v;
 }
 
+/* Internal (double underscore): the refcount paths of the two inline
+ * functions below.  Call rill_value_release/retain instead. */
 RILL_EXTERN void rill__value_release_slow(rill_value_t v);
 RILL_EXTERN void rill__value_retain_slow(rill_value_t v);
 
