@@ -346,8 +346,10 @@ RILL_EXTERN rill_observable_t *rill_error(int code, const char *message);
  * never ahead of demand, and returns 1 (produced *out, owned), 0 (done:
  * completes) or a negative error code (on_error, stage "generate").
  * init(ctx, &state) runs once per subscription (may be NULL: state = ctx)
- * and returns 0 or a negative code; fini(state) runs once when the
- * subscription ends, on every path (may be NULL). */
+ * and returns 0 or a negative code (then on_subscribe + on_error, and fini
+ * is not called: there is no state); after a successful init, fini(state)
+ * runs exactly once when the subscription ends, on every path: complete,
+ * error, cancel (may be NULL). */
 typedef int (*rill_generate_init_fn)(void *ctx, void **state);
 typedef int (*rill_generate_next_fn)(void *state, rill_value_t *out);
 typedef void (*rill_generate_fini_fn)(void *state);
