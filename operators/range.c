@@ -36,7 +36,9 @@ static void range_complete(struct range_node *r) {
  * user's calls and little else.  Returns how many values consumed demand.
  * Steps are immutable once subscribed, and a stage that re-wires itself
  * later (merge) keeps its own next_fn valid, so the copy stays correct. */
-static int64_t range_run(struct range_node *r, int64_t want) {
+static RILL__ALWAYS_INLINE int64_t range_run_impl(struct range_node *r,
+                                                  int64_t want,
+                                                  const bool bounded) {
   const struct rill__node *down = r->down;
   struct rill__step s0 = {0}, s1 = {0};
   uint32_t n = down->nsteps;
@@ -50,7 +52,7 @@ static int64_t range_run(struct range_node *r, int64_t want) {
   int64_t i = r->next;
   const int64_t end = r->end;
   int64_t sent = 0;
-  while (i != end && sent != want) {
+  while (i != end && (!bounded || sent != want)) {
     rill_value_t v = rill_value_int(i++);
     if (n > 0) {
       int rc;
@@ -97,6 +99,13 @@ static int64_t range_run(struct range_node *r, int64_t want) {
   }
   r->next = i;
   return sent;
+}
+
+/* Two copies of the loop: unbounded demand needs no counting at all. */
+static int64_t range_run(struct range_node *r, int64_t want) {
+  if (want == RILL_UNBOUNDED)
+    return range_run_impl(r, want, false);
+  return range_run_impl(r, want, true);
 }
 
 static void range_drain(struct range_node *r) {

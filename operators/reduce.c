@@ -8,32 +8,18 @@
  * Owns: the accumulator (released on every path) and the recipe's seed.
  * Without a seed, an empty source completes without a value (RxJS); with a
  * seed, it emits the seed.  Errors pass through at once, dropping the
- * accumulator. */
-#include <errno.h>
-
+ * accumulator.  The fold itself is shared with scan (src/accumulate.c). */
 #include "rill-internal.h"
 
-struct reduce_args {
-  rill_reduce_fn fn;
-  void *ctx;
-  rill_value_t seed;
-  bool has_seed;
-};
-
 struct reduce_state {
-  rill_value_t acc;
-  bool has_acc;
+  struct rill__acc acc;
   bool requested;       /* downstream asked for the result */
   bool upstream_closed; /* source completed; waiting for demand */
 };
 
 static int reduce_init(struct rill__op *op) {
-  const struct reduce_args *a = op->args;
   struct reduce_state *st = op->state;
-  if (a->has_seed) {
-    st->acc = rill_value_retain(a->seed);
-    st->has_acc = true;
-  }
+  rill__acc_start(&st->acc, op->args);
   return 0;
 }
 
@@ -44,33 +30,22 @@ static void reduce_on_subscribe(struct rill__op *op) {
 
 static void reduce_on_next(void *self, rill_value_t v) {
   struct rill__op *op = self;
-  const struct reduce_args *a = op->args;
   struct reduce_state *st = op->state;
   if (rill__op_done(op)) {
     rill__drop(v);
     return;
   }
-  if (!st->has_acc) {
-    st->acc = v;
-    st->has_acc = true;
-    return;
-  }
-  rill_value_t out;
-  int rc = a->fn(a->ctx, st->acc, v, &out);
-  rill__drop(v);
-  if (rc < 0) {
+  int rc = rill__acc_add(&st->acc, op->args, v);
+  if (rc < 0)
     rill__op_fail(op, rc, "accumulator failed");
-    return;
-  }
-  rill_value_release(st->acc);
-  st->acc = out;
 }
 
+/* Emit the result (if any) and complete. */
 static void reduce_flush(struct rill__op *op) {
   struct reduce_state *st = op->state;
-  if (st->has_acc) {
-    rill_value_t v = st->acc;
-    st->has_acc = false;
+  if (st->acc.has) {
+    rill_value_t v = st->acc.value;
+    st->acc.has = false;
     rill__emit(op->down, v);
   }
   rill__op_complete(op);
@@ -79,7 +54,7 @@ static void reduce_flush(struct rill__op *op) {
 static void reduce_on_complete(struct rill__op *op) {
   struct reduce_state *st = op->state;
   st->upstream_closed = true;
-  if (st->requested || !st->has_acc)
+  if (st->requested || !st->acc.has)
     reduce_flush(op);
 }
 
@@ -93,20 +68,12 @@ static void reduce_on_request(struct rill__op *op, int64_t n) {
 
 static void reduce_destroy(struct rill__op *op) {
   struct reduce_state *st = op->state;
-  if (st->has_acc)
-    rill_value_release(st->acc);
-  st->has_acc = false;
-}
-
-static void reduce_args_release(void *args) {
-  struct reduce_args *a = args;
-  if (a->has_seed)
-    rill_value_release(a->seed);
+  rill__acc_clear(&st->acc);
 }
 
 static const struct rill__op_ops reduce_ops = {
     .name = "reduce",
-    .args_size = sizeof(struct reduce_args),
+    .args_size = sizeof(struct rill__acc_args),
     .state_size = sizeof(struct reduce_state),
     .init = reduce_init,
     .on_subscribe = reduce_on_subscribe,
@@ -114,21 +81,10 @@ static const struct rill__op_ops reduce_ops = {
     .on_complete = reduce_on_complete,
     .on_request = reduce_on_request,
     .destroy = reduce_destroy,
-    .args_release = reduce_args_release,
+    .args_release = rill__acc_args_release,
 };
 
 rill_observable_t *rill_reduce(rill_observable_t *src, rill_reduce_fn fn,
                                void *ctx, const rill_value_t *seed) {
-  struct reduce_args args = {.fn = fn, .ctx = ctx};
-  if (seed != NULL) {
-    args.seed = *seed;
-    args.has_seed = true;
-  }
-  if (fn == NULL) {
-    reduce_args_release(&args);
-    rill_observable_free(src);
-    errno = EINVAL;
-    return NULL;
-  }
-  return rill__op_create(src, &reduce_ops, &args);
+  return rill__acc_create(src, &reduce_ops, fn, ctx, seed);
 }
