@@ -81,9 +81,14 @@ static void buffer_flush(struct rill__op *op) {
     if (!ready)
       break;
     ring_pop(st);
-    if (rill__emit(op->down, rill_value_array(head)) &&
-        st->demand != RILL_UNBOUNDED)
+    if (!rill__emit(op->down, rill_value_array(head))) {
+      /* A filter downstream dropped it: the demand is still there, so
+       * ask upstream for one more array's worth of values. */
+      if (!st->closing)
+        rill__op_request_up(op, (int64_t)a->every);
+    } else if (st->demand != RILL_UNBOUNDED) {
       st->demand--;
+    }
   }
   st->flushing = false;
   if (rill__op_done(op) || !st->closing)

@@ -54,6 +54,8 @@ static RILL__ALWAYS_INLINE int64_t range_run_impl(struct range_node *r,
   int64_t sent = 0;
   while (i != end && (!bounded || sent != want)) {
     rill_value_t v = rill_value_int(i++);
+    /* Step results: a map fails below 0; a filter drops at 0, fails
+     * below 0.  An int needs no release when a filter drops it. */
     if (n > 0) {
       int rc;
       if (s0.kind == RILL__STEP_MAP) {
@@ -62,14 +64,12 @@ static RILL__ALWAYS_INLINE int64_t range_run_impl(struct range_node *r,
         v = out;
       } else {
         rc = s0.fn.pred(s0.ctx, v);
-        rc = rc > 0 ? 0 : rc == 0 ? 1 : rc;
+        if (rc == 0)
+          continue;
       }
-      if (RILL__UNLIKELY(rc != 0)) {
-        if (rc < 0 || s0.kind == RILL__STEP_MAP) {
-          rill__steps_fail(owner, rc, s0.kind);
-          break;
-        }
-        continue; /* filtered out; an int needs no release */
+      if (RILL__UNLIKELY(rc < 0)) {
+        rill__steps_fail(owner, rc, s0.kind);
+        break;
       }
       if (n > 1) {
         if (s1.kind == RILL__STEP_MAP) {
@@ -81,14 +81,12 @@ static RILL__ALWAYS_INLINE int64_t range_run_impl(struct range_node *r,
           rc = s1.fn.pred(s1.ctx, v);
           if (rc <= 0)
             rill_value_release(v);
-          rc = rc > 0 ? 0 : rc == 0 ? 1 : rc;
+          if (rc == 0)
+            continue;
         }
-        if (RILL__UNLIKELY(rc != 0)) {
-          if (rc < 0 || s1.kind == RILL__STEP_MAP) {
-            rill__steps_fail(owner, rc, s1.kind);
-            break;
-          }
-          continue;
+        if (RILL__UNLIKELY(rc < 0)) {
+          rill__steps_fail(owner, rc, s1.kind);
+          break;
         }
       }
     }

@@ -4,7 +4,9 @@
  * (saturating), so skipped values never eat downstream demand and no extra
  * round trip is needed per skipped value (RxJava's skip).
  * Time: synchronous, none of its own.
- * Owns: nothing; skipped values are released at once. */
+ * Owns: nothing; skipped values are released at once.
+ * RxJS difference: a negative count is a bad argument here (NULL, errno
+ * EINVAL, source released); RxJS treats it as skip(0). */
 #include <errno.h>
 
 #include "rill-internal.h"

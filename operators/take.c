@@ -6,7 +6,9 @@
  * produce values that would be thrown away.
  * Time: synchronous, none of its own.
  * Owns: nothing.  take(0) completes at once without subscribing upstream
- * (RxJS: EMPTY). */
+ * (RxJS: EMPTY).
+ * RxJS difference: a negative count is a bad argument here (NULL, errno
+ * EINVAL, source released); RxJS treats it as take(0). */
 #include <errno.h>
 
 #include "rill-internal.h"
