@@ -13,8 +13,8 @@
 
 #include <rill.h>
 
-static const int64_t raw[] = {215, 215, 217, -9999, 221, 221, 219, 230,
-                              9999, 228, 235, 235, 240, 238, 251, 249};
+static const int64_t raw[] = {215,  215, 217, -9999, 221, 221, 219, 230,
+                              9999, 228, 235, 235,   240, 238, 251, 249};
 
 static int plausible(void *ctx, rill_value_t v) {
   (void)ctx;

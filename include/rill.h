@@ -274,8 +274,7 @@ RILL_EXTERN const char *rill_observable_name(const rill_observable_t *obs);
  * If out is not NULL, *out receives a handle you own (see rule 4). */
 RILL_EXTERN int rill_observable_subscribe(rill_observable_t *obs,
                                           const rill_subscriber_t *sub,
-                                          void *ctx,
-                                          rill_subscription_t **out);
+                                          void *ctx, rill_subscription_t **out);
 
 /* Subscribe with a demand policy run by rill:
  *   batch == RILL_UNBOUNDED: request everything up front;
@@ -285,8 +284,8 @@ RILL_EXTERN int rill_observable_subscribe(rill_observable_t *obs,
  * cancel).  Returns as rill_observable_subscribe(), plus RILL_EINVAL for
  * batch < 1. */
 RILL_EXTERN int rill_observable_consume(rill_observable_t *obs,
-                                        const rill_subscriber_t *sub,
-                                        void *ctx, int64_t batch,
+                                        const rill_subscriber_t *sub, void *ctx,
+                                        int64_t batch,
                                         rill_subscription_t **out);
 
 /* Add n to the outstanding demand (saturating at RILL_UNBOUNDED).
@@ -383,11 +382,9 @@ RILL_EXTERN rill_observable_t *rill_filter(rill_observable_t *src,
                                            rill_pred_fn fn, void *ctx);
 /* take(count): the first `count` values, then complete and cancel upstream.
  * count == 0 completes at once without subscribing upstream. */
-RILL_EXTERN rill_observable_t *rill_take(rill_observable_t *src,
-                                         int64_t count);
+RILL_EXTERN rill_observable_t *rill_take(rill_observable_t *src, int64_t count);
 /* skip(count): drop the first `count` values. */
-RILL_EXTERN rill_observable_t *rill_skip(rill_observable_t *src,
-                                         int64_t count);
+RILL_EXTERN rill_observable_t *rill_skip(rill_observable_t *src, int64_t count);
 /* takeWhile(predicate, inclusive): pass values while the predicate holds;
  * at the first false, emit that value too if `inclusive`, then complete. */
 RILL_EXTERN rill_observable_t *rill_take_while(rill_observable_t *src,
@@ -410,8 +407,8 @@ RILL_EXTERN rill_observable_t *
 rill_distinct_until_changed(rill_observable_t *src, rill_equal_fn fn,
                             void *ctx);
 /* startWith(values...): emit the `n` variadic rill_value_t values first. */
-RILL_EXTERN rill_observable_t *rill_start_with(rill_observable_t *src,
-                                               size_t n, ...);
+RILL_EXTERN rill_observable_t *rill_start_with(rill_observable_t *src, size_t n,
+                                               ...);
 /* bufferCount(size, every): arrays of `size` values, a new one opened every
  * `every` values (every == 0 means every == size).  Open non-empty buffers
  * are emitted at completion and dropped on error. */

@@ -24,11 +24,11 @@ struct concat_node {
   struct rill__node *up; /* current source's subscription */
   struct rill__node *down;
   struct concat_obs *obs;
-  size_t index;       /* next source to subscribe */
-  int64_t demand;     /* outstanding downstream demand */
-  bool subscribing;   /* trampoline: the subscribe loop is on the stack */
-  bool advance;       /* the current source completed: subscribe the next */
-  bool started;       /* on_subscribe was delivered downstream */
+  size_t index;     /* next source to subscribe */
+  int64_t demand;   /* outstanding downstream demand */
+  bool subscribing; /* trampoline: the subscribe loop is on the stack */
+  bool advance;     /* the current source completed: subscribe the next */
+  bool started;     /* on_subscribe was delivered downstream */
 };
 
 static void concat_advance(struct concat_node *c);

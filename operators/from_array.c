@@ -61,8 +61,7 @@ rill_observable_t *rill__from_array_named(const rill_value_t *values, size_t n,
   }
   struct array_obs *o = NULL;
   if (n <= (SIZE_MAX - sizeof(*o)) / sizeof(rill_value_t))
-    o = rill__pull_obs_alloc(sizeof(*o) + n * sizeof(rill_value_t),
-                             &array_ops);
+    o = rill__pull_obs_alloc(sizeof(*o) + n * sizeof(rill_value_t), &array_ops);
   if (o == NULL) {
     release_all(values, n);
     errno = ENOMEM;

@@ -338,8 +338,7 @@ static void merge_subscribe(rill_observable_t *self, struct rill__node *down) {
   }
   down->vt->on_subscribe(down, &m->node);
   /* `open` starts at n, so completion waits for every source. */
-  for (uint32_t i = 0; i < n && !rill__node_done(&m->node) && !m->failed;
-       i++)
+  for (uint32_t i = 0; i < n && !rill__node_done(&m->node) && !m->failed; i++)
     rill__subscribe(o->sources[i], &m->inners[i].node);
   merge_drain(m);
 }

@@ -145,7 +145,9 @@ static void range_cancel(struct rill__node *self) {
     rill__retire(self);
 }
 
-static void range_free(struct rill__node *self) { rill__free(self); }
+static void range_free(struct rill__node *self) {
+  rill__free(self);
+}
 
 static const struct rill__node_vt range_node_vt = {
     .name = "range",

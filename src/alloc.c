@@ -21,7 +21,9 @@ int rill_allocator_set(rill_malloc_fn m, rill_realloc_fn r, rill_free_fn f) {
   return 0;
 }
 
-void *rill__malloc(size_t size) { return alloc_malloc(size ? size : 1); }
+void *rill__malloc(size_t size) {
+  return alloc_malloc(size ? size : 1);
+}
 
 void *rill__calloc(size_t n, size_t size) {
   if (size != 0 && n > SIZE_MAX / size)

@@ -49,8 +49,7 @@ static void fused_forward_next(void *self, rill_value_t v) {
 
 /* ---- node handlers ------------------------------------------------------*/
 
-static void fused_on_subscribe(struct rill__node *self,
-                               struct rill__node *up) {
+static void fused_on_subscribe(struct rill__node *self, struct rill__node *up) {
   struct fused_node *f = (struct fused_node *)self;
   if (f->up != NULL || rill__node_done(self)) {
     rill__cancel(up);

@@ -17,7 +17,9 @@ static void reap_all(void) {
   }
 }
 
-void rill__enter(void) { enter_depth++; }
+void rill__enter(void) {
+  enter_depth++;
+}
 
 void rill__leave(void) {
   if (--enter_depth == 0 && reap_head != NULL) {
@@ -44,7 +46,9 @@ static void dead_request(struct rill__node *self, int64_t n) {
   (void)self;
   (void)n;
 }
-static void dead_cancel(struct rill__node *self) { (void)self; }
+static void dead_cancel(struct rill__node *self) {
+  (void)self;
+}
 
 static const struct rill__node_vt dead_vt = {
     .name = "dead",

@@ -46,7 +46,7 @@
 #endif
 
 #define RILL__CONTAINER_OF(ptr, type, member)                                  \
-  ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+  ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 /* ---- allocation ---------------------------------------------------------*/
 void *rill__malloc(size_t size);
@@ -99,7 +99,7 @@ struct rill__node {
   rill__next_fn next_fn; /* where on_next lands, after the fused steps */
   void *next_ctx;
   const struct rill__step *steps; /* fused map/filter steps, or NULL */
-  struct rill__node *steps_owner;  /* the fused node the steps belong to */
+  struct rill__node *steps_owner; /* the fused node the steps belong to */
   uint32_t nsteps;
   uint32_t flags;
   const struct rill__node_vt *vt;
@@ -139,7 +139,7 @@ bool rill__steps_run(struct rill__node *down, rill_value_t v);
  * steps are inline here so that a source's drain loop keeps everything in
  * registers; the only calls per element are the user's functions. */
 static RILL__ALWAYS_INLINE bool rill__emit(struct rill__node *down,
-                                          rill_value_t v) {
+                                           rill_value_t v) {
   if (RILL__LIKELY(down->nsteps == 0)) {
     down->next_fn(down->next_ctx, v);
     return true;
@@ -182,7 +182,9 @@ static inline void rill__node_wire(struct rill__node *n,
 static inline void rill__request(struct rill__node *up, int64_t n) {
   up->vt->request(up, n);
 }
-static inline void rill__cancel(struct rill__node *up) { up->vt->cancel(up); }
+static inline void rill__cancel(struct rill__node *up) {
+  up->vt->cancel(up);
+}
 
 /* Entry/exit bracket for every public entry point (see LIFETIME). */
 void rill__enter(void);
@@ -198,7 +200,9 @@ void rill__reject(struct rill__node *down, int code, const char *stage);
 
 /* A value that a drop path must release.  Kept out of line so the hot
  * path stays small. */
-static inline void rill__drop(rill_value_t v) { rill_value_release(v); }
+static inline void rill__drop(rill_value_t v) {
+  rill_value_release(v);
+}
 
 /* ---- observables --------------------------------------------------------*/
 struct rill__obs_vt {

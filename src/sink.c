@@ -83,7 +83,9 @@ static void sink_request(struct rill__node *self, int64_t n) {
   (void)self;
   (void)n;
 }
-static void sink_cancel(struct rill__node *self) { (void)self; }
+static void sink_cancel(struct rill__node *self) {
+  (void)self;
+}
 
 static void sink_free(struct rill__node *self) {
   rill_subscription_t *s = (rill_subscription_t *)self;

@@ -7,7 +7,6 @@
 
 #include "rill-internal.h"
 
-
 static void pull_complete(struct rill__pull *p) {
   p->node.flags |= RILL__DONE;
   p->down->vt->on_complete(p->down);
@@ -105,8 +104,7 @@ static void pull_subscribe(rill_observable_t *self, struct rill__node *down) {
   p->inited = true;
   down->vt->on_subscribe(down, &p->node);
   /* Complete a source with nothing to send without waiting for demand. */
-  if (!rill__node_done(&p->node) && ops->exhausted != NULL &&
-      ops->exhausted(p))
+  if (!rill__node_done(&p->node) && ops->exhausted != NULL && ops->exhausted(p))
     pull_drain(p);
 }
 

@@ -49,9 +49,15 @@ rill_buf_t *rill_buf_from(const void *data, size_t len) {
   return b;
 }
 
-unsigned char *rill_buf_data(rill_buf_t *b) { return b ? b->data : NULL; }
-size_t rill_buf_len(const rill_buf_t *b) { return b ? b->len : 0; }
-size_t rill_buf_capacity(const rill_buf_t *b) { return b ? b->cap : 0; }
+unsigned char *rill_buf_data(rill_buf_t *b) {
+  return b ? b->data : NULL;
+}
+size_t rill_buf_len(const rill_buf_t *b) {
+  return b ? b->len : 0;
+}
+size_t rill_buf_capacity(const rill_buf_t *b) {
+  return b ? b->cap : 0;
+}
 
 int rill_buf_set_len(rill_buf_t *b, size_t len) {
   if (b == NULL || len > b->cap)
@@ -112,7 +118,9 @@ int rill_array_push(rill_array_t *a, rill_value_t v) {
   return 0;
 }
 
-size_t rill_array_len(const rill_array_t *a) { return a ? a->len : 0; }
+size_t rill_array_len(const rill_array_t *a) {
+  return a ? a->len : 0;
+}
 
 rill_value_t rill_array_at(const rill_array_t *a, size_t i) {
   if (a == NULL || i >= a->len) {

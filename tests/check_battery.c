@@ -18,7 +18,8 @@
 #include "check_rill.h"
 #include "testlib.h"
 
-/* ---- element sources used under the operators -------------------------------*/
+/* ---- element sources used under the operators
+ * -------------------------------*/
 
 struct counter {
   int64_t next, end;
@@ -44,7 +45,9 @@ static int counter_next(void *state, rill_value_t *out) {
   return 1;
 }
 
-static void counter_fini(void *state) { free(state); }
+static void counter_fini(void *state) {
+  free(state);
+}
 
 /* Templates live as long as the test (generate keeps the ctx pointer). */
 static struct counter templates[64];
@@ -79,7 +82,8 @@ static rill_value_t elem(int64_t x, bool owned) {
   return owned ? tl_owned(x) : rill_value_int(x);
 }
 
-/* ---- factories: exactly n elements, then complete ---------------------------*/
+/* ---- factories: exactly n elements, then complete
+ * ---------------------------*/
 
 static rill_observable_t *f_range(int64_t n, bool owned) {
   (void)owned;
@@ -176,8 +180,7 @@ static rill_observable_t *f_merge(int64_t n, bool owned) {
   return rill_merge(parts, 3, 4);
 }
 static rill_observable_t *f_merge_default(int64_t n, bool owned) {
-  rill_observable_t *parts[2] = {elems(n / 3, owned),
-                                 elems(n - n / 3, owned)};
+  rill_observable_t *parts[2] = {elems(n / 3, owned), elems(n - n / 3, owned)};
   return rill_merge(parts, 2, 0);
 }
 
@@ -254,7 +257,8 @@ static const rill_subscriber_t battery_rec_sub = {
     .on_complete = b_on_complete,
 };
 
-/* ---- scenarios -------------------------------------------------------------*/
+/* ---- scenarios
+ * -------------------------------------------------------------*/
 
 START_TEST(request_one_at_a_time_gives_exactly_n_then_complete) {
   const struct factory *f = &factories[_i];
@@ -268,8 +272,8 @@ START_TEST(request_one_at_a_time_gives_exactly_n_then_complete) {
                   "%s signalled before any request", f->name);
   for (int64_t i = 1; i <= n; i++) {
     rec_request(&r, 1);
-    ck_assert_msg(r.nexts == i, "%s: %lld values after %lld requests",
-                  f->name, (long long)r.nexts, (long long)i);
+    ck_assert_msg(r.nexts == i, "%s: %lld values after %lld requests", f->name,
+                  (long long)r.nexts, (long long)i);
   }
   if (r.terminal == REC_NONE)
     rec_request(&r, 1);
@@ -351,8 +355,7 @@ START_TEST(cancel_before_request_then_requests_give_nothing) {
   rec_t r;
   rec_init(&r);
   /* Hold our own handle so calls after the cancel are well defined. */
-  ck_assert_int_eq(rill_observable_subscribe(obs, &battery_rec_sub, &r, &s),
-                   0);
+  ck_assert_int_eq(rill_observable_subscribe(obs, &battery_rec_sub, &r, &s), 0);
   bool was_done = r.terminal != REC_NONE;
   for (int i = 0; i < 3; i++)
     ck_assert_int_eq(rill_subscription_cancel(s), 0);
@@ -512,8 +515,7 @@ START_TEST(enomem_at_every_allocation_site_is_clean) {
     ck_assert_msg(live == 0, "%s: %ld blocks leaked with ENOMEM at site %ld",
                   f->name, live, k);
     if (!reached) {
-      ck_assert_msg(rc == 0, "%s: failed without an injected failure",
-                    f->name);
+      ck_assert_msg(rc == 0, "%s: failed without an injected failure", f->name);
       break;
     }
     ck_assert_msg(rc == RILL_ENOMEM, "%s: site %ld: failure not reported",
@@ -522,7 +524,8 @@ START_TEST(enomem_at_every_allocation_site_is_clean) {
 }
 END_TEST
 
-/* ---- the special shapes: never and error ----------------------------------------*/
+/* ---- the special shapes: never and error
+ * ----------------------------------------*/
 
 START_TEST(never_signals_nothing_and_cancels_cleanly) {
   rill_observable_t *obs = rill_never();
@@ -546,15 +549,32 @@ START_TEST(error_source_fails_without_request_through_every_operator) {
   for (int wrap = 0; wrap < 9; wrap++) {
     rill_observable_t *obs = rill_error(RILL_EUSER, "failed publisher");
     switch (wrap) {
-    case 1: obs = rill_map(obs, tl_double, NULL); break;
-    case 2: obs = rill_filter(obs, tl_is_even, NULL); break;
-    case 3: obs = rill_take(obs, 3); break;
-    case 4: obs = rill_skip(obs, 1); break;
-    case 5: obs = rill_scan(obs, tl_sum, NULL, NULL); break;
-    case 6: obs = rill_reduce(obs, tl_sum, NULL, NULL); break;
-    case 7: obs = rill_buffer_count(obs, 2, 0); break;
-    case 8: obs = rill_distinct_until_changed(obs, NULL, NULL); break;
-    default: break;
+    case 1:
+      obs = rill_map(obs, tl_double, NULL);
+      break;
+    case 2:
+      obs = rill_filter(obs, tl_is_even, NULL);
+      break;
+    case 3:
+      obs = rill_take(obs, 3);
+      break;
+    case 4:
+      obs = rill_skip(obs, 1);
+      break;
+    case 5:
+      obs = rill_scan(obs, tl_sum, NULL, NULL);
+      break;
+    case 6:
+      obs = rill_reduce(obs, tl_sum, NULL, NULL);
+      break;
+    case 7:
+      obs = rill_buffer_count(obs, 2, 0);
+      break;
+    case 8:
+      obs = rill_distinct_until_changed(obs, NULL, NULL);
+      break;
+    default:
+      break;
     }
     rec_t r;
     rec_init(&r);
@@ -576,8 +596,7 @@ Suite *battery_suite(void) {
                       0, NFACTORIES);
   tcase_add_loop_test(tc, request_k_is_additive_and_may_end_early, 0,
                       NFACTORIES);
-  tcase_add_loop_test(tc, unbounded_demand_delivers_everything, 0,
-                      NFACTORIES);
+  tcase_add_loop_test(tc, unbounded_demand_delivers_everything, 0, NFACTORIES);
   tcase_add_loop_test(tc, non_positive_request_signals_einval_once, 0,
                       NFACTORIES);
   suite_add_tcase(s, tc);
@@ -598,7 +617,8 @@ Suite *battery_suite(void) {
                       0, NFACTORIES);
   suite_add_tcase(s, tc);
   tc = tcase_create("ownership");
-  tcase_add_loop_test(tc, owned_values_released_once_on_complete_cancel_and_error,
+  tcase_add_loop_test(tc,
+                      owned_values_released_once_on_complete_cancel_and_error,
                       0, NFACTORIES);
   suite_add_tcase(s, tc);
   tc = tcase_create("enomem");

@@ -8,7 +8,8 @@
 #include "check_rill.h"
 #include "testlib.h"
 
-/* ---- errors ----------------------------------------------------------------*/
+/* ---- errors
+ * ----------------------------------------------------------------*/
 
 START_TEST(strerror_names_every_code) {
   ck_assert_str_eq(rill_strerror(RILL_EINVAL), "invalid argument");
@@ -21,7 +22,8 @@ START_TEST(strerror_names_every_code) {
 }
 END_TEST
 
-/* ---- values ----------------------------------------------------------------*/
+/* ---- values
+ * ----------------------------------------------------------------*/
 
 START_TEST(scalar_values_need_no_release) {
   ck_assert_uint_eq(sizeof(rill_value_t), 16);
@@ -90,7 +92,8 @@ START_TEST(arrays_own_their_elements) {
 }
 END_TEST
 
-/* ---- subscribe and request rules -------------------------------------------*/
+/* ---- subscribe and request rules
+ * -------------------------------------------*/
 
 START_TEST(subscribe_rejects_null_arguments) {
   rill_observable_t *obs = rill_range(0, 3);
@@ -100,12 +103,11 @@ START_TEST(subscribe_rejects_null_arguments) {
   ck_assert_int_eq(rec_subscribe(&r, NULL), RILL_EINVAL);
   ck_assert_int_eq(rill_observable_subscribe(obs, NULL, NULL, NULL),
                    RILL_EINVAL);
-  ck_assert_int_eq(rill_observable_subscribe(obs, &no_on_subscribe, NULL,
-                                             NULL),
+  ck_assert_int_eq(rill_observable_subscribe(obs, &no_on_subscribe, NULL, NULL),
                    RILL_EINVAL);
-  ck_assert_int_eq(rill_observable_consume(obs, &no_on_subscribe, NULL, 0,
-                                           NULL),
-                   RILL_EINVAL);
+  ck_assert_int_eq(
+      rill_observable_consume(obs, &no_on_subscribe, NULL, 0, NULL),
+      RILL_EINVAL);
   ck_assert_int_eq(r.subscribes, 0);
   ck_assert_int_eq(rill_subscription_request(NULL, 1), RILL_EINVAL);
   ck_assert_int_eq(rill_subscription_cancel(NULL), RILL_EINVAL);
@@ -117,8 +119,8 @@ START_TEST(constructor_failure_propagates_null_with_errno) {
   errno = 0;
   ck_assert_ptr_null(rill_range(0, -1));
   ck_assert_int_eq(errno, EINVAL);
-  ck_assert_ptr_null(rill_map(rill_filter(NULL, tl_is_even, NULL), tl_double,
-                              NULL));
+  ck_assert_ptr_null(
+      rill_map(rill_filter(NULL, tl_is_even, NULL), tl_double, NULL));
   ck_assert_int_eq(errno, EINVAL);
   ck_assert_ptr_null(rill_map(rill_range(0, 1), NULL, NULL));
 }
@@ -160,7 +162,9 @@ static void count_error(void *ctx, const rill_error_t *err) {
   (void)err;
   ((struct counts *)ctx)->errors++;
 }
-static void count_complete(void *ctx) { ((struct counts *)ctx)->completes++; }
+static void count_complete(void *ctx) {
+  ((struct counts *)ctx)->completes++;
+}
 
 START_TEST(request_after_cancel_is_a_silent_noop) {
   rill_observable_t *obs = rill_range(0, 10);
@@ -289,7 +293,8 @@ START_TEST(collect_stops_on_error_with_values_before_it) {
 }
 END_TEST
 
-/* ---- stack depth: request(1) from every on_next on a small stack ---------------*/
+/* ---- stack depth: request(1) from every on_next on a small stack
+ * ---------------*/
 
 struct deep {
   int64_t n;
@@ -298,9 +303,8 @@ struct deep {
 
 static void *deep_run(void *arg) {
   struct deep *d = arg;
-  rill_observable_t *obs =
-      rill_filter(rill_map(rill_range(0, d->n), tl_double, NULL), tl_is_even,
-                  NULL);
+  rill_observable_t *obs = rill_filter(
+      rill_map(rill_range(0, d->n), tl_double, NULL), tl_is_even, NULL);
   rec_init(&d->r);
   d->r.store = false;
   d->r.request_in_next = 1;

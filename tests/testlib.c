@@ -85,7 +85,9 @@ static void rec_on_error(void *ctx, const rill_error_t *err) {
   r->err = *err;
 }
 
-static void rec_on_complete(void *ctx) { rec_terminal(ctx, REC_COMPLETE); }
+static void rec_on_complete(void *ctx) {
+  rec_terminal(ctx, REC_COMPLETE);
+}
 
 static const rill_subscriber_t rec_sub = {
     .on_subscribe = rec_on_subscribe,
@@ -144,7 +146,8 @@ int64_t rec_int(const rec_t *r, size_t i) {
   return v.as.i;
 }
 
-/* ---- owned values ----------------------------------------------------------*/
+/* ---- owned values
+ * ----------------------------------------------------------*/
 
 long tl_owned_made;
 long tl_owned_released;
@@ -174,7 +177,8 @@ void tl_owned_reset(void) {
   tl_owned_released = 0;
 }
 
-/* ---- counting allocator ----------------------------------------------------*/
+/* ---- counting allocator
+ * ----------------------------------------------------*/
 
 long tl_allocs;
 long tl_live;
@@ -219,9 +223,12 @@ void tl_alloc_install(void) {
   rill_allocator_set(tl_malloc, tl_realloc, tl_free);
 }
 
-void tl_alloc_uninstall(void) { rill_allocator_set(NULL, NULL, NULL); }
+void tl_alloc_uninstall(void) {
+  rill_allocator_set(NULL, NULL, NULL);
+}
 
-/* ---- scale -----------------------------------------------------------------*/
+/* ---- scale
+ * -----------------------------------------------------------------*/
 
 int64_t tl_scaled(int64_t n) {
   const char *s = getenv("RILL_TEST_SCALE");
@@ -232,7 +239,8 @@ int64_t tl_scaled(int64_t n) {
   return m < 1 ? 1 : m;
 }
 
-/* ---- common callbacks ------------------------------------------------------*/
+/* ---- common callbacks
+ * ------------------------------------------------------*/
 
 int tl_double(void *ctx, rill_value_t in, rill_value_t *out) {
   (void)ctx;

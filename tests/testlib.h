@@ -53,8 +53,7 @@ void rec_clear(rec_t *r); /* release stored values */
 int64_t rec_int(const rec_t *r, size_t i);
 
 #define ck_assert_rec_ok(r)                                                    \
-  ck_assert_msg((r)->violations == 0, "protocol violation: %s",              \
-                (r)->violation)
+  ck_assert_msg((r)->violations == 0, "protocol violation: %s", (r)->violation)
 
 /* ---- owned values with a counting release ------------------------------*/
 extern long tl_owned_made;
@@ -63,14 +62,15 @@ rill_value_t tl_owned(int64_t x);
 int64_t tl_owned_int(rill_value_t v); /* the int inside an owned value */
 void tl_owned_reset(void);
 #define ck_assert_owned_balanced()                                             \
-  ck_assert_msg(tl_owned_made == tl_owned_released,                          \
-                "owned values: %ld made, %ld released", tl_owned_made,       \
+  ck_assert_msg(tl_owned_made == tl_owned_released,                            \
+                "owned values: %ld made, %ld released", tl_owned_made,         \
                 tl_owned_released)
 
 /* ---- counting allocator --------------------------------------------------*/
-extern long tl_allocs;      /* successful allocations */
-extern long tl_live;        /* live blocks */
-extern long tl_fail_at;     /* fail the allocation with this index (0-based), -1 never */
+extern long tl_allocs; /* successful allocations */
+extern long tl_live;   /* live blocks */
+extern long
+    tl_fail_at; /* fail the allocation with this index (0-based), -1 never */
 extern long tl_alloc_index; /* allocations attempted */
 void tl_alloc_install(void);
 void tl_alloc_uninstall(void);

@@ -26,7 +26,7 @@ typedef enum rill_errno {
 #define RILL__ERR_ENUM(name, value, msg) RILL_##name = (value),
   RILL_ERRNO_MAP(RILL__ERR_ENUM)
 #undef RILL__ERR_ENUM
-  RILL_OK = 0
+      RILL_OK = 0
 } rill_errno_t;
 
 #endif /* RILL_ERRNO_H */

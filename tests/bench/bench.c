@@ -23,7 +23,8 @@ static double now_ns(void) {
   return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
-/* ---- allocation counting ---------------------------------------------------*/
+/* ---- allocation counting
+ * ---------------------------------------------------*/
 static long allocs;
 static void *count_malloc(size_t n) {
   allocs++;
@@ -34,7 +35,8 @@ static void *count_realloc(void *p, size_t n) {
   return realloc(p, n);
 }
 
-/* ---- floors ----------------------------------------------------------------*/
+/* ---- floors
+ * ----------------------------------------------------------------*/
 typedef int64_t (*int_map_fn)(int64_t);
 typedef int (*int_pred_fn)(int64_t);
 __attribute__((noinline)) static int64_t floor_double(int64_t x) {
@@ -79,7 +81,8 @@ static int64_t floor_fnptr_w2(int64_t n) {
   return sum;
 }
 
-/* ---- rill ------------------------------------------------------------------*/
+/* ---- rill
+ * ------------------------------------------------------------------*/
 static int rill_double(void *ctx, rill_value_t in, rill_value_t *out) {
   (void)ctx;
   *out = rill_value_int(in.as.i * 2);
@@ -89,7 +92,9 @@ static int rill_mod3(void *ctx, rill_value_t v) {
   (void)ctx;
   return v.as.i % 3 == 0;
 }
-static void sum_next(void *ctx, rill_value_t v) { *(int64_t *)ctx += v.as.i; }
+static void sum_next(void *ctx, rill_value_t v) {
+  *(int64_t *)ctx += v.as.i;
+}
 
 static int64_t run_rill(rill_observable_t *p, int64_t batch) {
   int64_t sum = 0;
@@ -132,7 +137,8 @@ static int64_t rill_w2(int64_t n) {
   return s;
 }
 
-/* ---- harness ---------------------------------------------------------------*/
+/* ---- harness
+ * ---------------------------------------------------------------*/
 struct result {
   double ns_per;
   double allocs_per;
@@ -162,8 +168,8 @@ static int report(const char *name, struct result r, struct result floor,
                   double target) {
   double ratio = r.ns_per / floor.ns_per;
   int ok = (target <= 0 || ratio <= target) && r.allocs_per < 1e-4;
-  printf("%-34s %8.2f ns/elem  %6.2fx floor  %.6f allocs/elem", name,
-         r.ns_per, ratio, r.allocs_per);
+  printf("%-34s %8.2f ns/elem  %6.2fx floor  %.6f allocs/elem", name, r.ns_per,
+         ratio, r.allocs_per);
   if (target > 0)
     printf("  target <= %.1fx: %s", target, ok ? "met" : "MISSED");
   printf("\n");
