@@ -69,6 +69,8 @@ extern "C" {
 #define RILL_EXTERN
 #endif
 
+#include "rill/sched.h"
+
 /* ------------------------------------------------------------------------ */
 /* Errors                                                                    */
 
@@ -423,6 +425,38 @@ RILL_EXTERN rill_observable_t *rill_concat(rill_observable_t *const *sources,
  * Takes over all n sources. */
 RILL_EXTERN rill_observable_t *rill_merge(rill_observable_t *const *sources,
                                           size_t n, size_t prefetch);
+
+/* ------------------------------------------------------------------------ */
+/* Time sources and operators (on a scheduler: rill/sched.h).  Durations are
+ * milliseconds.  The scheduler must outlive the pipelines that use it.
+ *
+ * Demand: a time operator never emits without downstream demand (rule
+ * 1.1).  When it has a value to emit and none is requested, it applies an
+ * overflow policy:                                                          */
+typedef enum rill_overflow {
+  RILL_OVERFLOW_LATEST = 0, /* hold the newest value (older one released)
+                               and deliver it at the next request */
+  RILL_OVERFLOW_DROP,       /* release the value: it is lost */
+  RILL_OVERFLOW_ERROR       /* on_error(RILL_EOVERFLOW), cancel upstream */
+} rill_overflow_t;
+
+/* timer(due): emits 0 after `due_ms`, then completes.  Without demand at
+ * that moment the 0 is held until requested (LATEST). */
+RILL_EXTERN rill_observable_t *rill_timer(rill_sched_t *s, double due_ms);
+/* interval(period): emits 0, 1, 2, ... every `period_ms` (> 0), never
+ * completes.  A tick without demand follows `policy`; the default for
+ * interval is RILL_OVERFLOW_DROP (the count still advances, so gaps show
+ * what was dropped).  One timer, re-armed from its callback. */
+RILL_EXTERN rill_observable_t *rill_interval(rill_sched_t *s, double period_ms,
+                                             rill_overflow_t policy);
+
+/* debounce(due): emits a value once `due_ms` pass with no newer value
+ * (RxJS debounceTime).  A pending value is emitted at the instant the
+ * source completes and dropped on error.  Asks upstream for everything;
+ * `policy` applies when a value is due and nothing is requested. */
+RILL_EXTERN rill_observable_t *rill_debounce(rill_observable_t *src,
+                                             rill_sched_t *s, double due_ms,
+                                             rill_overflow_t policy);
 
 #ifdef __cplusplus
 }

@@ -180,7 +180,10 @@ static void op_obs_subscribe(rill_observable_t *self, struct rill__node *down) {
       return;
     }
   }
-  rill__subscribe(o->source, &op->node);
+  if (o->source == NULL)
+    op_on_subscribe(&op->node, &rill__dead_node);
+  else
+    rill__subscribe(o->source, &op->node);
 }
 
 static void op_obs_destroy(rill_observable_t *self) {
@@ -194,13 +197,13 @@ rill_observable_t *rill__op_create(rill_observable_t *src,
                                    const struct rill__op_ops *ops,
                                    const void *args) {
   struct op_obs *o = NULL;
-  if (src != NULL)
+  if (src != NULL || ops->source)
     o = rill__calloc(1, sizeof(*o) + ops->args_size);
   if (o == NULL) {
     if (ops->args_release != NULL)
       ops->args_release((void *)args);
     rill_observable_free(src);
-    if (src == NULL)
+    if (src == NULL && !ops->source)
       rill__errno_null_source();
     else
       errno = ENOMEM;

@@ -242,6 +242,9 @@ rill_observable_t *rill__fuse(rill_observable_t *src,
 struct rill__op;
 struct rill__op_ops {
   const char *name;
+  /* A source operator has no upstream (rill__op_create with src NULL): it
+   * is handed rill__dead_node as its upstream, so requests go nowhere. */
+  bool source;
   size_t args_size;
   size_t state_size;
   /* Per-subscription setup; may fail with a negative code (-> on_error). */
@@ -373,5 +376,25 @@ rill_observable_t *rill__acc_create(rill_observable_t *src,
                                     const struct rill__op_ops *ops,
                                     rill_reduce_fn fn, void *ctx,
                                     const rill_value_t *seed);
+
+/* ---- outbox: one held value for time operators (src/outbox.c) ----------
+ *
+ * Tracks downstream demand for an operator that produces values on its own
+ * schedule.  offer() emits at once when there is demand, otherwise applies
+ * the overflow policy; request() adds demand and flushes the held value;
+ * complete() completes now, or right after the held value is delivered. */
+struct rill__outbox {
+  int64_t demand;
+  rill_value_t held;
+  bool has_held;
+  bool closing;
+  rill_overflow_t policy;
+};
+void rill__outbox_offer(struct rill__op *op, struct rill__outbox *ob,
+                        rill_value_t v);
+void rill__outbox_request(struct rill__op *op, struct rill__outbox *ob,
+                          int64_t n);
+void rill__outbox_complete(struct rill__op *op, struct rill__outbox *ob);
+void rill__outbox_clear(struct rill__outbox *ob);
 
 #endif /* RILL_INTERNAL_H */

@@ -10,6 +10,8 @@ int main(void) {
   srunner_add_suite(sr, operators_suite());
   srunner_add_suite(sr, merge_suite());
   srunner_add_suite(sr, battery_suite());
+  srunner_add_suite(sr, sched_suite());
+  srunner_add_suite(sr, time_suite());
   srunner_run_all(sr, CK_NORMAL);
   int failed = srunner_ntests_failed(sr);
   srunner_free(sr);

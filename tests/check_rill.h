@@ -9,5 +9,7 @@ Suite *sources_suite(void);
 Suite *operators_suite(void);
 Suite *merge_suite(void);
 Suite *battery_suite(void);
+Suite *sched_suite(void);
+Suite *time_suite(void);
 
 #endif

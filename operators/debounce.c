@@ -1,0 +1,143 @@
+/* rill: debounce(due) -- emits a value only after `due_ms` have passed
+ * without another value (RxJS debounceTime).
+ *
+ * Demand: asks upstream for everything (the source runs at its own pace;
+ * debounce exists to thin it out).  A value that is due when nothing is
+ * requested follows the overflow policy (default LATEST: held and
+ * delivered at the next request).
+ * Time: one scheduler timer for the whole life.  A new value does not touch
+ * the timer: it records its arrival time, and when the timer fires early it
+ * re-arms itself for the time left (libev manual, "Be smart about
+ * timeouts", approach 3), so a burst costs no timer calls per value.
+ * Completion: a pending value is emitted at the instant the source
+ * completes, then on_complete (RxJS).  Error: the pending value is dropped
+ * and the error passes at once.
+ * Owns: the timer, the pending value and a held value (released on every
+ * path). */
+#include <errno.h>
+
+#include "rill-internal.h"
+
+struct debounce_args {
+  rill_sched_t *sched;
+  double due;
+  rill_overflow_t policy;
+};
+
+struct debounce_state {
+  rill_sched_timer_t *timer;
+  struct rill__outbox out;
+  rill_value_t pending;
+  bool has_pending;
+  double last; /* arrival time of the pending value */
+};
+
+static void debounce_flush(struct rill__op *op) {
+  struct debounce_state *st = op->state;
+  if (!st->has_pending)
+    return;
+  st->has_pending = false;
+  rill__outbox_offer(op, &st->out, st->pending);
+}
+
+static void debounce_fired(rill_sched_timer_t *t, void *arg) {
+  struct rill__op *op = arg;
+  const struct debounce_args *a = op->args;
+  struct debounce_state *st = op->state;
+  if (rill__op_done(op) || !st->has_pending)
+    return;
+  double left = st->last + a->due - rill_sched_now(a->sched);
+  if (left > 0) {
+    rill_sched_timer_start(t, left);
+    return;
+  }
+  debounce_flush(op);
+}
+
+static int debounce_init(struct rill__op *op) {
+  const struct debounce_args *a = op->args;
+  struct debounce_state *st = op->state;
+  st->out.policy = a->policy;
+  st->timer = rill_sched_timer_new(a->sched, debounce_fired, op);
+  return st->timer ? 0 : RILL_ENOMEM;
+}
+
+static void debounce_on_subscribe(struct rill__op *op) {
+  op->down->vt->on_subscribe(op->down, &op->node);
+  rill__op_request_up(op, RILL_UNBOUNDED);
+}
+
+static void debounce_on_next(void *self, rill_value_t v) {
+  struct rill__op *op = self;
+  const struct debounce_args *a = op->args;
+  struct debounce_state *st = op->state;
+  if (rill__op_done(op)) {
+    rill__drop(v);
+    return;
+  }
+  if (st->has_pending)
+    rill_value_release(st->pending);
+  st->pending = v;
+  st->has_pending = true;
+  st->last = rill_sched_now(a->sched);
+  if (!rill_sched_timer_active(st->timer))
+    rill_sched_timer_start(st->timer, a->due);
+}
+
+static void debounce_on_error(struct rill__op *op, const rill_error_t *err) {
+  struct debounce_state *st = op->state;
+  rill_sched_timer_stop(st->timer);
+  rill__op_error(op, err);
+}
+
+static void debounce_on_complete(struct rill__op *op) {
+  struct debounce_state *st = op->state;
+  rill_sched_timer_stop(st->timer);
+  debounce_flush(op);
+  if (!rill__op_done(op))
+    rill__outbox_complete(op, &st->out);
+}
+
+static void debounce_on_request(struct rill__op *op, int64_t n) {
+  struct debounce_state *st = op->state;
+  rill__outbox_request(op, &st->out, n);
+}
+
+static void debounce_on_cancel(struct rill__op *op) {
+  struct debounce_state *st = op->state;
+  rill_sched_timer_stop(st->timer);
+}
+
+static void debounce_destroy(struct rill__op *op) {
+  struct debounce_state *st = op->state;
+  rill_sched_timer_free(st->timer);
+  if (st->has_pending)
+    rill_value_release(st->pending);
+  st->has_pending = false;
+  rill__outbox_clear(&st->out);
+}
+
+static const struct rill__op_ops debounce_ops = {
+    .name = "debounce",
+    .args_size = sizeof(struct debounce_args),
+    .state_size = sizeof(struct debounce_state),
+    .init = debounce_init,
+    .on_subscribe = debounce_on_subscribe,
+    .on_next = debounce_on_next,
+    .on_error = debounce_on_error,
+    .on_complete = debounce_on_complete,
+    .on_request = debounce_on_request,
+    .on_cancel = debounce_on_cancel,
+    .destroy = debounce_destroy,
+};
+
+rill_observable_t *rill_debounce(rill_observable_t *src, rill_sched_t *s,
+                                 double due_ms, rill_overflow_t policy) {
+  if (s == NULL || !(due_ms >= 0) || policy > RILL_OVERFLOW_ERROR) {
+    rill_observable_free(src);
+    errno = EINVAL;
+    return NULL;
+  }
+  struct debounce_args args = {.sched = s, .due = due_ms, .policy = policy};
+  return rill__op_create(src, &debounce_ops, &args);
+}

@@ -1,0 +1,103 @@
+/* rill: interval(period, policy) -- emits 0, 1, 2, ... every `period_ms`,
+ * starting one period after subscription; never completes.
+ *
+ * Demand: a tick with no demand follows the overflow policy: DROP (the
+ * default for interval: the tick is lost but the count advances, so the
+ * gap is visible), LATEST (hold the newest tick for the next request) or
+ * ERROR (on_error RILL_EOVERFLOW).
+ * Time: one scheduler timer for the whole life, re-armed from its own
+ * callback against the ideal schedule start + k * period, so it does not
+ * drift when callbacks run late.
+ * Owns: the timer.  A source: it has no upstream. */
+#include <errno.h>
+
+#include "rill-internal.h"
+
+struct interval_args {
+  rill_sched_t *sched;
+  double period;
+  rill_overflow_t policy;
+};
+
+struct interval_state {
+  rill_sched_timer_t *timer;
+  struct rill__outbox out;
+  int64_t count;
+  double next_due;
+};
+
+static void interval_arm(struct rill__op *op) {
+  const struct interval_args *a = op->args;
+  struct interval_state *st = op->state;
+  st->next_due += a->period;
+  rill_sched_timer_start(st->timer,
+                         st->next_due - rill_sched_now(a->sched));
+}
+
+static void interval_fired(rill_sched_timer_t *t, void *arg) {
+  (void)t;
+  struct rill__op *op = arg;
+  struct interval_state *st = op->state;
+  if (rill__op_done(op))
+    return;
+  rill__outbox_offer(op, &st->out, rill_value_int(st->count++));
+  if (!rill__op_done(op))
+    interval_arm(op);
+}
+
+static int interval_init(struct rill__op *op) {
+  const struct interval_args *a = op->args;
+  struct interval_state *st = op->state;
+  st->out.policy = a->policy;
+  st->timer = rill_sched_timer_new(a->sched, interval_fired, op);
+  return st->timer ? 0 : RILL_ENOMEM;
+}
+
+static void interval_on_subscribe(struct rill__op *op) {
+  const struct interval_args *a = op->args;
+  struct interval_state *st = op->state;
+  op->down->vt->on_subscribe(op->down, &op->node);
+  if (rill__op_done(op))
+    return;
+  st->next_due = rill_sched_now(a->sched);
+  interval_arm(op);
+}
+
+static void interval_on_request(struct rill__op *op, int64_t n) {
+  struct interval_state *st = op->state;
+  rill__outbox_request(op, &st->out, n);
+}
+
+static void interval_on_cancel(struct rill__op *op) {
+  struct interval_state *st = op->state;
+  rill_sched_timer_stop(st->timer);
+}
+
+static void interval_destroy(struct rill__op *op) {
+  struct interval_state *st = op->state;
+  rill_sched_timer_free(st->timer);
+  rill__outbox_clear(&st->out);
+}
+
+static const struct rill__op_ops interval_ops = {
+    .name = "interval",
+    .source = true,
+    .args_size = sizeof(struct interval_args),
+    .state_size = sizeof(struct interval_state),
+    .init = interval_init,
+    .on_subscribe = interval_on_subscribe,
+    .on_request = interval_on_request,
+    .on_cancel = interval_on_cancel,
+    .destroy = interval_destroy,
+};
+
+rill_observable_t *rill_interval(rill_sched_t *s, double period_ms,
+                                 rill_overflow_t policy) {
+  if (s == NULL || !(period_ms > 0) || policy > RILL_OVERFLOW_ERROR) {
+    errno = EINVAL;
+    return NULL;
+  }
+  struct interval_args args = {
+      .sched = s, .period = period_ms, .policy = policy};
+  return rill__op_create(NULL, &interval_ops, &args);
+}

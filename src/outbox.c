@@ -1,0 +1,64 @@
+/* rill: the outbox -- rule 1.1 for operators that produce on their own
+ * schedule (timers), with the overflow policy applied when a value is due
+ * and nothing is requested. */
+#include "rill-internal.h"
+
+static void outbox_emit(struct rill__op *op, struct rill__outbox *ob,
+                        rill_value_t v) {
+  if (rill__emit(op->down, v) && ob->demand != RILL_UNBOUNDED)
+    ob->demand--;
+}
+
+void rill__outbox_offer(struct rill__op *op, struct rill__outbox *ob,
+                        rill_value_t v) {
+  if (rill__op_done(op)) {
+    rill__drop(v);
+    return;
+  }
+  if (ob->demand > 0 && !ob->has_held) {
+    outbox_emit(op, ob, v);
+    return;
+  }
+  switch (ob->policy) {
+  case RILL_OVERFLOW_DROP:
+    rill__drop(v);
+    break;
+  case RILL_OVERFLOW_ERROR:
+    rill__drop(v);
+    rill__op_fail(op, RILL_EOVERFLOW, "a value was due with no demand");
+    break;
+  default:
+    if (ob->has_held)
+      rill_value_release(ob->held);
+    ob->held = v;
+    ob->has_held = true;
+    break;
+  }
+}
+
+static void outbox_flush(struct rill__op *op, struct rill__outbox *ob) {
+  if (ob->has_held && ob->demand > 0 && !rill__op_done(op)) {
+    rill_value_t v = ob->held;
+    ob->has_held = false;
+    outbox_emit(op, ob, v);
+  }
+  if (ob->closing && !ob->has_held)
+    rill__op_complete(op);
+}
+
+void rill__outbox_request(struct rill__op *op, struct rill__outbox *ob,
+                          int64_t n) {
+  ob->demand = rill__demand_add(ob->demand, n);
+  outbox_flush(op, ob);
+}
+
+void rill__outbox_complete(struct rill__op *op, struct rill__outbox *ob) {
+  ob->closing = true;
+  outbox_flush(op, ob);
+}
+
+void rill__outbox_clear(struct rill__outbox *ob) {
+  if (ob->has_held)
+    rill_value_release(ob->held);
+  ob->has_held = false;
+}

@@ -1,0 +1,57 @@
+/* rill: scheduler internals shared by src/sched.c (the interface and the
+ * virtual clock) and src/sched_ev.c (libev). */
+#ifndef RILL_SCHED_INTERNAL_H
+#define RILL_SCHED_INTERNAL_H
+
+#include <ev.h>
+
+#include "rill-internal.h"
+
+struct rill__sched_vt {
+  const char *name;
+  double (*now)(rill_sched_t *s);
+  void (*timer_start)(rill_sched_timer_t *t, double after_ms);
+  void (*timer_stop)(rill_sched_timer_t *t);
+  void (*timer_keepalive)(rill_sched_timer_t *t, bool keep);
+  int (*io_init)(rill_sched_io_t *w);
+  void (*io_set)(rill_sched_io_t *w, int events); /* 0: stop */
+  void (*destroy)(rill_sched_t *s);
+};
+
+struct rill_sched_s {
+  const struct rill__sched_vt *vt;
+  int objects; /* timers and watchers alive */
+  int active;  /* of those, armed */
+};
+
+struct rill_sched_timer_s {
+  rill_sched_t *s;
+  rill_sched_timer_cb cb;
+  void *arg;
+  bool active;
+  bool keepalive;
+  union {
+    ev_timer ev;
+    struct {
+      double due;
+      uint64_t seq;
+      size_t slot; /* index in the heap */
+    } v;
+  } u;
+};
+
+struct rill_sched_io_s {
+  rill_sched_t *s;
+  rill_sched_io_cb cb;
+  void *arg;
+  int fd;
+  int events;
+  ev_io ev;
+};
+
+/* Called by an implementation when a timer is due: marks it inactive and
+ * runs the callback inside rill's dispatch guard. */
+void rill__sched_timer_fire(rill_sched_timer_t *t);
+void rill__sched_io_fire(rill_sched_io_t *w, int events);
+
+#endif

@@ -1,0 +1,109 @@
+/* rill: the libev scheduler (STYLE habit 16).  One ev_timer per rill
+ * timer and one ev_io per watcher, on a loop the user owns; rill never
+ * calls ev_run.  Timer callbacks find their rill object with
+ * container_of, as libev's manual suggests for composite watchers. */
+#include <errno.h>
+
+#include "rill/ev.h"
+#include "sched-internal.h"
+
+struct evsched {
+  rill_sched_t base;
+  struct ev_loop *loop;
+};
+
+static struct ev_loop *loop_of(rill_sched_t *s) {
+  return ((struct evsched *)s)->loop;
+}
+
+static double ev_sched_now(rill_sched_t *s) {
+  return ev_now(loop_of(s)) * 1000.0;
+}
+
+static void ev_timer_fired(struct ev_loop *loop, ev_timer *w, int revents) {
+  (void)revents;
+  rill_sched_timer_t *t = RILL__CONTAINER_OF(w, rill_sched_timer_t, u.ev);
+  if (!t->keepalive)
+    ev_ref(loop); /* libev stopped it: give back the unref */
+  rill__sched_timer_fire(t);
+}
+
+static void ev_sched_timer_stop(rill_sched_timer_t *t) {
+  struct ev_loop *loop = loop_of(t->s);
+  if (!t->keepalive)
+    ev_ref(loop);
+  ev_timer_stop(loop, &t->u.ev);
+}
+
+static void ev_sched_timer_start(rill_sched_timer_t *t, double after_ms) {
+  struct ev_loop *loop = loop_of(t->s);
+  ev_timer_init(&t->u.ev, ev_timer_fired, after_ms / 1000.0, 0.);
+  ev_timer_start(loop, &t->u.ev);
+  if (!t->keepalive)
+    ev_unref(loop);
+}
+
+static void ev_sched_timer_keepalive(rill_sched_timer_t *t, bool keep) {
+  if (!ev_is_active(&t->u.ev))
+    return;
+  if (keep)
+    ev_ref(loop_of(t->s));
+  else
+    ev_unref(loop_of(t->s));
+}
+
+static void ev_io_fired(struct ev_loop *loop, ev_io *w, int revents) {
+  (void)loop;
+  rill_sched_io_t *io = RILL__CONTAINER_OF(w, rill_sched_io_t, ev);
+  int events = ((revents & EV_READ) ? RILL_IO_READ : 0) |
+               ((revents & EV_WRITE) ? RILL_IO_WRITE : 0);
+  rill__sched_io_fire(io, events);
+}
+
+static int ev_sched_io_init(rill_sched_io_t *w) {
+  ev_io_init(&w->ev, ev_io_fired, w->fd, 0);
+  return 0;
+}
+
+static void ev_sched_io_set(rill_sched_io_t *w, int events) {
+  struct ev_loop *loop = loop_of(w->s);
+  ev_io_stop(loop, &w->ev);
+  if (events == 0)
+    return;
+  ev_io_set(&w->ev, w->fd,
+            ((events & RILL_IO_READ) ? EV_READ : 0) |
+                ((events & RILL_IO_WRITE) ? EV_WRITE : 0));
+  ev_io_start(loop, &w->ev);
+}
+
+static void ev_sched_destroy(rill_sched_t *s) { rill__free(s); }
+
+static const struct rill__sched_vt evsched_vt = {
+    .name = "libev",
+    .now = ev_sched_now,
+    .timer_start = ev_sched_timer_start,
+    .timer_stop = ev_sched_timer_stop,
+    .timer_keepalive = ev_sched_timer_keepalive,
+    .io_init = ev_sched_io_init,
+    .io_set = ev_sched_io_set,
+    .destroy = ev_sched_destroy,
+};
+
+rill_sched_t *rill_sched_ev_new(struct ev_loop *loop) {
+  if (loop == NULL) {
+    errno = EINVAL;
+    return NULL;
+  }
+  struct evsched *e = rill__calloc(1, sizeof(*e));
+  if (e == NULL) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  e->base.vt = &evsched_vt;
+  e->loop = loop;
+  return &e->base;
+}
+
+struct ev_loop *rill_sched_ev_loop(rill_sched_t *s) {
+  return s != NULL && s->vt == &evsched_vt ? loop_of(s) : NULL;
+}

@@ -1,0 +1,274 @@
+/* rill tests: the scheduler.  One battery of behaviour runs against both
+ * implementations (virtual clock and libev on a fresh ev_loop_new loop);
+ * a few virtual-only tests cover the manual clock's API. */
+#include <rill/ev.h>
+#include <stdlib.h>
+
+#include "check_rill.h"
+#include "testlib.h"
+
+/* ---- a driver that advances either kind of scheduler ------------------------*/
+
+struct drive {
+  rill_sched_t *s;
+  struct ev_loop *loop; /* NULL for virtual */
+};
+
+static struct drive drive_new(int kind) {
+  struct drive d = {0};
+  if (kind == 0) {
+    d.s = rill_sched_virtual_new();
+  } else {
+    d.loop = ev_loop_new(EVFLAG_AUTO);
+    d.s = rill_sched_ev_new(d.loop);
+  }
+  ck_assert_ptr_nonnull(d.s);
+  return d;
+}
+
+/* Run until nothing is armed (libev: ev_run returns by itself). */
+static void drive_idle(struct drive *d) {
+  if (d->loop)
+    ev_run(d->loop, 0);
+  else
+    ck_assert_int_eq(rill_sched_run(d->s, 0), 0);
+}
+
+static void drive_free(struct drive *d) {
+  ck_assert_int_eq(rill_sched_free(d->s), 0);
+  if (d->loop)
+    ev_loop_destroy(d->loop);
+}
+
+struct log {
+  char order[64];
+  int n;
+  double at[64];
+  rill_sched_t *s;
+  rill_sched_timer_t *other; /* stopped/freed from a callback */
+};
+
+static void log_fire(rill_sched_timer_t *t, void *arg, char tag) {
+  (void)t;
+  struct log *l = arg;
+  l->at[l->n] = rill_sched_now(l->s);
+  l->order[l->n++] = tag;
+}
+static void fire_a(rill_sched_timer_t *t, void *arg) { log_fire(t, arg, 'a'); }
+static void fire_b(rill_sched_timer_t *t, void *arg) { log_fire(t, arg, 'b'); }
+static void fire_c(rill_sched_timer_t *t, void *arg) { log_fire(t, arg, 'c'); }
+static void fire_stop_other(rill_sched_timer_t *t, void *arg) {
+  struct log *l = arg;
+  log_fire(t, arg, 's');
+  rill_sched_timer_stop(l->other);
+}
+static void fire_rearm_once(rill_sched_timer_t *t, void *arg) {
+  struct log *l = arg;
+  log_fire(t, arg, 'r');
+  if (l->n < 3)
+    rill_sched_timer_start(t, 1);
+}
+
+START_TEST(timers_fire_in_due_order) {
+  struct drive d = drive_new(_i);
+  struct log l = {.s = d.s};
+  rill_sched_timer_t *a = rill_sched_timer_new(d.s, fire_a, &l);
+  rill_sched_timer_t *b = rill_sched_timer_new(d.s, fire_b, &l);
+  rill_sched_timer_t *c = rill_sched_timer_new(d.s, fire_c, &l);
+  double t0 = rill_sched_now(d.s);
+  rill_sched_timer_start(a, 30);
+  rill_sched_timer_start(b, 10);
+  rill_sched_timer_start(c, 20);
+  ck_assert_int_eq(rill_sched_active(d.s), 3);
+  drive_idle(&d);
+  l.order[l.n] = '\0';
+  ck_assert_str_eq(l.order, "bca");
+  ck_assert(l.at[0] - t0 >= 9.0);
+  ck_assert(l.at[2] - t0 >= 29.0);
+  ck_assert_int_eq(rill_sched_active(d.s), 0);
+  ck_assert_int_eq(rill_sched_free(d.s), RILL_EBUSY); /* timers alive */
+  rill_sched_timer_free(a);
+  rill_sched_timer_free(b);
+  rill_sched_timer_free(c);
+  drive_free(&d);
+}
+END_TEST
+
+START_TEST(rearming_moves_a_timer_and_stop_cancels_it) {
+  struct drive d = drive_new(_i);
+  struct log l = {.s = d.s};
+  rill_sched_timer_t *a = rill_sched_timer_new(d.s, fire_a, &l);
+  rill_sched_timer_t *b = rill_sched_timer_new(d.s, fire_b, &l);
+  rill_sched_timer_start(a, 5);
+  rill_sched_timer_start(b, 10);
+  rill_sched_timer_start(a, 20); /* moved after b */
+  rill_sched_timer_stop(b);
+  rill_sched_timer_stop(b); /* twice is fine */
+  ck_assert(!rill_sched_timer_active(b));
+  drive_idle(&d);
+  l.order[l.n] = '\0';
+  ck_assert_str_eq(l.order, "a");
+  rill_sched_timer_free(a);
+  rill_sched_timer_free(b);
+  drive_free(&d);
+}
+END_TEST
+
+START_TEST(callbacks_may_stop_other_timers_and_rearm_themselves) {
+  struct drive d = drive_new(_i);
+  struct log l = {.s = d.s};
+  rill_sched_timer_t *s1 = rill_sched_timer_new(d.s, fire_stop_other, &l);
+  rill_sched_timer_t *victim = rill_sched_timer_new(d.s, fire_a, &l);
+  rill_sched_timer_t *r = rill_sched_timer_new(d.s, fire_rearm_once, &l);
+  l.other = victim;
+  rill_sched_timer_start(s1, 1);
+  rill_sched_timer_start(victim, 5);
+  rill_sched_timer_start(r, 2);
+  drive_idle(&d);
+  l.order[l.n] = '\0';
+  ck_assert_str_eq(l.order, "srr");
+  rill_sched_timer_free(s1);
+  rill_sched_timer_free(victim);
+  rill_sched_timer_free(r);
+  drive_free(&d);
+}
+END_TEST
+
+START_TEST(zero_delay_runs_soon_after_what_is_due) {
+  struct drive d = drive_new(_i);
+  struct log l = {.s = d.s};
+  rill_sched_timer_t *a = rill_sched_timer_new(d.s, fire_a, &l);
+  rill_sched_timer_t *b = rill_sched_timer_new(d.s, fire_b, &l);
+  rill_sched_timer_start(a, 0);
+  rill_sched_timer_start(b, -3); /* negative counts as 0, after a */
+  drive_idle(&d);
+  l.order[l.n] = '\0';
+  ck_assert_str_eq(l.order, "ab");
+  rill_sched_timer_free(a);
+  rill_sched_timer_free(b);
+  drive_free(&d);
+}
+END_TEST
+
+START_TEST(bad_arguments_are_rejected) {
+  struct drive d = drive_new(_i);
+  ck_assert_ptr_null(rill_sched_timer_new(NULL, fire_a, NULL));
+  ck_assert_ptr_null(rill_sched_timer_new(d.s, NULL, NULL));
+  ck_assert_ptr_null(rill_sched_io_new(d.s, -1, NULL, NULL));
+  rill_sched_timer_start(NULL, 1);
+  rill_sched_timer_stop(NULL);
+  rill_sched_timer_free(NULL);
+  ck_assert_int_eq(rill_sched_free(NULL), RILL_EINVAL);
+  drive_free(&d);
+}
+END_TEST
+
+/* ---- virtual clock only -------------------------------------------------------*/
+
+START_TEST(virtual_clock_moves_only_when_told) {
+  rill_sched_t *s = rill_sched_virtual_new();
+  struct log l = {.s = s};
+  rill_sched_timer_t *a = rill_sched_timer_new(s, fire_a, &l);
+  ck_assert(rill_sched_now(s) == 0);
+  rill_sched_timer_start(a, 10);
+  ck_assert_int_eq(rill_sched_advance_by(s, 9), 0);
+  ck_assert_int_eq(l.n, 0);
+  ck_assert(rill_sched_now(s) == 9);
+  ck_assert_int_eq(rill_sched_advance_to(s, 10), 0);
+  ck_assert_int_eq(l.n, 1);
+  ck_assert(l.at[0] == 10);
+  ck_assert_int_eq(rill_sched_advance_to(s, 5), RILL_EINVAL);
+  ck_assert_int_eq(rill_sched_advance_by(s, -1), RILL_EINVAL);
+  rill_sched_timer_free(a);
+  ck_assert_int_eq(rill_sched_free(s), 0);
+}
+END_TEST
+
+static void fire_forever(rill_sched_timer_t *t, void *arg) {
+  (void)arg;
+  rill_sched_timer_start(t, 1);
+}
+
+START_TEST(virtual_run_reports_a_schedule_that_never_idles) {
+  rill_sched_t *s = rill_sched_virtual_new();
+  rill_sched_timer_t *a = rill_sched_timer_new(s, fire_forever, NULL);
+  rill_sched_timer_start(a, 1);
+  ck_assert_int_eq(rill_sched_run(s, 50), RILL_EAGAIN);
+  ck_assert(rill_sched_now(s) == 50);
+  rill_sched_timer_free(a);
+  ck_assert_int_eq(rill_sched_run(s, 50), 0);
+  ck_assert_int_eq(rill_sched_free(s), 0);
+}
+END_TEST
+
+static void io_noop(rill_sched_io_t *w, int events, void *arg) {
+  (void)w;
+  (void)events;
+  (void)arg;
+}
+
+START_TEST(virtual_scheduler_has_no_io) {
+  rill_sched_t *s = rill_sched_virtual_new();
+  ck_assert_ptr_null(rill_sched_io_new(s, 0, io_noop, NULL));
+  ck_assert_int_eq(rill_sched_free(s), 0);
+}
+END_TEST
+
+START_TEST(many_timers_keep_order_at_the_same_instant) {
+  rill_sched_t *s = rill_sched_virtual_new();
+  enum { N = 40 };
+  struct log l = {.s = s};
+  rill_sched_timer_t *t[N];
+  for (int i = 0; i < N; i++) {
+    t[i] = rill_sched_timer_new(s, i % 2 ? fire_b : fire_a, &l);
+    rill_sched_timer_start(t[i], 7);
+  }
+  rill_sched_run(s, 0);
+  for (int i = 0; i < N; i++)
+    ck_assert_int_eq(l.order[i], i % 2 ? 'b' : 'a');
+  for (int i = 0; i < N; i++)
+    rill_sched_timer_free(t[i]);
+  ck_assert_int_eq(rill_sched_free(s), 0);
+}
+END_TEST
+
+/* ---- libev only: loop liveness ----------------------------------------------------*/
+
+START_TEST(unref_timer_does_not_keep_ev_run_alive) {
+  struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+  rill_sched_t *s = rill_sched_ev_new(loop);
+  struct log l = {.s = s};
+  rill_sched_timer_t *bg = rill_sched_timer_new(s, fire_a, &l);
+  rill_sched_timer_keepalive(bg, false);
+  rill_sched_timer_start(bg, 60000); /* a minute: ev_run must not wait */
+  ev_run(loop, 0);
+  ck_assert_int_eq(l.n, 0);
+  ck_assert(rill_sched_timer_active(bg));
+  rill_sched_timer_free(bg);
+  ck_assert_ptr_eq(rill_sched_ev_loop(s), loop);
+  ck_assert_int_eq(rill_sched_free(s), 0);
+  ev_loop_destroy(loop);
+}
+END_TEST
+
+Suite *sched_suite(void) {
+  Suite *s = suite_create("sched");
+  TCase *tc = tcase_create("shared"); /* 0: virtual, 1: libev */
+  tcase_add_loop_test(tc, timers_fire_in_due_order, 0, 2);
+  tcase_add_loop_test(tc, rearming_moves_a_timer_and_stop_cancels_it, 0, 2);
+  tcase_add_loop_test(tc, callbacks_may_stop_other_timers_and_rearm_themselves,
+                      0, 2);
+  tcase_add_loop_test(tc, zero_delay_runs_soon_after_what_is_due, 0, 2);
+  tcase_add_loop_test(tc, bad_arguments_are_rejected, 0, 2);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("virtual");
+  tcase_add_test(tc, virtual_clock_moves_only_when_told);
+  tcase_add_test(tc, virtual_run_reports_a_schedule_that_never_idles);
+  tcase_add_test(tc, virtual_scheduler_has_no_io);
+  tcase_add_test(tc, many_timers_keep_order_at_the_same_instant);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("libev");
+  tcase_add_test(tc, unref_timer_does_not_keep_ev_run_alive);
+  suite_add_tcase(s, tc);
+  return s;
+}
