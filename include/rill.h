@@ -458,6 +458,108 @@ RILL_EXTERN rill_observable_t *rill_debounce(rill_observable_t *src,
                                              rill_sched_t *s, double due_ms,
                                              rill_overflow_t policy);
 
+/* throttle(window): emits a value, then ignores values for `window_ms`
+ * (RxJS throttleTime).  cfg NULL means {leading = true, trailing = false,
+ * policy = LATEST}.  With trailing, the last value seen in a window is
+ * emitted when the window ends (and opens a new window), and completion
+ * waits until that trailing value is out (RxJS 7). */
+typedef struct rill_throttle_config {
+  bool leading;
+  bool trailing;
+  rill_overflow_t policy;
+} rill_throttle_config_t;
+RILL_EXTERN rill_observable_t *
+rill_throttle(rill_observable_t *src, rill_sched_t *s, double window_ms,
+              const rill_throttle_config_t *cfg);
+/* sample(period): every `period_ms` from subscription, emits the newest
+ * value if one arrived since the last sample (RxJS sampleTime); no final
+ * sample at completion. */
+RILL_EXTERN rill_observable_t *rill_sample(rill_observable_t *src,
+                                           rill_sched_t *s, double period_ms,
+                                           rill_overflow_t policy);
+/* audit(window): a value starts a `window_ms` timer; when it ends, the
+ * newest value is emitted (RxJS auditTime). */
+RILL_EXTERN rill_observable_t *rill_audit(rill_observable_t *src,
+                                          rill_sched_t *s, double window_ms,
+                                          rill_overflow_t policy);
+/* delay(d): each value shifted by `delay_ms`; completion waits until the
+ * last delayed value is out (an empty source completes at once); errors
+ * pass at once, dropping waiting values (RxJS delay).  Demand passes through, so at most the requested
+ * values wait in its queue. */
+RILL_EXTERN rill_observable_t *rill_delay(rill_observable_t *src,
+                                          rill_sched_t *s, double delay_ms);
+/* timeout(each): if `each_ms` pass without a value (counted from
+ * subscription, then from each value), cancel upstream and fail with
+ * RILL_ETIMEDOUT. */
+RILL_EXTERN rill_observable_t *rill_timeout(rill_observable_t *src,
+                                            rill_sched_t *s, double each_ms);
+/* timeout(each, with: fallback): the same, but on expiry continue with
+ * `fallback` (taken over; NULL is EINVAL, or ENOMEM kept from the failed
+ * constructor that produced it), which inherits the outstanding demand. */
+RILL_EXTERN rill_observable_t *rill_timeout_with(rill_observable_t *src,
+                                                 rill_sched_t *s,
+                                                 double each_ms,
+                                                 rill_observable_t *fallback);
+/* buffer_time(span): every `span_ms`, emits an array of the values
+ * received during the span (possibly empty); at completion the current
+ * array is emitted, then on_complete (RxJS bufferTime). */
+RILL_EXTERN rill_observable_t *rill_buffer_time(rill_observable_t *src,
+                                                rill_sched_t *s,
+                                                double span_ms,
+                                                rill_overflow_t policy);
+
+/* ------------------------------------------------------------------------ */
+/* File descriptors and sockets (on a scheduler with I/O: libev).          */
+
+enum {
+  RILL_FD_CLOSE = 1 /* close the fd when the stream ends, on every path */
+};
+
+/* from_fd(fd): reads chunks of up to `chunk` bytes (0 = 64 KiB) into
+ * refcounted buffers (RILL_KIND_BUF).  Reads only while there is demand:
+ * with none, the read watcher is stopped, so the kernel (and TCP) push back
+ * on the writer.  EOF completes; EAGAIN/EINTR are retried; other errors
+ * give on_error(RILL_ESYS, sys_errno).  The fd is made non-blocking. */
+RILL_EXTERN rill_observable_t *rill_from_fd(rill_sched_t *s, int fd,
+                                            size_t chunk, unsigned flags);
+/* lines(max_len): splits byte buffers into lines (one RILL_KIND_BUF per
+ * line, without "\n" or "\r\n"), across chunk boundaries.  A line longer
+ * than `max_len` bytes gives on_error(RILL_EOVERFLOW), or, with
+ * `truncate`, is cut to max_len and the rest of it skipped.  A last line
+ * without a newline is emitted at completion. */
+RILL_EXTERN rill_observable_t *rill_lines(rill_observable_t *src,
+                                          size_t max_len, bool truncate);
+/* to_fd(fd): a sink writing every buffer (RILL_KIND_BUF values) to fd with
+ * backpressure: it requests more only as writes drain.  `done(ctx, code)`
+ * runs once when the stream has ended: 0 after everything was written,
+ * else the error (RILL_ESYS with errno in *sys_errno, e.g. EPIPE, or the
+ * upstream error's code).  Returns 0 or RILL_EINVAL/RILL_ENOMEM; cancel
+ * through *out like any subscription. */
+typedef void (*rill_done_fn)(void *ctx, int code, int sys_errno);
+RILL_EXTERN int rill_to_fd(rill_observable_t *src, rill_sched_t *s, int fd,
+                           unsigned flags, rill_done_fn done, void *ctx,
+                           rill_subscription_t **out);
+
+/* TCP on loopback (IPv4 and IPv6).  A connection is an owned value
+ * (RILL_KIND_OWNED) wrapping a connected non-blocking socket; releasing
+ * it closes the socket.  rill_conn_fd() reads the fd; rill_conn_take()
+ * takes the fd over (the value then releases without closing). */
+RILL_EXTERN int rill_conn_fd(rill_value_t conn);
+RILL_EXTERN int rill_conn_take(rill_value_t conn);
+/* Open a listening socket on host ("127.0.0.1", "::1", ...) and port (0:
+ * any); *port_out receives the bound port.  Returns the fd or a negative
+ * RILL_E* code. */
+RILL_EXTERN int rill_tcp_listen(const char *host, int port, int *port_out);
+/* accept(listen_fd): emits one connection per accepted client, while there
+ * is demand (without demand, clients wait in the kernel's backlog).  Never
+ * completes; the listening fd is closed at the end with RILL_FD_CLOSE. */
+RILL_EXTERN rill_observable_t *rill_tcp_accept(rill_sched_t *s, int listen_fd,
+                                               unsigned flags);
+/* connect(host, port): emits one connection once connected, then
+ * completes; a refused or failed connect gives on_error(RILL_ESYS). */
+RILL_EXTERN rill_observable_t *rill_tcp_connect(rill_sched_t *s,
+                                                const char *host, int port);
+
 #ifdef __cplusplus
 }
 #endif

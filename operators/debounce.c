@@ -29,6 +29,7 @@ struct debounce_state {
   struct rill__outbox out;
   rill_value_t pending;
   bool has_pending;
+  bool armed;  /* the timer is running (a field, not a call, per value) */
   double last; /* arrival time of the pending value */
 };
 
@@ -44,10 +45,12 @@ static void debounce_fired(rill_sched_timer_t *t, void *arg) {
   struct rill__op *op = arg;
   const struct debounce_args *a = op->args;
   struct debounce_state *st = op->state;
+  st->armed = false;
   if (rill__op_done(op) || !st->has_pending)
     return;
-  double left = st->last + a->due - rill_sched_now(a->sched);
+  double left = st->last + a->due - rill__sched_now(a->sched);
   if (left > 0) {
+    st->armed = true;
     rill_sched_timer_start(t, left);
     return;
   }
@@ -79,19 +82,23 @@ static void debounce_on_next(void *self, rill_value_t v) {
     rill_value_release(st->pending);
   st->pending = v;
   st->has_pending = true;
-  st->last = rill_sched_now(a->sched);
-  if (!rill_sched_timer_active(st->timer))
+  st->last = rill__sched_now(a->sched);
+  if (!st->armed) {
+    st->armed = true;
     rill_sched_timer_start(st->timer, a->due);
+  }
 }
 
 static void debounce_on_error(struct rill__op *op, const rill_error_t *err) {
   struct debounce_state *st = op->state;
+  st->armed = false;
   rill_sched_timer_stop(st->timer);
   rill__op_error(op, err);
 }
 
 static void debounce_on_complete(struct rill__op *op) {
   struct debounce_state *st = op->state;
+  st->armed = false;
   rill_sched_timer_stop(st->timer);
   debounce_flush(op);
   if (!rill__op_done(op))
@@ -105,6 +112,7 @@ static void debounce_on_request(struct rill__op *op, int64_t n) {
 
 static void debounce_on_cancel(struct rill__op *op) {
   struct debounce_state *st = op->state;
+  st->armed = false;
   rill_sched_timer_stop(st->timer);
 }
 

@@ -31,7 +31,7 @@ static void interval_arm(struct rill__op *op) {
   struct interval_state *st = op->state;
   st->next_due += a->period;
   rill_sched_timer_start(st->timer,
-                         st->next_due - rill_sched_now(a->sched));
+                         st->next_due - rill__sched_now(a->sched));
 }
 
 static void interval_fired(rill_sched_timer_t *t, void *arg) {
@@ -59,7 +59,7 @@ static void interval_on_subscribe(struct rill__op *op) {
   op->down->vt->on_subscribe(op->down, &op->node);
   if (rill__op_done(op))
     return;
-  st->next_due = rill_sched_now(a->sched);
+  st->next_due = rill__sched_now(a->sched);
   interval_arm(op);
 }
 

@@ -377,6 +377,17 @@ rill_observable_t *rill__acc_create(rill_observable_t *src,
                                     rill_reduce_fn fn, void *ctx,
                                     const rill_value_t *seed);
 
+/* ---- scheduler (src/sched.c, src/sched_ev.c) -----------------------------*/
+struct rill__sched_vt;
+struct rill_sched_s {
+  const struct rill__sched_vt *vt;
+  int objects; /* timers and watchers alive */
+  int active;  /* of those, armed */
+  double now;  /* ms; kept current by the implementation */
+};
+/* The current time, as a load: operators call this per value. */
+static inline double rill__sched_now(const rill_sched_t *s) { return s->now; }
+
 /* ---- outbox: one held value for time operators (src/outbox.c) ----------
  *
  * Tracks downstream demand for an operator that produces values on its own

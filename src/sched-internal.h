@@ -10,6 +10,9 @@
 struct rill__sched_vt {
   const char *name;
   double (*now)(rill_sched_t *s);
+  /* Optional: make room for one more timer, so that starting it later can
+   * never fail (the virtual heap); < 0 refuses the timer. */
+  int (*timer_reserve)(rill_sched_t *s);
   void (*timer_start)(rill_sched_timer_t *t, double after_ms);
   void (*timer_stop)(rill_sched_timer_t *t);
   void (*timer_keepalive)(rill_sched_timer_t *t, bool keep);
@@ -18,11 +21,6 @@ struct rill__sched_vt {
   void (*destroy)(rill_sched_t *s);
 };
 
-struct rill_sched_s {
-  const struct rill__sched_vt *vt;
-  int objects; /* timers and watchers alive */
-  int active;  /* of those, armed */
-};
 
 struct rill_sched_timer_s {
   rill_sched_t *s;

@@ -10,7 +10,7 @@
 
 /* ---- the interface ------------------------------------------------------*/
 
-double rill_sched_now(rill_sched_t *s) { return s ? s->vt->now(s) : 0.0; }
+double rill_sched_now(rill_sched_t *s) { return s ? s->now : 0.0; }
 
 int rill_sched_free(rill_sched_t *s) {
   if (s == NULL)
@@ -43,7 +43,8 @@ rill_sched_timer_t *rill_sched_timer_new(rill_sched_t *s, rill_sched_timer_cb cb
     return NULL;
   }
   rill_sched_timer_t *t = rill__calloc(1, sizeof(*t));
-  if (t == NULL) {
+  if (t == NULL || (s->vt->timer_reserve && s->vt->timer_reserve(s) < 0)) {
+    rill__free(t);
     errno = ENOMEM;
     return NULL;
   }
@@ -146,8 +147,7 @@ void rill_sched_io_free(rill_sched_io_t *w) {
 /* ---- the virtual clock --------------------------------------------------*/
 
 struct vsched {
-  rill_sched_t base;
-  double now;
+  rill_sched_t base; /* base.now is the clock */
   uint64_t seq;
   rill_sched_timer_t **heap;
   size_t len;
@@ -203,7 +203,23 @@ static void v_remove(struct vsched *v, rill_sched_timer_t *t) {
   v_sift_up(v, last->u.v.slot);
 }
 
-static double v_now(rill_sched_t *s) { return ((struct vsched *)s)->now; }
+static double v_now(rill_sched_t *s) { return s->now; }
+
+/* One heap slot per live timer, grown at creation where ENOMEM can be
+ * reported, so arming a timer never allocates. */
+static int v_timer_reserve(rill_sched_t *s) {
+  struct vsched *v = (struct vsched *)s;
+  size_t need = (size_t)s->objects + 1;
+  if (need <= v->cap)
+    return 0;
+  size_t cap = v->cap ? v->cap * 2 : 16;
+  rill_sched_timer_t **heap = rill__realloc(v->heap, cap * sizeof(*heap));
+  if (heap == NULL)
+    return RILL_ENOMEM;
+  v->heap = heap;
+  v->cap = cap;
+  return 0;
+}
 
 static void v_timer_stop(rill_sched_timer_t *t) {
   v_remove((struct vsched *)t->s, t);
@@ -211,19 +227,8 @@ static void v_timer_stop(rill_sched_timer_t *t) {
 
 static void v_timer_start(rill_sched_timer_t *t, double after_ms) {
   struct vsched *v = (struct vsched *)t->s;
-  if (v->len == v->cap) {
-    size_t cap = v->cap ? v->cap * 2 : 16;
-    rill_sched_timer_t **heap = rill__realloc(v->heap, cap * sizeof(*heap));
-    if (heap == NULL) {
-      /* Cannot arm: fire "never".  Keep the books straight. */
-      t->active = false;
-      t->s->active--;
-      return;
-    }
-    v->heap = heap;
-    v->cap = cap;
-  }
-  t->u.v.due = v->now + after_ms;
+  /* v_timer_reserve made room when the timer was created. */
+  t->u.v.due = v->base.now + after_ms;
   t->u.v.seq = v->seq++;
   v_place(v, v->len++, t);
   v_sift_up(v, v->len - 1);
@@ -253,6 +258,7 @@ static void v_destroy(rill_sched_t *s) {
 static const struct rill__sched_vt vsched_vt = {
     .name = "virtual",
     .now = v_now,
+    .timer_reserve = v_timer_reserve,
     .timer_start = v_timer_start,
     .timer_stop = v_timer_stop,
     .timer_keepalive = v_timer_keepalive,
@@ -281,19 +287,19 @@ static bool v_fire_next(struct vsched *v, double until) {
     return false;
   rill_sched_timer_t *t = v->heap[0];
   v_remove(v, t);
-  if (t->u.v.due > v->now)
-    v->now = t->u.v.due;
+  if (t->u.v.due > v->base.now)
+    v->base.now = t->u.v.due;
   rill__sched_timer_fire(t);
   return true;
 }
 
 int rill_sched_advance_to(rill_sched_t *s, double when_ms) {
   struct vsched *v = as_virtual(s);
-  if (v == NULL || !(when_ms >= v->now))
+  if (v == NULL || !(when_ms >= v->base.now))
     return RILL_EINVAL;
   while (v_fire_next(v, when_ms))
     ;
-  v->now = when_ms;
+  v->base.now = when_ms;
   return 0;
 }
 
@@ -301,7 +307,7 @@ int rill_sched_advance_by(rill_sched_t *s, double ms) {
   struct vsched *v = as_virtual(s);
   if (v == NULL || !(ms >= 0))
     return RILL_EINVAL;
-  return rill_sched_advance_to(s, v->now + ms);
+  return rill_sched_advance_to(s, v->base.now + ms);
 }
 
 int rill_sched_run(rill_sched_t *s, long max_events) {

@@ -7,22 +7,34 @@
 #include "rill/ev.h"
 #include "sched-internal.h"
 
+/* The current time is read once per loop iteration, as libev itself
+ * does: a check watcher at the highest priority runs first among the
+ * iteration's callbacks, right after libev updated ev_now, and caches it in
+ * milliseconds.  A throttle or debounce then pays a load, not two calls,
+ * per value.  (ev_now_update() called by the application between
+ * iterations is picked up at the next iteration.) */
 struct evsched {
-  rill_sched_t base;
+  rill_sched_t base; /* base.now: ev_now() * 1000 of this iteration */
   struct ev_loop *loop;
+  ev_check tick;
 };
 
 static struct ev_loop *loop_of(rill_sched_t *s) {
   return ((struct evsched *)s)->loop;
 }
 
-static double ev_sched_now(rill_sched_t *s) {
-  return ev_now(loop_of(s)) * 1000.0;
+static double ev_sched_now(rill_sched_t *s) { return s->now; }
+
+static void ev_sched_tick(struct ev_loop *loop, ev_check *w, int revents) {
+  (void)revents;
+  struct evsched *e = RILL__CONTAINER_OF(w, struct evsched, tick);
+  e->base.now = ev_now(loop) * 1000.0;
 }
 
 static void ev_timer_fired(struct ev_loop *loop, ev_timer *w, int revents) {
   (void)revents;
   rill_sched_timer_t *t = RILL__CONTAINER_OF(w, rill_sched_timer_t, u.ev);
+  t->s->now = ev_now(loop) * 1000.0;
   if (!t->keepalive)
     ev_ref(loop); /* libev stopped it: give back the unref */
   rill__sched_timer_fire(t);
@@ -53,8 +65,8 @@ static void ev_sched_timer_keepalive(rill_sched_timer_t *t, bool keep) {
 }
 
 static void ev_io_fired(struct ev_loop *loop, ev_io *w, int revents) {
-  (void)loop;
   rill_sched_io_t *io = RILL__CONTAINER_OF(w, rill_sched_io_t, ev);
+  io->s->now = ev_now(loop) * 1000.0;
   int events = ((revents & EV_READ) ? RILL_IO_READ : 0) |
                ((revents & EV_WRITE) ? RILL_IO_WRITE : 0);
   rill__sched_io_fire(io, events);
@@ -76,7 +88,12 @@ static void ev_sched_io_set(rill_sched_io_t *w, int events) {
   ev_io_start(loop, &w->ev);
 }
 
-static void ev_sched_destroy(rill_sched_t *s) { rill__free(s); }
+static void ev_sched_destroy(rill_sched_t *s) {
+  struct evsched *e = (struct evsched *)s;
+  ev_ref(e->loop); /* undo the unref of the check watcher */
+  ev_check_stop(e->loop, &e->tick);
+  rill__free(s);
+}
 
 static const struct rill__sched_vt evsched_vt = {
     .name = "libev",
@@ -101,6 +118,11 @@ rill_sched_t *rill_sched_ev_new(struct ev_loop *loop) {
   }
   e->base.vt = &evsched_vt;
   e->loop = loop;
+  e->base.now = ev_now(loop) * 1000.0;
+  ev_check_init(&e->tick, ev_sched_tick);
+  ev_set_priority(&e->tick, EV_MAXPRI);
+  ev_check_start(loop, &e->tick);
+  ev_unref(loop); /* the clock must not keep ev_run alive */
   return &e->base;
 }
 

@@ -12,6 +12,9 @@ int main(void) {
   srunner_add_suite(sr, battery_suite());
   srunner_add_suite(sr, sched_suite());
   srunner_add_suite(sr, time_suite());
+  srunner_add_suite(sr, rate_suite());
+  srunner_add_suite(sr, shift_suite());
+  srunner_add_suite(sr, fd_suite());
   srunner_run_all(sr, CK_NORMAL);
   int failed = srunner_ntests_failed(sr);
   srunner_free(sr);

@@ -11,5 +11,8 @@ Suite *merge_suite(void);
 Suite *battery_suite(void);
 Suite *sched_suite(void);
 Suite *time_suite(void);
+Suite *rate_suite(void);
+Suite *shift_suite(void);
+Suite *fd_suite(void);
 
 #endif

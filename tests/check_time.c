@@ -9,6 +9,12 @@
 
 static rill_sched_t *vs;
 
+static int to_owned(void *ctx, rill_value_t in, rill_value_t *out) {
+  (void)ctx;
+  *out = tl_owned(in.as.i);
+  return 0;
+}
+
 static void setup(void) { vs = rill_sched_virtual_new(); }
 static void teardown(void) {
   ck_assert_int_eq(rill_sched_active(vs), 0);
@@ -91,6 +97,111 @@ START_TEST(debounce_cancel_while_pending_stops_the_timer) {
 }
 END_TEST
 
+/* ---- demand: nothing is emitted without a request (rule 1.1) -------------------*/
+
+static rec_t *raw_subscribe(rill_observable_t *o) {
+  rec_t *r = calloc(1, sizeof(*r));
+  rec_init(r);
+  ck_assert_int_eq(rec_subscribe(r, o), 0);
+  return r;
+}
+
+static void raw_done(rec_t *r, rill_observable_t *o) {
+  rec_cancel(r);
+  ck_assert_rec_ok(r);
+  rec_clear(r);
+  free(r);
+  rill_observable_free(o);
+}
+
+START_TEST(timer_holds_its_value_until_requested) {
+  rill_observable_t *o = rill_timer(vs, 5);
+  rec_t *r = raw_subscribe(o);
+  rill_sched_advance_to(vs, 50);
+  ck_assert_int_eq(r->nexts, 0);
+  ck_assert_int_eq(r->terminal, REC_NONE);
+  rec_request(r, 1);
+  ck_assert_int_eq(r->nexts, 1);
+  ck_assert_int_eq(r->terminal, REC_COMPLETE);
+  raw_done(r, o);
+}
+END_TEST
+
+START_TEST(interval_drop_policy_skips_unrequested_ticks) {
+  rill_observable_t *o = rill_interval(vs, 10, RILL_OVERFLOW_DROP);
+  rec_t *r = raw_subscribe(o);
+  rill_sched_advance_to(vs, 35); /* ticks 0,1,2 dropped */
+  ck_assert_int_eq(r->nexts, 0);
+  rec_request(r, 2);
+  rill_sched_advance_to(vs, 60); /* ticks 3,4 delivered, 5 dropped */
+  ck_assert_int_eq(r->nexts, 2);
+  ck_assert_int_eq(rec_int(r, 0), 3);
+  ck_assert_int_eq(rec_int(r, 1), 4);
+  raw_done(r, o);
+}
+END_TEST
+
+START_TEST(interval_latest_policy_keeps_the_newest_tick) {
+  rill_observable_t *o = rill_interval(vs, 10, RILL_OVERFLOW_LATEST);
+  rec_t *r = raw_subscribe(o);
+  rill_sched_advance_to(vs, 35);
+  rec_request(r, 1);
+  ck_assert_int_eq(r->nexts, 1);
+  ck_assert_int_eq(rec_int(r, 0), 2);
+  raw_done(r, o);
+}
+END_TEST
+
+START_TEST(interval_error_policy_fails_on_an_unrequested_tick) {
+  rill_observable_t *o = rill_interval(vs, 10, RILL_OVERFLOW_ERROR);
+  rec_t *r = raw_subscribe(o);
+  rec_request(r, 1);
+  rill_sched_advance_to(vs, 25);
+  ck_assert_int_eq(r->nexts, 1);
+  ck_assert_int_eq(r->terminal, REC_ERROR);
+  ck_assert_int_eq(r->err.code, RILL_EOVERFLOW);
+  ck_assert_int_eq(rill_sched_active(vs), 0);
+  raw_done(r, o);
+}
+END_TEST
+
+START_TEST(debounce_holds_a_due_value_until_requested) {
+  rill_observable_t *o =
+      rill_debounce(marble_cold(vs, "-a-b------c---|"), vs, 2,
+                    RILL_OVERFLOW_LATEST);
+  rec_t *r = raw_subscribe(o);
+  rill_sched_advance_to(vs, 8); /* b was due at 5 */
+  ck_assert_int_eq(r->nexts, 0);
+  rec_request(r, 1);
+  ck_assert_int_eq(r->nexts, 1);
+  ck_assert_int_eq(rec_int(r, 0), 'b');
+  rec_request(r, 5);
+  rill_sched_run(vs, 0);
+  ck_assert_int_eq(r->nexts, 2);
+  ck_assert_int_eq(rec_int(r, 1), 'c');
+  ck_assert_int_eq(r->terminal, REC_COMPLETE);
+  raw_done(r, o);
+}
+END_TEST
+
+START_TEST(debounce_releases_owned_values_on_every_path) {
+  static const char *tl[] = {"-a-b-c-|", "-a-b-#", "-a-bcd--e--f-|"};
+  for (int path = 0; path < 4; path++) {
+    tl_owned_reset();
+    rill_observable_t *o = rill_debounce(
+        rill_map(marble_cold(vs, tl[path % 3]), to_owned, NULL), vs, 2,
+        RILL_OVERFLOW_LATEST);
+    marble_result_t res;
+    if (path == 3)
+      marble_run_cancel(vs, o, 30, 5, &res);
+    else
+      marble_run(vs, o, 0, &res);
+    rill_observable_free(o);
+    ck_assert_owned_balanced();
+  }
+}
+END_TEST
+
 Suite *time_suite(void) {
   Suite *s = suite_create("time");
   TCase *tc = tcase_create("marble");
@@ -108,6 +219,15 @@ Suite *time_suite(void) {
   tcase_add_test(tc, debounce_flushes_pending_value_at_completion);
   tcase_add_test(tc, debounce_drops_pending_value_on_error);
   tcase_add_test(tc, debounce_cancel_while_pending_stops_the_timer);
+  tcase_add_test(tc, debounce_releases_owned_values_on_every_path);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("demand");
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_add_test(tc, timer_holds_its_value_until_requested);
+  tcase_add_test(tc, interval_drop_policy_skips_unrequested_ticks);
+  tcase_add_test(tc, interval_latest_policy_keeps_the_newest_tick);
+  tcase_add_test(tc, interval_error_policy_fails_on_an_unrequested_tick);
+  tcase_add_test(tc, debounce_holds_a_due_value_until_requested);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -80,8 +80,13 @@ rill_observable_t *marble_cold(rill_sched_t *s, const char *m) {
 }
 
 rill_observable_t *marble_hot(rill_sched_t *s, const char *m) {
+  /* '^' is frame 0 of the subscription: what follows it starts at 1. */
   const char *at = strchr(m, '^');
-  return marble_cold(s, at ? at + 1 : m);
+  if (at == NULL)
+    return marble_cold(s, m);
+  char buf[512];
+  snprintf(buf, sizeof(buf), "-%s", at + 1);
+  return marble_cold(s, buf);
 }
 
 /* ---- recording ------------------------------------------------------------*/

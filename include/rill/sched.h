@@ -33,7 +33,9 @@ typedef void (*rill_sched_io_cb)(rill_sched_io_t *w, int events, void *arg);
 
 enum { RILL_IO_READ = 1, RILL_IO_WRITE = 2 };
 
-/* The current time in ms (libev: ev_now()*1000; virtual: the clock). */
+/* The current time in ms.  libev: ev_now() * 1000 of the current loop
+ * iteration, read once per iteration by a highest-priority check watcher
+ * (so it costs a load); virtual: the manual clock. */
 RILL_EXTERN double rill_sched_now(rill_sched_t *s);
 /* Free a scheduler.  RILL_EBUSY while timers or watchers exist (nothing is
  * freed then); RILL_EINVAL for NULL. */

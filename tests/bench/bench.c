@@ -9,13 +9,28 @@
  *   W1   range(0,10M) -> map(x*2) -> filter(x%3==0) -> sum, unbounded demand
  *   W1b  the same, the sink requesting in batches of 128
  *   W2   merge of 4 x range(2.5M) -> map(x*2) -> sum
- * Targets: W1 <= 1.5x, W1b <= 2x, W2 <= 3x the floor; 0 allocations/element.
- * Set RILL_BENCH_N to change N. */
+ *   W3t  1M synchronous pushes through throttle(10 ms) on libev, beside a
+ *        hand-written libev loop comparing against ev_now()
+ *   W3d  the same through debounce(10 ms), beside ev_timer_again() per push
+ *   FD   1 GiB through from_fd -> counting sink over a pipe, beside a raw
+ *        ev_io read loop with the same 64 KiB buffer (throughput ratio)
+ *   SLOW the same 1 GiB feed into a consumer slower than the writer: peak
+ *        RSS growth of this process
+ * Targets: W1 <= 1.5x, W1b <= 2x, W2 <= 3x, W3t/W3d <= 1.5x the floor;
+ * FD >= 0.9x the raw throughput; SLOW RSS growth <= 4 MiB; 0 allocations
+ * per element.  RILL_BENCH_N changes N, RILL_BENCH_FD_MB the feed size. */
+#define _DEFAULT_SOURCE
+#include <ev.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <rill.h>
+#include <rill/ev.h>
 
 static double now_ns(void) {
   struct timespec ts;
@@ -137,6 +152,174 @@ static int64_t rill_w2(int64_t n) {
   return s;
 }
 
+/* ---- W3: time operators on libev ------------------------------------------*/
+static struct ev_loop *bench_loop;
+static rill_sched_t *bench_sched;
+
+static int64_t floor_w3t(int64_t n) {
+  struct ev_loop *loop = bench_loop;
+  double window_end = -1;
+  int64_t sum = 0;
+  for (int64_t i = 0; i < n; i++) {
+    double now = ev_now(loop);
+    if (now >= window_end) {
+      sum += i;
+      window_end = now + 0.010;
+    }
+  }
+  return sum;
+}
+
+static void w3d_fired(struct ev_loop *loop, ev_timer *w, int revents) {
+  (void)loop;
+  (void)w;
+  (void)revents;
+}
+
+static int64_t floor_w3d(int64_t n) {
+  struct ev_loop *loop = bench_loop;
+  ev_timer t;
+  ev_init(&t, w3d_fired);
+  t.repeat = 0.010;
+  int64_t pending = -1;
+  for (int64_t i = 0; i < n; i++) {
+    pending = i;
+    ev_timer_again(loop, &t);
+  }
+  ev_timer_stop(loop, &t);
+  return pending; /* the value a debounce emits at completion */
+}
+
+static int64_t rill_w3t(int64_t n) {
+  rill_throttle_config_t cfg = {.leading = true};
+  rill_observable_t *p =
+      rill_throttle(rill_range(0, n), bench_sched, 10, &cfg);
+  if (p == NULL)
+    return -1;
+  int64_t s = run_rill(p, RILL_UNBOUNDED);
+  rill_observable_free(p);
+  return s;
+}
+
+static int64_t rill_w3d(int64_t n) {
+  rill_observable_t *p = rill_debounce(rill_range(0, n), bench_sched, 10,
+                                       RILL_OVERFLOW_LATEST);
+  if (p == NULL)
+    return -1;
+  int64_t s = run_rill(p, RILL_UNBOUNDED);
+  rill_observable_free(p);
+  return s;
+}
+
+/* ---- FD: a pipe fed by a child process ---------------------------------------*/
+#define FD_CHUNK (64 * 1024)
+
+static pid_t spawn_writer(int *read_fd, size_t total) {
+  int p[2];
+  if (pipe(p) != 0)
+    return -1;
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(p[0]);
+    static char buf[FD_CHUNK];
+    size_t left = total;
+    while (left > 0) {
+      ssize_t k = write(p[1], buf, left < sizeof(buf) ? left : sizeof(buf));
+      if (k <= 0)
+        _exit(1);
+      left -= (size_t)k;
+    }
+    _exit(0);
+  }
+  close(p[1]);
+  *read_fd = p[0];
+  return pid;
+}
+
+struct raw_reader {
+  ev_io io;
+  size_t bytes;
+  char buf[FD_CHUNK];
+};
+
+static void raw_readable(struct ev_loop *loop, ev_io *w, int revents) {
+  (void)revents;
+  struct raw_reader *r = (struct raw_reader *)w;
+  ssize_t k = read(w->fd, r->buf, sizeof(r->buf));
+  if (k > 0) {
+    r->bytes += (size_t)k;
+    return;
+  }
+  ev_io_stop(loop, w);
+}
+
+static double fd_floor(size_t total) {
+  int fd;
+  pid_t pid = spawn_writer(&fd, total);
+  static struct raw_reader r;
+  r.bytes = 0;
+  double t0 = now_ns();
+  ev_io_init(&r.io, raw_readable, fd, EV_READ);
+  ev_io_start(bench_loop, &r.io);
+  ev_run(bench_loop, 0);
+  double t1 = now_ns();
+  close(fd);
+  waitpid(pid, NULL, 0);
+  return r.bytes == total ? (double)total / (t1 - t0) : -1; /* GB/s */
+}
+
+struct fd_count {
+  size_t bytes;
+  int spin_us;
+  bool failed;
+};
+
+static void fd_count_next(void *ctx, rill_value_t v) {
+  struct fd_count *c = ctx;
+  c->bytes += rill_buf_len(v.as.buf);
+  rill_value_release(v);
+  if (c->spin_us > 0) { /* a consumer slower than the writer */
+    double until = now_ns() + c->spin_us * 1000.0;
+    while (now_ns() < until)
+      ;
+  }
+}
+
+static void fd_count_error(void *ctx, const rill_error_t *err) {
+  struct fd_count *c = ctx;
+  c->failed = true;
+  fprintf(stderr, "bench: from_fd: %s\n", err->message);
+}
+
+static double fd_rill(size_t total, int spin_us, int64_t batch) {
+  int fd;
+  pid_t pid = spawn_writer(&fd, total);
+  struct fd_count c = {.spin_us = spin_us};
+  rill_observable_t *p =
+      rill_from_fd(bench_sched, fd, FD_CHUNK, RILL_FD_CLOSE);
+  if (p == NULL) {
+    close(fd);
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    return -1;
+  }
+  rill_subscriber_t sub = {.on_next = fd_count_next,
+                           .on_error = fd_count_error};
+  double t0 = now_ns();
+  rill_observable_consume(p, &sub, &c, batch, NULL);
+  ev_run(bench_loop, 0);
+  double t1 = now_ns();
+  rill_observable_free(p);
+  waitpid(pid, NULL, 0);
+  return c.bytes == total && !c.failed ? (double)total / (t1 - t0) : -1;
+}
+
+static long max_rss_kib(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_maxrss;
+}
+
 /* ---- harness
  * ---------------------------------------------------------------*/
 struct result {
@@ -207,6 +390,62 @@ int main(void) {
   report("  function-pointer loop", fp2, fp2, 0);
   printf("W2 rill:\n");
   ok &= report("  W2 merge(4) | map", w2, fp2, 3.0);
+  /* W3: time operators, 1M pushes, on a libev loop that is not running. */
+  bench_loop = ev_loop_new(EVFLAG_AUTO);
+  bench_sched = rill_sched_ev_new(bench_loop);
+  int64_t n3 = n / 10;
+  struct result f3t = measure(floor_w3t, n3);
+  struct result f3d = measure(floor_w3d, n3);
+  struct result w3t = measure(rill_w3t, n3);
+  struct result w3d = measure(rill_w3d, n3);
+  printf("W3 floors (libev, %lld pushes):\n", (long long)n3);
+  report("  throttle: compare with ev_now", f3t, f3t, 0);
+  report("  debounce: ev_timer_again", f3d, f3d, 0);
+  printf("W3 rill:\n");
+  if (w3t.check != f3t.check || w3d.check != f3d.check) {
+    printf("  W3 not available or wrong (throttle %lld/%lld, debounce "
+           "%lld/%lld)\n",
+           (long long)w3t.check, (long long)f3t.check, (long long)w3d.check,
+           (long long)f3d.check);
+    ok = 0;
+  } else {
+    ok &= report("  W3t throttle(10ms)", w3t, f3t, 1.5);
+    ok &= report("  W3d debounce(10ms)", w3d, f3d, 1.5);
+  }
+
+  /* FD: 1 GiB through a pipe. */
+  const char *mb = getenv("RILL_BENCH_FD_MB");
+  size_t total = (size_t)(mb ? atol(mb) : 1024) * 1024 * 1024;
+  double raw = fd_floor(total);
+  double via = fd_rill(total, 0, 16);
+  printf("FD (%zu MiB through a pipe, 64 KiB reads):\n", total >> 20);
+  printf("  raw ev_io read loop                %6.2f GB/s\n", raw);
+  if (via < 0) {
+    printf("  from_fd: not available or failed\n");
+    ok = 0;
+  } else {
+    int fd_ok = via >= 0.9 * raw;
+    ok &= fd_ok;
+    printf("  from_fd -> counting sink           %6.2f GB/s  %5.2fx raw  "
+           "target >= 0.9x: %s\n",
+           via, via / raw, fd_ok ? "met" : "MISSED");
+  }
+  long rss0 = max_rss_kib();
+  double slow = fd_rill(total, 30, 4);
+  long growth = max_rss_kib() - rss0;
+  if (slow < 0) {
+    printf("  slow consumer: not available or failed\n");
+    ok = 0;
+  } else {
+    int rss_ok = growth <= 4 * 1024;
+    ok &= rss_ok;
+    printf("  slow consumer (30 us per chunk)    %6.2f GB/s  peak RSS growth "
+           "%ld KiB  target <= 4096 KiB: %s\n",
+           slow, growth, rss_ok ? "met" : "MISSED");
+  }
+  rill_sched_free(bench_sched);
+  ev_loop_destroy(bench_loop);
+
   printf("bench: %s\n", ok ? "all targets met" : "some targets MISSED");
   return 0;
 }

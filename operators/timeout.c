@@ -1,0 +1,198 @@
+/* rill: timeout(each, fallback) -- fails with RILL_ETIMEDOUT, or switches to
+ * `fallback`, when `each_ms` pass without a value, counted from the
+ * subscription and then from each value (RxJS timeout({each, with})).
+ *
+ * Demand: passes downstream requests upstream 1:1 and counts what is still
+ * outstanding; on a switch the fallback is subscribed through this same
+ * node (as concat subscribes its sources one after another) and receives
+ * that outstanding demand at once, then later requests.
+ * Time: one scheduler timer for the whole life, armed at subscription.  A
+ * value does not touch the timer: it records its arrival time, and when the
+ * timer fires early it re-arms itself for the time left (as debounce does),
+ * so a fast source costs no timer calls per value.  After a switch the
+ * fallback runs without a timeout (RxJS).
+ * On timeout: upstream is cancelled first, then either on_error
+ * (RILL_ETIMEDOUT, stage "timeout") or the fallback is subscribed.
+ * Completion and error of the source (or of the fallback) pass at once and
+ * stop the timer.
+ * Owns: the timer; the recipe owns the fallback observable.
+ * RxJS differences: only `each` (a number) and `with` (an observable rather
+ * than a factory) are supported; `first`, absolute dates and `meta` are
+ * not.  The error is RILL_ETIMEDOUT rather than a TimeoutError object.  A
+ * negative or NaN duration is a bad argument (NULL, errno EINVAL, source
+ * and fallback released).  each_ms == 0 times out at the first turn of the
+ * scheduler unless the source completes synchronously; an infinite each_ms
+ * never times out. */
+#include <errno.h>
+#include <math.h>
+
+#include "rill-internal.h"
+
+struct timeout_args {
+  rill_sched_t *sched;
+  double each;
+  rill_observable_t *fallback; /* owned by the recipe; NULL: fail */
+};
+
+struct timeout_state {
+  rill_sched_timer_t *timer;
+  int64_t demand; /* requested downstream and not yet delivered */
+  double last;    /* subscription time, then the last value's arrival */
+  bool switched;  /* timed out: the fallback is (being) subscribed */
+};
+
+static void timeout_arm(struct rill__op *op, double left) {
+  struct timeout_state *st = op->state;
+  if (left < HUGE_VAL)
+    rill_sched_timer_start(st->timer, left);
+}
+
+/* Cancel the source and continue with the fallback, or fail. */
+static void timeout_expire(struct rill__op *op) {
+  const struct timeout_args *a = op->args;
+  struct timeout_state *st = op->state;
+  if (a->fallback == NULL) {
+    rill__op_fail(op, RILL_ETIMEDOUT, "no value within the timeout");
+    return;
+  }
+  st->switched = true;
+  struct rill__node *up = op->up;
+  op->up = NULL;
+  if (up != NULL)
+    rill__cancel(up);
+  if (!rill__op_done(op))
+    rill__subscribe(a->fallback, &op->node);
+}
+
+static void timeout_fired(rill_sched_timer_t *t, void *arg) {
+  (void)t;
+  struct rill__op *op = arg;
+  const struct timeout_args *a = op->args;
+  struct timeout_state *st = op->state;
+  if (rill__op_done(op) || st->switched)
+    return;
+  double left = st->last + a->each - rill__sched_now(a->sched);
+  if (left > 0) {
+    timeout_arm(op, left);
+    return;
+  }
+  timeout_expire(op);
+}
+
+static int timeout_init(struct rill__op *op) {
+  const struct timeout_args *a = op->args;
+  struct timeout_state *st = op->state;
+  st->timer = rill_sched_timer_new(a->sched, timeout_fired, op);
+  return st->timer ? 0 : RILL_ENOMEM;
+}
+
+static void timeout_on_subscribe(struct rill__op *op) {
+  const struct timeout_args *a = op->args;
+  struct timeout_state *st = op->state;
+  if (st->switched) {
+    /* The fallback's subscription: hand it what is still requested. */
+    if (st->demand > 0)
+      rill__op_request_up(op, st->demand);
+    return;
+  }
+  st->last = rill__sched_now(a->sched);
+  timeout_arm(op, a->each);
+  op->down->vt->on_subscribe(op->down, &op->node);
+}
+
+static void timeout_on_next(void *self, rill_value_t v) {
+  struct rill__op *op = self;
+  const struct timeout_args *a = op->args;
+  struct timeout_state *st = op->state;
+  if (rill__op_done(op)) {
+    rill__drop(v);
+    return;
+  }
+  if (!st->switched)
+    st->last = rill__sched_now(a->sched);
+  if (!rill__emit(op->down, v))
+    rill__op_request_up(op, 1); /* a fused filter dropped it */
+  else if (st->demand != RILL_UNBOUNDED && st->demand > 0)
+    st->demand--;
+}
+
+static void timeout_on_error(struct rill__op *op, const rill_error_t *err) {
+  struct timeout_state *st = op->state;
+  rill_sched_timer_stop(st->timer);
+  rill__op_error(op, err);
+}
+
+static void timeout_on_complete(struct rill__op *op) {
+  struct timeout_state *st = op->state;
+  rill_sched_timer_stop(st->timer);
+  rill__op_complete(op);
+}
+
+static void timeout_on_request(struct rill__op *op, int64_t n) {
+  struct timeout_state *st = op->state;
+  st->demand = rill__demand_add(st->demand, n);
+  rill__op_request_up(op, n);
+}
+
+static void timeout_on_cancel(struct rill__op *op) {
+  struct timeout_state *st = op->state;
+  rill_sched_timer_stop(st->timer);
+}
+
+static void timeout_destroy(struct rill__op *op) {
+  struct timeout_state *st = op->state;
+  rill_sched_timer_free(st->timer);
+  st->timer = NULL;
+}
+
+static void timeout_args_release(void *args) {
+  struct timeout_args *a = args;
+  rill_observable_free(a->fallback);
+  a->fallback = NULL;
+}
+
+static const struct rill__op_ops timeout_ops = {
+    .name = "timeout",
+    .args_size = sizeof(struct timeout_args),
+    .state_size = sizeof(struct timeout_state),
+    .init = timeout_init,
+    .on_subscribe = timeout_on_subscribe,
+    .on_next = timeout_on_next,
+    .on_error = timeout_on_error,
+    .on_complete = timeout_on_complete,
+    .on_request = timeout_on_request,
+    .on_cancel = timeout_on_cancel,
+    .destroy = timeout_destroy,
+    .args_release = timeout_args_release,
+};
+
+static rill_observable_t *timeout_create(rill_observable_t *src,
+                                         rill_sched_t *s, double each_ms,
+                                         rill_observable_t *fallback) {
+  if (s == NULL || !(each_ms >= 0)) {
+    rill_observable_free(src);
+    rill_observable_free(fallback);
+    errno = EINVAL;
+    return NULL;
+  }
+  struct timeout_args args = {
+      .sched = s, .each = each_ms, .fallback = fallback};
+  return rill__op_create(src, &timeout_ops, &args);
+}
+
+rill_observable_t *rill_timeout(rill_observable_t *src, rill_sched_t *s,
+                                double each_ms) {
+  return timeout_create(src, s, each_ms, NULL);
+}
+
+rill_observable_t *rill_timeout_with(rill_observable_t *src, rill_sched_t *s,
+                                     double each_ms,
+                                     rill_observable_t *fallback) {
+  if (fallback == NULL) {
+    /* Most likely a failed constructor: keep its ENOMEM. */
+    rill_observable_free(src);
+    rill__errno_null_source();
+    return NULL;
+  }
+  return timeout_create(src, s, each_ms, fallback);
+}

@@ -1,0 +1,315 @@
+/* rill: to_fd(fd) -- a sink: writes every byte buffer (RILL_KIND_BUF) of
+ * its source to a file descriptor, in order, and reports the end once
+ * through done(ctx, code, sys_errno).
+ *
+ * Demand: requests TO_FD_WINDOW buffers up front and then one more for
+ * each buffer completely written, so at most TO_FD_WINDOW buffers are held
+ * (requested or queued) at any time, and a slow reader slows the source.
+ * I/O: non-blocking writes, tried at once when a buffer arrives; what the
+ * kernel does not take stays queued (with its offset) and one fd watcher
+ * (RILL_IO_WRITE) waits for writability; it is armed only while bytes are
+ * waiting.  At most TO_FD_WRITES_PER_WAKEUP writes per wake-up.  The fd is
+ * made non-blocking at subscription.  EAGAIN/EWOULDBLOCK wait, EINTR
+ * retries.
+ * SIGPIPE: sockets are written with send(MSG_NOSIGNAL) (SO_NOSIGPIPE is
+ * set by rill's TCP helpers where MSG_NOSIGNAL does not exist), so a peer
+ * that went away gives EPIPE, never a signal.  For pipes and other
+ * non-sockets plain write() is used and the APPLICATION MUST IGNORE
+ * SIGPIPE (signal(SIGPIPE, SIG_IGN)), or a closed reader kills the process.
+ * Ends: after upstream completes and everything was written,
+ * done(ctx, 0, 0).  A failed write (EPIPE, ECONNRESET, EBADF, ...) cancels
+ * upstream and gives done(ctx, RILL_ESYS, errno).  An upstream error gives
+ * done(ctx, code, sys_errno) with the upstream's code and sys_errno (0
+ * unless the upstream error was itself a system error, e.g. from_fd's);
+ * unwritten bytes are dropped.  A value that is not a buffer cancels
+ * upstream and gives done(ctx, RILL_EINVAL, 0).  done may run before
+ * rill_to_fd() returns (a synchronous source on a writable fd).  Cancelling
+ * through *out stops everything and does NOT call done (no terminal signal
+ * follows a cancel).  done may free the *out handle.
+ * Owns: the queued buffers, the watcher and, with RILL_FD_CLOSE, the fd,
+ * closed on every path (before done runs, or at cancel), also when
+ * rill_to_fd() fails with RILL_ENOMEM (not on RILL_EINVAL).
+ * Built as an internal operator stage (which does the work) under a plain
+ * subscription (which is the handle *out), so that a cancel reaches the
+ * stage and stops its watcher.  The source observable is not taken over:
+ * like rill_observable_subscribe(), the caller keeps its reference. */
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE /* MSG_NOSIGNAL */
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "rill-internal.h"
+
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0
+#endif
+
+#define TO_FD_WINDOW 4
+#define TO_FD_WRITES_PER_WAKEUP 64
+
+struct to_fd_args {
+  rill_sched_t *sched;
+  int fd;
+  unsigned flags;
+  rill_done_fn done;
+  void *ctx;
+  bool subscribed; /* set by the subscription (recipe memory) */
+};
+
+struct to_fd_state {
+  rill_sched_io_t *io;
+  rill_buf_t *queue[TO_FD_WINDOW]; /* ring of buffers to write */
+  unsigned head;
+  unsigned count;
+  size_t off; /* bytes of queue[head] already written */
+  int bad_errno;
+  bool not_socket; /* send() said ENOTSOCK: use write() */
+  bool up_done;
+  bool flushing;
+  bool closed;
+};
+
+static void to_fd_release_fd(struct rill__op *op) {
+  const struct to_fd_args *a = op->args;
+  struct to_fd_state *st = op->state;
+  rill_sched_io_set(st->io, 0);
+  if (!st->closed && (a->flags & RILL_FD_CLOSE)) {
+    st->closed = true;
+    close(a->fd);
+  }
+}
+
+static void to_fd_done(struct rill__op *op, int code, int sys_errno) {
+  const struct to_fd_args *a = op->args;
+  if (a->done != NULL)
+    a->done(a->ctx, code, sys_errno);
+}
+
+static void to_fd_fail(struct rill__op *op, int code, int sys_errno,
+                       const char *msg) {
+  const struct to_fd_args *a = op->args;
+  rill_error_t err;
+  if (sys_errno != 0)
+    rill__error_init(&err, code, sys_errno, op->ops->name,
+                     "to_fd: %s(fd %d) failed (errno %d)", msg, a->fd,
+                     sys_errno);
+  else
+    rill__error_init(&err, code, 0, op->ops->name, "to_fd: %s", msg);
+  to_fd_release_fd(op);
+  rill__op_error(op, &err); /* cancels upstream */
+  to_fd_done(op, code, sys_errno);
+}
+
+static void to_fd_finish(struct rill__op *op) {
+  to_fd_release_fd(op);
+  rill__op_complete(op);
+  to_fd_done(op, 0, 0);
+}
+
+static ssize_t to_fd_write(struct rill__op *op, const void *p, size_t n) {
+  const struct to_fd_args *a = op->args;
+  struct to_fd_state *st = op->state;
+  ssize_t w;
+  if (!st->not_socket) {
+    do
+      w = send(a->fd, p, n, MSG_NOSIGNAL);
+    while (w < 0 && errno == EINTR);
+    if (w >= 0 || errno != ENOTSOCK)
+      return w;
+    st->not_socket = true;
+  }
+  do
+    w = write(a->fd, p, n);
+  while (w < 0 && errno == EINTR);
+  return w;
+}
+
+/* Write queued bytes until the kernel pushes back, the queue is empty or
+ * the per-wake-up budget is spent; refill the window as buffers drain. */
+static void to_fd_flush(struct rill__op *op) {
+  struct to_fd_state *st = op->state;
+  if (st->flushing)
+    return;
+  st->flushing = true;
+  int writes = 0;
+  bool blocked = false;
+  while (st->count > 0 && !rill__op_done(op)) {
+    if (writes++ == TO_FD_WRITES_PER_WAKEUP) {
+      blocked = true; /* yield to the loop; writable fires again at once */
+      break;
+    }
+    rill_buf_t *b = st->queue[st->head];
+    ssize_t w = to_fd_write(op, rill_buf_data(b) + st->off,
+                            rill_buf_len(b) - st->off);
+    if (w < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        blocked = true;
+        break;
+      }
+      st->flushing = false;
+      to_fd_fail(op, RILL_ESYS, errno, "write");
+      return;
+    }
+    st->off += (size_t)w;
+    if (st->off < rill_buf_len(b))
+      continue;
+    rill_buf_unref(b);
+    st->queue[st->head] = NULL;
+    st->head = (st->head + 1) % TO_FD_WINDOW;
+    st->count--;
+    st->off = 0;
+    rill__op_request_up(op, 1); /* drained one: ask for one more */
+  }
+  st->flushing = false;
+  if (rill__op_done(op))
+    return;
+  if (st->count > 0 && blocked) {
+    rill_sched_io_set(st->io, RILL_IO_WRITE);
+    return;
+  }
+  rill_sched_io_set(st->io, 0);
+  if (st->count == 0 && st->up_done)
+    to_fd_finish(op);
+}
+
+static void to_fd_writable(rill_sched_io_t *w, int events, void *arg) {
+  (void)w;
+  (void)events;
+  to_fd_flush(arg);
+}
+
+static int to_fd_init(struct rill__op *op) {
+  const struct to_fd_args *a = op->args;
+  struct to_fd_state *st = op->state;
+  ((struct to_fd_args *)op->args)->subscribed = true; /* see from_fd.c */
+  st->io = rill_sched_io_new(a->sched, a->fd, to_fd_writable, op);
+  if (st->io == NULL)
+    return errno == ENOTSUP ? RILL_ENOTSUP
+                            : errno == ENOMEM ? RILL_ENOMEM : RILL_EINVAL;
+  int fl = fcntl(a->fd, F_GETFL);
+  if (fl < 0 || (!(fl & O_NONBLOCK) &&
+                 fcntl(a->fd, F_SETFL, fl | O_NONBLOCK) < 0)) {
+    st->bad_errno = errno;
+    st->closed = errno == EBADF; /* nothing of ours to close */
+  }
+  return 0;
+}
+
+static void to_fd_on_subscribe(struct rill__op *op) {
+  struct to_fd_state *st = op->state;
+  op->down->vt->on_subscribe(op->down, &op->node);
+  if (rill__op_done(op))
+    return;
+  if (st->bad_errno != 0) {
+    to_fd_fail(op, RILL_ESYS, st->bad_errno, "fcntl");
+    return;
+  }
+  rill__op_request_up(op, TO_FD_WINDOW);
+}
+
+static void to_fd_on_next(void *self, rill_value_t v) {
+  struct rill__op *op = self;
+  struct to_fd_state *st = op->state;
+  if (rill__op_done(op)) {
+    rill__drop(v);
+    return;
+  }
+  if (v.kind != RILL_KIND_BUF || v.as.buf == NULL) {
+    rill__drop(v);
+    to_fd_fail(op, RILL_EINVAL, 0, "expected a byte buffer");
+    return;
+  }
+  if (st->count == TO_FD_WINDOW) { /* more than requested */
+    rill__drop(v);
+    to_fd_fail(op, RILL_EPROTO, 0, "upstream sent more than requested");
+    return;
+  }
+  if (rill_buf_len(v.as.buf) == 0) {
+    rill__drop(v);
+    rill__op_request_up(op, 1); /* nothing to write: keep the window */
+    return;
+  }
+  st->queue[(st->head + st->count) % TO_FD_WINDOW] = v.as.buf;
+  st->count++;
+  if (rill_sched_io_events(st->io) == 0) /* else: waiting for writable */
+    to_fd_flush(op);
+}
+
+static void to_fd_on_error(struct rill__op *op, const rill_error_t *err) {
+  rill_error_t copy = *err;
+  to_fd_release_fd(op);
+  rill__op_error(op, &copy);
+  to_fd_done(op, copy.code, copy.sys_errno);
+}
+
+static void to_fd_on_complete(struct rill__op *op) {
+  struct to_fd_state *st = op->state;
+  st->up_done = true;
+  if (st->count == 0 && !st->flushing)
+    to_fd_finish(op);
+  /* else: the flush on the stack or the watcher finishes */
+}
+
+static void to_fd_on_cancel(struct rill__op *op) {
+  to_fd_release_fd(op);
+}
+
+static void to_fd_destroy(struct rill__op *op) {
+  struct to_fd_state *st = op->state;
+  to_fd_release_fd(op);
+  rill_sched_io_free(st->io);
+  for (; st->count > 0; st->count--) {
+    rill_buf_unref(st->queue[st->head]);
+    st->head = (st->head + 1) % TO_FD_WINDOW;
+  }
+}
+
+/* rill_to_fd() failed with ENOMEM before the stage ran: still close. */
+static void to_fd_args_release(void *args) {
+  struct to_fd_args *a = args;
+  if ((a->flags & RILL_FD_CLOSE) && !a->subscribed)
+    close(a->fd);
+}
+
+static const struct rill__op_ops to_fd_ops = {
+    .name = "to_fd",
+    .args_size = sizeof(struct to_fd_args),
+    .state_size = sizeof(struct to_fd_state),
+    .init = to_fd_init,
+    .on_subscribe = to_fd_on_subscribe,
+    .on_next = to_fd_on_next,
+    .on_error = to_fd_on_error,
+    .on_complete = to_fd_on_complete,
+    .on_cancel = to_fd_on_cancel,
+    .destroy = to_fd_destroy,
+    .args_release = to_fd_args_release,
+};
+
+/* The user's end of the to_fd stage: the stage reports through done(). */
+static void to_fd_sink_subscribe(void *ctx, rill_subscription_t *s) {
+  (void)ctx;
+  (void)s;
+}
+
+int rill_to_fd(rill_observable_t *src, rill_sched_t *s, int fd,
+               unsigned flags, rill_done_fn done, void *ctx,
+               rill_subscription_t **out) {
+  if (out != NULL)
+    *out = NULL;
+  if (src == NULL || s == NULL || fd < 0 ||
+      (flags & ~(unsigned)RILL_FD_CLOSE) != 0)
+    return RILL_EINVAL;
+  struct to_fd_args args = {
+      .sched = s, .fd = fd, .flags = flags, .done = done, .ctx = ctx};
+  rill_observable_t *stage =
+      rill__op_create(rill_observable_ref(src), &to_fd_ops, &args);
+  if (stage == NULL)
+    return RILL_ENOMEM;
+  static const rill_subscriber_t sink = {.on_subscribe = to_fd_sink_subscribe};
+  int rc = rill_observable_subscribe(stage, &sink, NULL, out);
+  rill_observable_free(stage);
+  return rc;
+}
