@@ -512,29 +512,45 @@ RILL_EXTERN rill_observable_t *rill_buffer_time(rill_observable_t *src,
 /* File descriptors and sockets (on a scheduler with I/O: libev).          */
 
 enum {
-  RILL_FD_CLOSE = 1 /* close the fd when the stream ends, on every path */
+  RILL_FD_CLOSE = 1 /* close the fd when the stream ends, on every path
+                       (complete, error, cancel, a failed subscription; a
+                       recipe freed unsubscribed, or a constructor failing
+                       with ENOMEM, closes it too: ownership passes at the
+                       call) */
 };
 
 /* from_fd(fd): reads chunks of up to `chunk` bytes (0 = 64 KiB) into
  * refcounted buffers (RILL_KIND_BUF).  Reads only while there is demand:
  * with none, the read watcher is stopped, so the kernel (and TCP) push back
  * on the writer.  EOF completes; EAGAIN/EINTR are retried; other errors
- * give on_error(RILL_ESYS, sys_errno).  The fd is made non-blocking. */
+ * give on_error(RILL_ESYS, sys_errno); a closed fd gives
+ * on_error(RILL_ESYS, EBADF) right after on_subscribe, a scheduler without
+ * I/O (virtual) on_error(RILL_ENOTSUP).  The fd is made non-blocking.
+ * Subscribe once: every subscription reads the same fd.  NULL with errno
+ * EINVAL for s NULL, fd < 0 or unknown flags. */
 RILL_EXTERN rill_observable_t *rill_from_fd(rill_sched_t *s, int fd,
                                             size_t chunk, unsigned flags);
 /* lines(max_len): splits byte buffers into lines (one RILL_KIND_BUF per
  * line, without "\n" or "\r\n"), across chunk boundaries.  A line longer
- * than `max_len` bytes gives on_error(RILL_EOVERFLOW), or, with
- * `truncate`, is cut to max_len and the rest of it skipped.  A last line
- * without a newline is emitted at completion. */
+ * than `max_len` bytes (0 = 64 KiB) gives on_error(RILL_EOVERFLOW), or,
+ * with `truncate`, is cut to max_len and the rest of it skipped.  A last
+ * line without a newline is emitted at completion (without a trailing
+ * "\r").  One line per requested item; upstream is asked for one buffer at
+ * a time, only when no complete line is left.  Any byte value is data;
+ * a value that is not a buffer gives on_error(RILL_EINVAL). */
 RILL_EXTERN rill_observable_t *rill_lines(rill_observable_t *src,
                                           size_t max_len, bool truncate);
 /* to_fd(fd): a sink writing every buffer (RILL_KIND_BUF values) to fd with
- * backpressure: it requests more only as writes drain.  `done(ctx, code)`
- * runs once when the stream has ended: 0 after everything was written,
- * else the error (RILL_ESYS with errno in *sys_errno, e.g. EPIPE, or the
- * upstream error's code).  Returns 0 or RILL_EINVAL/RILL_ENOMEM; cancel
- * through *out like any subscription. */
+ * backpressure: it requests more only as writes drain (at most 4 buffers
+ * held).  `done(ctx, code, sys_errno)` runs once when the stream has
+ * ended: 0 after everything was written, else the error (RILL_ESYS with
+ * the errno in sys_errno, e.g. EPIPE or ECONNRESET; or the upstream
+ * error's code and sys_errno; RILL_EINVAL for a value that is not a
+ * buffer); it may run before rill_to_fd() returns.  Like subscribe, it
+ * does NOT take over `src`.  Returns 0 or RILL_EINVAL/RILL_ENOMEM; cancel
+ * through *out like any subscription (then done is not called).  Sockets
+ * are written with MSG_NOSIGNAL; for pipes the application must ignore
+ * SIGPIPE. */
 typedef void (*rill_done_fn)(void *ctx, int code, int sys_errno);
 RILL_EXTERN int rill_to_fd(rill_observable_t *src, rill_sched_t *s, int fd,
                            unsigned flags, rill_done_fn done, void *ctx,
@@ -543,20 +559,29 @@ RILL_EXTERN int rill_to_fd(rill_observable_t *src, rill_sched_t *s, int fd,
 /* TCP on loopback (IPv4 and IPv6).  A connection is an owned value
  * (RILL_KIND_OWNED) wrapping a connected non-blocking socket; releasing
  * it closes the socket.  rill_conn_fd() reads the fd; rill_conn_take()
- * takes the fd over (the value then releases without closing). */
+ * takes the fd over (the value then releases without closing).  Both
+ * return RILL_EINVAL for a value that is not a connection or whose fd was
+ * taken. */
 RILL_EXTERN int rill_conn_fd(rill_value_t conn);
 RILL_EXTERN int rill_conn_take(rill_value_t conn);
-/* Open a listening socket on host ("127.0.0.1", "::1", ...) and port (0:
- * any); *port_out receives the bound port.  Returns the fd or a negative
- * RILL_E* code. */
+/* Open a listening socket on host ("127.0.0.1", "::1", ...; numeric only)
+ * and port (0: any); *port_out receives the bound port.  The socket is
+ * non-blocking, close-on-exec, SO_REUSEADDR.  Returns the fd, or
+ * RILL_EINVAL (not a numeric address, port out of range) or RILL_ESYS
+ * (errno says why, e.g. EADDRINUSE, or EADDRNOTAVAIL without IPv6). */
 RILL_EXTERN int rill_tcp_listen(const char *host, int port, int *port_out);
 /* accept(listen_fd): emits one connection per accepted client, while there
  * is demand (without demand, clients wait in the kernel's backlog).  Never
- * completes; the listening fd is closed at the end with RILL_FD_CLOSE. */
+ * completes; the listening fd is closed at the end with RILL_FD_CLOSE.
+ * Out of file descriptors (EMFILE) and other accept failures give
+ * on_error(RILL_ESYS). */
 RILL_EXTERN rill_observable_t *rill_tcp_accept(rill_sched_t *s, int listen_fd,
                                                unsigned flags);
 /* connect(host, port): emits one connection once connected, then
- * completes; a refused or failed connect gives on_error(RILL_ESYS). */
+ * completes; a refused or failed connect gives on_error(RILL_ESYS) with
+ * sys_errno (ECONNREFUSED, ...).  The connect starts at subscription; the
+ * connection waits for demand.  host must be numeric (no DNS): NULL with
+ * errno EINVAL otherwise. */
 RILL_EXTERN rill_observable_t *rill_tcp_connect(rill_sched_t *s,
                                                 const char *host, int port);
 

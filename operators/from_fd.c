@@ -3,29 +3,32 @@
  * completes at end of file.
  *
  * Demand: reads only while downstream demand is positive.  Each read that
- * returns data is one value, so a request(n) costs at most n reads.  With
+ * returns data is one value, so a request(n) costs at most n reads.  End
+ * of file is seen by a read too, so a consumer that requested exactly
+ * what was left gets on_complete after its next request.  With
  * no demand the read watcher is stopped: the kernel buffer fills up and the
  * writer is pushed back (a pipe writer blocks or gets EAGAIN; TCP closes
  * its window).  Reading never happens inside request(): request only arms
  * the watcher, and the reads run from the loop, so a request made from
  * on_next never recurses.
  * I/O: one fd watcher (RILL_IO_READ) for the life of the subscription,
- * armed while there is demand.  At most FROM_FD_READS_PER_WAKEUP reads per
- * wake-up, so one busy fd cannot starve the rest of the loop.  The fd is
- * made non-blocking at subscription.  EAGAIN/EWOULDBLOCK wait for the next
- * wake-up, EINTR retries, any other failure is on_error(RILL_ESYS) with
- * sys_errno set; a closed or invalid fd is on_error(RILL_ESYS, EBADF)
- * right after on_subscribe.  On a scheduler without I/O (virtual) the
- * subscription fails with RILL_ENOTSUP.
- * Memory: reads go into one spare buffer of `chunk` bytes; a read that
- * filled at least half of it is emitted as is (and a new spare is
- * allocated at the next read), a shorter one is copied into a buffer of
- * its own size, so a trickle of small messages does not pin a chunk per
- * message downstream.  Held inside from_fd: at most one chunk.
- * Owns: the watcher and the spare buffer; with RILL_FD_CLOSE, the fd,
- * closed when the subscription ends on every path (end of file, error,
- * cancel, a failed subscription), or when the recipe is freed without
- * ever having been subscribed, or at once if the constructor fails with
+ * armed while there is demand.  Per wake-up it reads while reads fill a
+ * whole chunk (more is likely waiting), at most FROM_FD_READS_PER_WAKEUP
+ * times, so one busy fd cannot starve the rest of the loop; a short read
+ * ends the round (the fd is most likely drained; level-triggered readiness
+ * brings us back if not).  The fd is made non-blocking at subscription.
+ * EAGAIN/EWOULDBLOCK wait for the next wake-up, EINTR retries, any other
+ * failure is on_error(RILL_ESYS) with sys_errno set; a closed or invalid
+ * fd is on_error(RILL_ESYS, EBADF) right after on_subscribe.  On a scheduler
+ * without I/O (virtual) the subscription fails with RILL_ENOTSUP. Memory: reads
+ * go into one spare buffer of `chunk` bytes; a read that filled at least half
+ * of it is emitted as is (and a new spare is allocated at the next read), a
+ * shorter one is copied into a buffer of its own size, so a trickle of small
+ * messages does not pin a chunk per message downstream.  Held inside from_fd:
+ * at most one chunk. Owns: the watcher and the spare buffer; with
+ * RILL_FD_CLOSE, the fd, closed when the subscription ends on every path (end
+ * of file, error, cancel, a failed subscription), or when the recipe is freed
+ * without ever having been subscribed, or at once if the constructor fails with
  * ENOMEM (rule 1: ownership passes at the call).  Without it the fd is
  * left open (still non-blocking).
  * Deviations: a recipe is cold like every other, but all its
@@ -79,8 +82,10 @@ static void from_fd_fail_sys(struct rill__op *op, int sys_errno,
   rill__op_error(op, &err);
 }
 
-/* One read into the spare buffer.  Returns 1 after emitting a value, 0 on
- * "nothing now" (EAGAIN), -1 when the stream ended (EOF, error, ENOMEM). */
+/* One read into the spare buffer.  Returns 1 after emitting a full chunk
+ * (there may be more), 0 after a short read or on EAGAIN (the fd is most
+ * likely drained: wait for the next wake-up rather than pay a read that
+ * says EAGAIN), -1 when the stream ended (EOF, error, ENOMEM). */
 static int from_fd_read_once(struct rill__op *op) {
   const struct from_fd_args *a = op->args;
   struct from_fd_state *st = op->state;
@@ -120,10 +125,11 @@ static int from_fd_read_once(struct rill__op *op) {
     }
   }
   rill_buf_set_len(b, (size_t)n);
-  if (rill__emit(op->down, rill_value_buf(b)) &&
-      st->demand != RILL_UNBOUNDED)
+  if (rill__emit(op->down, rill_value_buf(b)) && st->demand != RILL_UNBOUNDED)
     st->demand--;
-  return rill__op_done(op) ? -1 : 1;
+  if (rill__op_done(op))
+    return -1;
+  return (size_t)n == a->chunk ? 1 : 0;
 }
 
 static void from_fd_readable(rill_sched_io_t *w, int events, void *arg) {
@@ -149,11 +155,12 @@ static int from_fd_init(struct rill__op *op) {
   ((struct from_fd_args *)op->args)->subscribed = true;
   st->io = rill_sched_io_new(a->sched, a->fd, from_fd_readable, op);
   if (st->io == NULL)
-    return errno == ENOTSUP ? RILL_ENOTSUP
-                            : errno == ENOMEM ? RILL_ENOMEM : RILL_EINVAL;
+    return errno == ENOTSUP  ? RILL_ENOTSUP
+           : errno == ENOMEM ? RILL_ENOMEM
+                             : RILL_EINVAL;
   int fl = fcntl(a->fd, F_GETFL);
-  if (fl < 0 || (!(fl & O_NONBLOCK) &&
-                 fcntl(a->fd, F_SETFL, fl | O_NONBLOCK) < 0)) {
+  if (fl < 0 ||
+      (!(fl & O_NONBLOCK) && fcntl(a->fd, F_SETFL, fl | O_NONBLOCK) < 0)) {
     st->bad_errno = errno;
     st->closed = errno == EBADF; /* nothing of ours to close */
   }

@@ -22,8 +22,9 @@
  * Values: anything other than RILL_KIND_BUF is on_error(RILL_EINVAL).
  * Owns: the buffer being split and the partial line, released on every
  * path (destroy; cancel needs nothing else, so the default handlers for
- * on_subscribe, on_error and on_cancel are used).  Each line is a fresh buffer (a copy), so the input buffers are
- * released as soon as they have been split. */
+ * on_subscribe, on_error and on_cancel are used).  Each line is a fresh buffer
+ * (a copy), so the input buffers are released as soon as they have been split.
+ */
 #include <errno.h>
 
 #include "rill-internal.h"
@@ -36,21 +37,21 @@ struct lines_args {
 };
 
 struct lines_state {
-  rill_buf_t *cur; /* the input buffer being split, or NULL */
-  size_t off;      /* bytes of cur already consumed */
+  rill_buf_t *cur;     /* the input buffer being split, or NULL */
+  size_t off;          /* bytes of cur already consumed */
   unsigned char *part; /* bytes of the current line seen so far */
   size_t part_len;
   size_t part_cap;
   int64_t demand;
-  bool skipping;  /* truncate: dropping the rest of an overlong line */
-  bool up_asked;  /* one buffer requested from upstream, not yet here */
-  bool up_done;   /* upstream completed */
-  bool draining;  /* the drain loop is on the stack */
+  bool skipping; /* truncate: dropping the rest of an overlong line */
+  bool up_asked; /* one buffer requested from upstream, not yet here */
+  bool up_done;  /* upstream completed */
+  bool draining; /* the drain loop is on the stack */
 };
 
 /* Emit the line a[0..alen) + b[0..blen) as a new buffer. */
-static void lines_emit(struct rill__op *op, const unsigned char *a,
-                       size_t alen, const unsigned char *b, size_t blen) {
+static void lines_emit(struct rill__op *op, const unsigned char *a, size_t alen,
+                       const unsigned char *b, size_t blen) {
   struct lines_state *st = op->state;
   rill_buf_t *line = rill_buf_new(alen + blen);
   if (line == NULL) {

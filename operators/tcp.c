@@ -18,7 +18,8 @@
  * descriptors: retrying at once would spin), is on_error(RILL_ESYS).
  * Owns: the watcher, and with RILL_FD_CLOSE the listening fd, closed on
  * every path (as from_fd: also when the recipe is freed unsubscribed or
- * the constructor fails with ENOMEM).  Never completes (RxJS: a hot server source): cancel it.
+ * the constructor fails with ENOMEM).  Never completes (RxJS: a hot server
+ * source): cancel it.
  *
  * connect -- The address is parsed when the recipe is made (numeric only:
  * AI_NUMERICHOST, no DNS); each subscription opens its own socket and
@@ -118,8 +119,7 @@ static int tcp_resolve(const char *host, int port, bool passive,
   memset(&hints, 0, sizeof(hints));
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags =
-      AI_NUMERICHOST | AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
+  hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
   struct addrinfo *res = NULL;
   if (getaddrinfo(host, service, &hints, &res) != 0 || res == NULL)
     return RILL_EINVAL;
@@ -146,8 +146,7 @@ int rill_tcp_listen(const char *host, int port, int *port_out) {
   int one = 1;
   if (sock_setup(fd) < 0 ||
       setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-      bind(fd, (struct sockaddr *)&ss, len) < 0 ||
-      listen(fd, TCP_BACKLOG) < 0)
+      bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, TCP_BACKLOG) < 0)
     goto fail;
   if (port_out != NULL) {
     struct sockaddr_storage bound;
@@ -166,7 +165,7 @@ fail:;
   return RILL_ESYS;
 }
 
-/* ---- accept -----------------------------------------------------------------*/
+/* ---- accept ---------------------------------------------------------------*/
 
 struct accept_args {
   rill_sched_t *sched;
@@ -257,11 +256,12 @@ static int accept_init(struct rill__op *op) {
   ((struct accept_args *)op->args)->subscribed = true; /* see from_fd.c */
   st->io = rill_sched_io_new(a->sched, a->fd, accept_readable, op);
   if (st->io == NULL)
-    return errno == ENOTSUP ? RILL_ENOTSUP
-                            : errno == ENOMEM ? RILL_ENOMEM : RILL_EINVAL;
+    return errno == ENOTSUP  ? RILL_ENOTSUP
+           : errno == ENOMEM ? RILL_ENOMEM
+                             : RILL_EINVAL;
   int fl = fcntl(a->fd, F_GETFL);
-  if (fl < 0 || (!(fl & O_NONBLOCK) &&
-                 fcntl(a->fd, F_SETFL, fl | O_NONBLOCK) < 0)) {
+  if (fl < 0 ||
+      (!(fl & O_NONBLOCK) && fcntl(a->fd, F_SETFL, fl | O_NONBLOCK) < 0)) {
     st->bad_errno = errno;
     st->closed = errno == EBADF;
   }
@@ -321,7 +321,7 @@ rill_observable_t *rill_tcp_accept(rill_sched_t *s, int listen_fd,
   return rill__op_create(NULL, &accept_ops, &args);
 }
 
-/* ---- connect ----------------------------------------------------------------*/
+/* ---- connect --------------------------------------------------------------*/
 
 struct connect_args {
   rill_sched_t *sched;

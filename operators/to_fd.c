@@ -22,17 +22,24 @@
  * done(ctx, code, sys_errno) with the upstream's code and sys_errno (0
  * unless the upstream error was itself a system error, e.g. from_fd's);
  * unwritten bytes are dropped.  A value that is not a buffer cancels
- * upstream and gives done(ctx, RILL_EINVAL, 0).  done may run before
- * rill_to_fd() returns (a synchronous source on a writable fd).  Cancelling
- * through *out stops everything and does NOT call done (no terminal signal
- * follows a cancel).  done may free the *out handle.
+ * upstream and gives done(ctx, RILL_EINVAL, 0).  A stage that cannot start
+ * (RILL_ENOMEM, RILL_ENOTSUP on a scheduler without I/O) gives done with
+ * that code.  done may run before rill_to_fd() returns (a synchronous
+ * source on a writable fd).  Cancelling through *out stops everything and
+ * does NOT call done (no terminal signal follows a cancel).  done may free
+ * the *out handle.  rill_to_fd() returns 0 exactly when done will run (or
+ * has run) unless cancelled; RILL_EINVAL/RILL_ENOMEM when it never will.
  * Owns: the queued buffers, the watcher and, with RILL_FD_CLOSE, the fd,
- * closed on every path (before done runs, or at cancel), also when
- * rill_to_fd() fails with RILL_ENOMEM (not on RILL_EINVAL).
+ * closed on every path (at the end of the stream, before done runs, or at
+ * cancel), also when rill_to_fd() fails with RILL_ENOMEM (not on
+ * RILL_EINVAL).
  * Built as an internal operator stage (which does the work) under a plain
  * subscription (which is the handle *out), so that a cancel reaches the
- * stage and stops its watcher.  The source observable is not taken over:
- * like rill_observable_subscribe(), the caller keeps its reference. */
+ * stage and stops its watcher.  The subscription's callbacks turn the
+ * terminal signal into done(), so every ending -- including a stage that
+ * could not even be allocated -- reports once.  The source observable is
+ * not taken over: like rill_observable_subscribe(), the caller keeps its
+ * reference. */
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE /* MSG_NOSIGNAL */
 #endif
@@ -50,13 +57,19 @@
 #define TO_FD_WINDOW 4
 #define TO_FD_WRITES_PER_WAKEUP 64
 
+/* What the end of the stream is reported to.  Owned by the stage recipe
+ * (freed with it), which outlives every signal that reaches the sink. */
+struct to_fd_link {
+  rill_done_fn done;
+  void *ctx;
+  bool subscribed; /* the stage ran: it closes the fd from then on */
+};
+
 struct to_fd_args {
   rill_sched_t *sched;
   int fd;
   unsigned flags;
-  rill_done_fn done;
-  void *ctx;
-  bool subscribed; /* set by the subscription (recipe memory) */
+  struct to_fd_link *link;
 };
 
 struct to_fd_state {
@@ -82,12 +95,6 @@ static void to_fd_release_fd(struct rill__op *op) {
   }
 }
 
-static void to_fd_done(struct rill__op *op, int code, int sys_errno) {
-  const struct to_fd_args *a = op->args;
-  if (a->done != NULL)
-    a->done(a->ctx, code, sys_errno);
-}
-
 static void to_fd_fail(struct rill__op *op, int code, int sys_errno,
                        const char *msg) {
   const struct to_fd_args *a = op->args;
@@ -99,14 +106,12 @@ static void to_fd_fail(struct rill__op *op, int code, int sys_errno,
   else
     rill__error_init(&err, code, 0, op->ops->name, "to_fd: %s", msg);
   to_fd_release_fd(op);
-  rill__op_error(op, &err); /* cancels upstream */
-  to_fd_done(op, code, sys_errno);
+  rill__op_error(op, &err); /* cancels upstream; the sink calls done */
 }
 
 static void to_fd_finish(struct rill__op *op) {
   to_fd_release_fd(op);
-  rill__op_complete(op);
-  to_fd_done(op, 0, 0);
+  rill__op_complete(op); /* the sink calls done(ctx, 0, 0) */
 }
 
 static ssize_t to_fd_write(struct rill__op *op, const void *p, size_t n) {
@@ -142,8 +147,8 @@ static void to_fd_flush(struct rill__op *op) {
       break;
     }
     rill_buf_t *b = st->queue[st->head];
-    ssize_t w = to_fd_write(op, rill_buf_data(b) + st->off,
-                            rill_buf_len(b) - st->off);
+    ssize_t w =
+        to_fd_write(op, rill_buf_data(b) + st->off, rill_buf_len(b) - st->off);
     if (w < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
         blocked = true;
@@ -184,14 +189,18 @@ static void to_fd_writable(rill_sched_io_t *w, int events, void *arg) {
 static int to_fd_init(struct rill__op *op) {
   const struct to_fd_args *a = op->args;
   struct to_fd_state *st = op->state;
-  ((struct to_fd_args *)op->args)->subscribed = true; /* see from_fd.c */
+  a->link->subscribed = true;
   st->io = rill_sched_io_new(a->sched, a->fd, to_fd_writable, op);
-  if (st->io == NULL)
-    return errno == ENOTSUP ? RILL_ENOTSUP
-                            : errno == ENOMEM ? RILL_ENOMEM : RILL_EINVAL;
+  if (st->io == NULL) {
+    int rc = errno == ENOTSUP  ? RILL_ENOTSUP
+             : errno == ENOMEM ? RILL_ENOMEM
+                               : RILL_EINVAL;
+    to_fd_release_fd(op); /* closed before done runs */
+    return rc;            /* -> the sink's on_error -> done */
+  }
   int fl = fcntl(a->fd, F_GETFL);
-  if (fl < 0 || (!(fl & O_NONBLOCK) &&
-                 fcntl(a->fd, F_SETFL, fl | O_NONBLOCK) < 0)) {
+  if (fl < 0 ||
+      (!(fl & O_NONBLOCK) && fcntl(a->fd, F_SETFL, fl | O_NONBLOCK) < 0)) {
     st->bad_errno = errno;
     st->closed = errno == EBADF; /* nothing of ours to close */
   }
@@ -239,10 +248,8 @@ static void to_fd_on_next(void *self, rill_value_t v) {
 }
 
 static void to_fd_on_error(struct rill__op *op, const rill_error_t *err) {
-  rill_error_t copy = *err;
   to_fd_release_fd(op);
-  rill__op_error(op, &copy);
-  to_fd_done(op, copy.code, copy.sys_errno);
+  rill__op_error(op, err); /* the sink calls done(code, sys_errno) */
 }
 
 static void to_fd_on_complete(struct rill__op *op) {
@@ -267,11 +274,13 @@ static void to_fd_destroy(struct rill__op *op) {
   }
 }
 
-/* rill_to_fd() failed with ENOMEM before the stage ran: still close. */
+/* The recipe goes (after the stage, which holds it): free the link, and
+ * close the fd if the stage never ran (allocation failures). */
 static void to_fd_args_release(void *args) {
   struct to_fd_args *a = args;
-  if ((a->flags & RILL_FD_CLOSE) && !a->subscribed)
+  if ((a->flags & RILL_FD_CLOSE) && !a->link->subscribed)
     close(a->fd);
+  rill__free(a->link);
 }
 
 static const struct rill__op_ops to_fd_ops = {
@@ -288,28 +297,48 @@ static const struct rill__op_ops to_fd_ops = {
     .args_release = to_fd_args_release,
 };
 
-/* The user's end of the to_fd stage: the stage reports through done(). */
+/* The user's end of the stage: terminal signals become done(). */
 static void to_fd_sink_subscribe(void *ctx, rill_subscription_t *s) {
   (void)ctx;
   (void)s;
 }
 
-int rill_to_fd(rill_observable_t *src, rill_sched_t *s, int fd,
-               unsigned flags, rill_done_fn done, void *ctx,
-               rill_subscription_t **out) {
+static void to_fd_sink_error(void *ctx, const rill_error_t *err) {
+  struct to_fd_link *link = ctx;
+  if (link->done != NULL)
+    link->done(link->ctx, err->code, err->sys_errno);
+}
+
+static void to_fd_sink_complete(void *ctx) {
+  struct to_fd_link *link = ctx;
+  if (link->done != NULL)
+    link->done(link->ctx, 0, 0);
+}
+
+int rill_to_fd(rill_observable_t *src, rill_sched_t *s, int fd, unsigned flags,
+               rill_done_fn done, void *ctx, rill_subscription_t **out) {
   if (out != NULL)
     *out = NULL;
   if (src == NULL || s == NULL || fd < 0 ||
       (flags & ~(unsigned)RILL_FD_CLOSE) != 0)
     return RILL_EINVAL;
-  struct to_fd_args args = {
-      .sched = s, .fd = fd, .flags = flags, .done = done, .ctx = ctx};
+  struct to_fd_link *link = rill__calloc(1, sizeof(*link));
+  if (link == NULL) {
+    if (flags & RILL_FD_CLOSE)
+      close(fd);
+    return RILL_ENOMEM;
+  }
+  link->done = done;
+  link->ctx = ctx;
+  struct to_fd_args args = {.sched = s, .fd = fd, .flags = flags, .link = link};
   rill_observable_t *stage =
       rill__op_create(rill_observable_ref(src), &to_fd_ops, &args);
   if (stage == NULL)
-    return RILL_ENOMEM;
-  static const rill_subscriber_t sink = {.on_subscribe = to_fd_sink_subscribe};
-  int rc = rill_observable_subscribe(stage, &sink, NULL, out);
+    return RILL_ENOMEM; /* args_release closed the fd and freed the link */
+  static const rill_subscriber_t sink = {.on_subscribe = to_fd_sink_subscribe,
+                                         .on_error = to_fd_sink_error,
+                                         .on_complete = to_fd_sink_complete};
+  int rc = rill_observable_subscribe(stage, &sink, link, out);
   rill_observable_free(stage);
   return rc;
 }

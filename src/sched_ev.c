@@ -67,6 +67,15 @@ static void ev_sched_timer_keepalive(rill_sched_timer_t *t, bool keep) {
 static void ev_io_fired(struct ev_loop *loop, ev_io *w, int revents) {
   rill_sched_io_t *io = RILL__CONTAINER_OF(w, rill_sched_io_t, ev);
   io->s->now = ev_now(loop) * 1000.0;
+  if (revents & EV_ERROR) {
+    /* libev gave up on the fd and stopped the watcher: keep the books
+     * right, and let the owner try both directions to see the error. */
+    if (io->events != 0)
+      io->s->active--;
+    io->events = 0;
+    rill__sched_io_fire(io, RILL_IO_READ | RILL_IO_WRITE);
+    return;
+  }
   int events = ((revents & EV_READ) ? RILL_IO_READ : 0) |
                ((revents & EV_WRITE) ? RILL_IO_WRITE : 0);
   rill__sched_io_fire(io, events);

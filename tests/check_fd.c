@@ -30,7 +30,7 @@
 
 #define FX_LIMIT_S 8.0 /* watchdog per loop run */
 
-/* ---- fixture: a fresh loop and scheduler per test --------------------------*/
+/* ---- fixture: a fresh loop and scheduler per test -------------------------*/
 
 typedef struct fx {
   struct ev_loop *loop;
@@ -73,9 +73,11 @@ static void fx_fini(fx_t *f) {
   ev_loop_destroy(f->loop);
 }
 
-static bool fd_is_open(int fd) { return fcntl(fd, F_GETFD) != -1; }
+static bool fd_is_open(int fd) {
+  return fcntl(fd, F_GETFD) != -1;
+}
 
-/* ---- helpers: buffers, patterns, sinks -------------------------------------*/
+/* ---- helpers: buffers, patterns, sinks ------------------------------------*/
 
 static rill_value_t bufv(const void *p, size_t n) {
   rill_buf_t *b = rill_buf_from(p, n);
@@ -83,7 +85,9 @@ static rill_value_t bufv(const void *p, size_t n) {
   return rill_value_buf(b);
 }
 
-static rill_value_t strv(const char *s) { return bufv(s, strlen(s)); }
+static rill_value_t strv(const char *s) {
+  return bufv(s, strlen(s));
+}
 
 /* A source of the given strings, one buffer each. */
 static rill_observable_t *chunks(size_t n, const char *const *parts) {
@@ -223,12 +227,11 @@ static void done_cb(void *ctx, int code, int sys_errno) {
   d->sys_errno = sys_errno;
 }
 
-/* ---- lines: synchronous, on from_array / generate --------------------------*/
+/* ---- lines: synchronous, on from_array / generate -------------------------*/
 
 /* lines over `parts`, collected with unbounded demand. */
 static int lines_collect(size_t n, const char *const *parts, size_t max,
-                         bool truncate, rill_values_t *out,
-                         rill_error_t *err) {
+                         bool truncate, rill_values_t *out, rill_error_t *err) {
   rill_observable_t *o = rill_lines(chunks(n, parts), max, truncate);
   ck_assert_ptr_nonnull(o);
   int rc = rill_observable_collect(o, out, err);
@@ -298,8 +301,7 @@ START_TEST(lines_longer_than_max_is_an_error) {
   rill_values_clear(&got);
   /* one byte more fails, after the lines before it */
   const char *bad[] = {"abcd\nab", "cde\nnever\n"};
-  ck_assert_int_eq(lines_collect(2, bad, 4, false, &got, &err),
-                   RILL_EOVERFLOW);
+  ck_assert_int_eq(lines_collect(2, bad, 4, false, &got, &err), RILL_EOVERFLOW);
   ck_assert_str_eq(err.stage, "lines");
   expect_lines(&got, (const char *const[]){"abcd"}, 1);
   rill_values_clear(&got);
@@ -404,6 +406,34 @@ START_TEST(lines_one_line_per_request_and_input_only_when_needed) {
   ck_assert_rec_ok(&r);
   static const char *const want[] = {"l1", "l2", "l3", "l4", "l5"};
   expect_lines(&r.values, want, 5);
+  rec_clear(&r);
+  rill_observable_free(o);
+}
+END_TEST
+
+static int not_empty(void *ctx, rill_value_t v) {
+  (void)ctx;
+  return rill_buf_len(v.as.buf) > 0;
+}
+
+START_TEST(lines_with_a_filter_downstream_keep_demand_exact) {
+  /* A fused filter that drops lines does not consume demand: lines goes
+   * on to the next line by itself, and never emits beyond demand. */
+  const char *parts[] = {"a\n\n\n", "b\n", "\n\nc"};
+  rill_observable_t *o =
+      rill_filter(rill_lines(chunks(3, parts), 8, false), not_empty, NULL);
+  rec_t r;
+  rec_init(&r);
+  r.request_on_subscribe = 1;
+  ck_assert_int_eq(rec_subscribe(&r, o), 0);
+  ck_assert_int_eq(r.nexts, 1);
+  rec_request(&r, 1);
+  ck_assert_int_eq(r.nexts, 2);
+  rec_request(&r, 1);
+  ck_assert_int_eq(r.nexts, 3);
+  ck_assert_int_eq(r.terminal, REC_COMPLETE);
+  ck_assert_rec_ok(&r);
+  expect_lines(&r.values, (const char *const[]){"a", "b", "c"}, 3);
   rec_clear(&r);
   rill_observable_free(o);
 }
@@ -539,7 +569,7 @@ START_TEST(lines_out_of_memory_at_every_allocation) {
 }
 END_TEST
 
-/* ---- from_fd / to_fd on pipes and socketpairs -------------------------------*/
+/* ---- from_fd / to_fd on pipes and socketpairs -----------------------------*/
 
 START_TEST(pipe_lines_round_trip) {
   fx_t f;
@@ -571,6 +601,36 @@ START_TEST(pipe_lines_round_trip) {
 }
 END_TEST
 
+START_TEST(from_fd_reads_a_regular_file) {
+  /* epoll cannot watch regular files; libev reports them always ready */
+  fx_t f;
+  fx_init(&f);
+  char path[] = "/tmp/rill-check-fd-XXXXXX";
+  int fd = mkstemp(path);
+  ck_assert_int_ge(fd, 0);
+  unlink(path);
+  static const char text[] = "first\nsecond\r\nthird";
+  ck_assert_int_eq(write(fd, text, sizeof(text) - 1),
+                   (ssize_t)sizeof(text) - 1);
+  ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+  rill_observable_t *o =
+      rill_lines(rill_from_fd(f.s, fd, 5, RILL_FD_CLOSE), 64, false);
+  rec_t r;
+  rec_init(&r);
+  r.request_on_subscribe = 1;
+  r.request_in_next = 1;
+  ck_assert_int_eq(rec_subscribe(&r, o), 0);
+  fx_run(&f);
+  ck_assert_rec_ok(&r);
+  ck_assert_int_eq(r.terminal, REC_COMPLETE);
+  expect_lines(&r.values, (const char *const[]){"first", "second", "third"}, 3);
+  ck_assert(!fd_is_open(fd));
+  rec_clear(&r);
+  rill_observable_free(o);
+  fx_fini(&f);
+}
+END_TEST
+
 /* to_fd -> fd pair -> from_fd, `total` pattern bytes. */
 static void round_trip(int wfd, int rfd, size_t total, size_t piece,
                        size_t chunk) {
@@ -579,8 +639,8 @@ static void round_trip(int wfd, int rfd, size_t total, size_t piece,
   struct pat_gen g = {.total = total, .size = piece};
   rill_observable_t *src = rill_generate(NULL, pat_next, NULL, &g);
   struct done_rec d = {0};
-  ck_assert_int_eq(
-      rill_to_fd(src, f.s, wfd, RILL_FD_CLOSE, done_cb, &d, NULL), 0);
+  ck_assert_int_eq(rill_to_fd(src, f.s, wfd, RILL_FD_CLOSE, done_cb, &d, NULL),
+                   0);
   rill_observable_free(src); /* to_fd keeps what it needs */
   rill_observable_t *in = rill_from_fd(f.s, rfd, chunk, RILL_FD_CLOSE);
   bsink_t b = {.initial = RILL_UNBOUNDED, .check_pattern = true};
@@ -612,7 +672,7 @@ START_TEST(socketpair_to_fd_from_fd_round_trip) {
 }
 END_TEST
 
-/* ---- backpressure -------------------------------------------------------------*/
+/* ---- backpressure ---------------------------------------------------------*/
 
 /* A byte-counting allocator: how much rill holds at most. */
 static size_t mem_live, mem_peak;
@@ -670,14 +730,14 @@ static void pusher_cb(struct ev_loop *loop, ev_io *w, int revents) {
   struct pusher *p = w->data;
   unsigned char buf[16384];
   for (int i = 0; i < 16 && p->sent < p->total; i++) {
-    size_t n = p->total - p->sent < sizeof(buf) ? p->total - p->sent
-                                                : sizeof(buf);
+    size_t n =
+        p->total - p->sent < sizeof(buf) ? p->total - p->sent : sizeof(buf);
     for (size_t j = 0; j < n; j++)
       buf[j] = pat_byte(p->sent + j);
     ssize_t k = write(p->fd, buf, n);
     if (k < 0) {
-      ck_assert_msg(errno == EAGAIN || errno == EWOULDBLOCK,
-                    "writer: errno %d", errno);
+      ck_assert_msg(errno == EAGAIN || errno == EWOULDBLOCK, "writer: errno %d",
+                    errno);
       p->eagain++;
       break;
     }
@@ -752,8 +812,7 @@ START_TEST(slow_consumer_pushes_back_a_fast_writer) {
           "fd: slow consumer: %zu bytes in %lld reads over %ld ticks, "
           "writer hit EAGAIN %ld times, at most %zu bytes in flight, "
           "rill peak %zu bytes\n",
-          total, (long long)b.nexts, k.ticks, p.eagain, p.max_ahead,
-          mem_peak);
+          total, (long long)b.nexts, k.ticks, p.eagain, p.max_ahead, mem_peak);
   rill_subscription_free(h);
   rill_observable_free(in);
   fx_fini(&f);
@@ -806,7 +865,7 @@ START_TEST(to_fd_backpressure_bounds_the_source_and_cancel_stops_it) {
   ck_assert_msg(c.pulls_seen > 0 && c.pulls_seen <= 4 + 16,
                 "%ld buffers pulled", c.pulls_seen);
   ck_assert_int_eq(g.pulls, c.pulls_seen); /* nothing after the cancel */
-  ck_assert(fd_is_open(sv[0])); /* no RILL_FD_CLOSE: still ours */
+  ck_assert(fd_is_open(sv[0]));            /* no RILL_FD_CLOSE: still ours */
   rill_subscription_free(h);
   rill_observable_free(src);
   close(sv[0]);
@@ -815,7 +874,7 @@ START_TEST(to_fd_backpressure_bounds_the_source_and_cancel_stops_it) {
 }
 END_TEST
 
-/* ---- ends: EOF, half-close, reset, EPIPE, closed fds ---------------------------*/
+/* ---- ends: EOF, half-close, reset, EPIPE, closed fds ----------------------*/
 
 START_TEST(half_close_completes_and_the_other_direction_still_works) {
   fx_t f;
@@ -898,8 +957,7 @@ START_TEST(to_fd_epipe_on_a_pipe_with_sigpipe_ignored) {
   close(p[0]);
   rill_observable_t *src = rill_just(1, strv("data"));
   struct done_rec d = {0};
-  ck_assert_int_eq(rill_to_fd(src, f.s, p[1], RILL_FD_CLOSE, done_cb, &d,
-                              NULL),
+  ck_assert_int_eq(rill_to_fd(src, f.s, p[1], RILL_FD_CLOSE, done_cb, &d, NULL),
                    0);
   fx_run(&f);
   ck_assert_int_eq(d.calls, 1);
@@ -947,12 +1005,78 @@ START_TEST(to_fd_reports_upstream_errors_and_non_buffers) {
   src = rill_empty();
   ck_assert_int_eq(rill_to_fd(src, NULL, sv[0], 0, done_cb, &d, NULL),
                    RILL_EINVAL);
-  ck_assert_int_eq(rill_to_fd(src, f.s, -1, 0, done_cb, &d, NULL),
-                   RILL_EINVAL);
+  ck_assert_int_eq(rill_to_fd(src, f.s, -1, 0, done_cb, &d, NULL), RILL_EINVAL);
   rill_observable_free(src);
   close(sv[0]);
   close(sv[1]);
   fx_fini(&f);
+}
+END_TEST
+
+START_TEST(to_fd_reports_a_stage_that_cannot_start) {
+  /* no I/O on the virtual scheduler: done(RILL_ENOTSUP), fd closed */
+  rill_sched_t *vs = rill_sched_virtual_new();
+  int sv[2];
+  ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  rill_observable_t *src = rill_just(1, strv("x"));
+  struct done_rec d = {0};
+  ck_assert_int_eq(rill_to_fd(src, vs, sv[0], RILL_FD_CLOSE, done_cb, &d, NULL),
+                   0);
+  ck_assert_int_eq(d.calls, 1);
+  ck_assert_int_eq(d.code, RILL_ENOTSUP);
+  ck_assert(!fd_is_open(sv[0]));
+  rill_observable_free(src);
+  close(sv[1]);
+  ck_assert_int_eq(rill_sched_free(vs), 0);
+}
+END_TEST
+
+START_TEST(to_fd_out_of_memory_at_every_allocation) {
+  /* Each allocation after setup fails in turn: either rill_to_fd says
+   * RILL_ENOMEM and done never runs, or done runs exactly once (0 or
+   * RILL_ENOMEM); the fd is closed and nothing leaks, every time. */
+  for (long k = 0;; k++) {
+    tl_alloc_install();
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    rill_sched_t *s = rill_sched_ev_new(loop);
+    ck_assert_ptr_nonnull(s);
+    rill_observable_t *src = rill_just(2, strv("hello "), strv("world"));
+    ck_assert_ptr_nonnull(src);
+    int sv[2];
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    long setup = tl_alloc_index;
+    tl_fail_at = setup + k;
+    struct done_rec d = {0};
+    int rc = rill_to_fd(src, s, sv[0], RILL_FD_CLOSE, done_cb, &d, NULL);
+    ev_run(loop, 0);
+    long attempted = tl_alloc_index - setup;
+    tl_fail_at = -1;
+    if (rc == 0) {
+      ck_assert_int_eq(d.calls, 1);
+      ck_assert_msg(d.code == 0 || d.code == RILL_ENOMEM, "k=%ld code=%d", k,
+                    d.code);
+    } else {
+      ck_assert_int_eq(rc, RILL_ENOMEM);
+      ck_assert_int_eq(d.calls, 0);
+    }
+    ck_assert_msg(!fd_is_open(sv[0]), "k=%ld: fd left open", k);
+    if (rc == 0 && d.code == 0) {
+      char buf[32];
+      ck_assert_int_eq(read(sv[1], buf, sizeof(buf)), 11);
+    }
+    close(sv[1]);
+    rill_observable_free(src);
+    ck_assert_int_eq(rill_sched_active(s), 0);
+    ck_assert_int_eq(rill_sched_free(s), 0);
+    ev_loop_destroy(loop);
+    ck_assert_int_eq(tl_live, 0);
+    tl_alloc_uninstall();
+    if (k >= attempted) {
+      ck_assert_int_eq(rc, 0);
+      ck_assert_int_eq(d.code, 0);
+      break;
+    }
+  }
 }
 END_TEST
 
@@ -1005,7 +1129,7 @@ START_TEST(from_fd_needs_a_scheduler_with_io) {
 }
 END_TEST
 
-/* ---- cancel ------------------------------------------------------------------------*/
+/* ---- cancel ---------------------------------------------------------------*/
 
 START_TEST(cancel_while_reading_stops_the_watcher) {
   fx_t f;
@@ -1064,6 +1188,41 @@ START_TEST(cancel_from_on_next_stops_the_watcher) {
 }
 END_TEST
 
+static int odd_digit(void *ctx, rill_value_t v) {
+  (void)ctx;
+  return (rill_buf_data(v.as.buf)[0] - '0') % 2 == 1;
+}
+
+START_TEST(from_fd_with_a_filter_downstream_keeps_demand_exact) {
+  fx_t f;
+  fx_init(&f);
+  int p[2];
+  ck_assert_int_eq(pipe(p), 0);
+  ck_assert_int_eq(write(p[1], "0123456789", 10), 10);
+  close(p[1]);
+  /* one byte per read; the filter drops the even digits */
+  rill_observable_t *o =
+      rill_filter(rill_from_fd(f.s, p[0], 1, RILL_FD_CLOSE), odd_digit, NULL);
+  rec_t r;
+  rec_init(&r);
+  r.request_on_subscribe = 5; /* exactly the odd digits */
+  ck_assert_int_eq(rec_subscribe(&r, o), 0);
+  fx_run(&f); /* returns: with no demand left the watcher is stopped */
+  ck_assert_rec_ok(&r);
+  ck_assert_int_eq(r.nexts, 5);
+  /* end of file is noticed by a read, and reads need demand */
+  ck_assert_int_eq(r.terminal, REC_NONE);
+  rec_request(&r, 1);
+  fx_run(&f);
+  ck_assert_rec_ok(&r);
+  ck_assert_int_eq(r.terminal, REC_COMPLETE);
+  expect_lines(&r.values, (const char *const[]){"1", "3", "5", "7", "9"}, 5);
+  rec_clear(&r);
+  rill_observable_free(o);
+  fx_fini(&f);
+}
+END_TEST
+
 START_TEST(overlong_line_from_a_pipe_in_both_modes) {
   for (int truncate = 0; truncate <= 1; truncate++) {
     fx_t f;
@@ -1082,8 +1241,8 @@ START_TEST(overlong_line_from_a_pipe_in_both_modes) {
     n += 7;
     ck_assert_int_eq(write(p[1], data, n), (ssize_t)n);
     close(p[1]);
-    rill_observable_t *o = rill_lines(
-        rill_from_fd(f.s, p[0], 1000, RILL_FD_CLOSE), 100, truncate);
+    rill_observable_t *o =
+        rill_lines(rill_from_fd(f.s, p[0], 1000, RILL_FD_CLOSE), 100, truncate);
     rec_t r;
     rec_init(&r);
     r.request_on_subscribe = RILL_UNBOUNDED;
@@ -1125,8 +1284,8 @@ START_TEST(from_fd_out_of_memory_at_every_allocation) {
       rill_observable_t *o =
           rill_lines(rill_from_fd(s, p[0], 3, RILL_FD_CLOSE), 16, false);
       bsink_t b = {.initial = RILL_UNBOUNDED};
-      if (o != NULL && rill_observable_subscribe(o, &bsink_sub, &b, NULL) ==
-                           0) {
+      if (o != NULL &&
+          rill_observable_subscribe(o, &bsink_sub, &b, NULL) == 0) {
         ev_run(loop, 0);
         ck_assert_int_ne(b.terminal, REC_NONE);
         rc = b.terminal == REC_COMPLETE ? 0 : b.err.code;
@@ -1152,7 +1311,7 @@ START_TEST(from_fd_out_of_memory_at_every_allocation) {
 }
 END_TEST
 
-/* ---- TCP ------------------------------------------------------------------------------*/
+/* ---- TCP ------------------------------------------------------------------*/
 
 /* An echo server for one client, and a client that sends numbered lines,
  * half-closes, and reads the echo back through lines(). */
@@ -1209,13 +1368,13 @@ static void cli_next(void *ctx, rill_value_t conn) {
   e->has_cli_conn = true;
   int fd = rill_conn_fd(conn);
   ck_assert_int_ge(fd, 0);
-  rill_observable_t *in = rill_lines(rill_from_fd(e->f->s, fd, 0, 0), 64,
-                                     false);
+  rill_observable_t *in =
+      rill_lines(rill_from_fd(e->f->s, fd, 0, 0), 64, false);
   e->lines.request_on_subscribe = RILL_UNBOUNDED;
   ck_assert_int_eq(rec_subscribe(&e->lines, in), 0);
   rill_observable_free(in);
-  ck_assert_int_eq(
-      rill_to_fd(e->payload, e->f->s, fd, 0, cli_done_cb, e, NULL), 0);
+  ck_assert_int_eq(rill_to_fd(e->payload, e->f->s, fd, 0, cli_done_cb, e, NULL),
+                   0);
 }
 
 static const rill_subscriber_t srv_sub = {.on_subscribe = srv_subscribe,
@@ -1234,8 +1393,7 @@ static int numbered_next(void *state, rill_value_t *out) {
   char text[4096];
   size_t n = 0;
   while (g->next < g->count && n < sizeof(text) - 32)
-    n += (size_t)snprintf(text + n, sizeof(text) - n, "line %ld\n",
-                          g->next++);
+    n += (size_t)snprintf(text + n, sizeof(text) - n, "line %ld\n", g->next++);
   *out = bufv(text, n);
   return 1;
 }
@@ -1291,10 +1449,14 @@ static void tcp_echo(const char *host) {
   fx_fini(&f);
 }
 
-START_TEST(tcp_ipv4_listen_accept_connect_round_trip) { tcp_echo("127.0.0.1"); }
+START_TEST(tcp_ipv4_listen_accept_connect_round_trip) {
+  tcp_echo("127.0.0.1");
+}
 END_TEST
 
-START_TEST(tcp_ipv6_listen_accept_connect_round_trip) { tcp_echo("::1"); }
+START_TEST(tcp_ipv6_listen_accept_connect_round_trip) {
+  tcp_echo("::1");
+}
 END_TEST
 
 START_TEST(tcp_connect_refused_is_esys) {
@@ -1396,6 +1558,36 @@ START_TEST(tcp_accept_emits_only_with_demand) {
 }
 END_TEST
 
+START_TEST(tcp_cancel_stops_connect_and_accept) {
+  fx_t f;
+  fx_init(&f);
+  int port = 0;
+  int lfd = rill_tcp_listen("127.0.0.1", 0, &port);
+  ck_assert_int_ge(lfd, 0);
+  rill_observable_t *acc = rill_tcp_accept(f.s, lfd, 0);
+  rill_observable_t *conn = rill_tcp_connect(f.s, "127.0.0.1", port);
+  rec_t ra, rc;
+  rec_init(&ra);
+  rec_init(&rc);
+  ra.request_on_subscribe = 5;
+  rc.request_on_subscribe = 1;
+  ck_assert_int_eq(rec_subscribe(&ra, acc), 0);
+  ck_assert_int_eq(rec_subscribe(&rc, conn), 0);
+  ck_assert_int_eq(rill_sched_active(f.s), 2); /* accepting, connecting */
+  rec_cancel(&rc); /* before the connect completed */
+  rec_cancel(&ra);
+  ck_assert_int_eq(rill_sched_active(f.s), 0);
+  fx_run(&f); /* returns at once: nothing of rill's is left */
+  ck_assert_int_eq(ra.nexts + rc.nexts, 0);
+  ck_assert_int_eq(ra.terminal + rc.terminal, REC_NONE);
+  ck_assert(fd_is_open(lfd)); /* accept without RILL_FD_CLOSE */
+  close(lfd);
+  rill_observable_free(acc);
+  rill_observable_free(conn);
+  fx_fini(&f);
+}
+END_TEST
+
 START_TEST(tcp_argument_checks) {
   int port;
   ck_assert_int_eq(rill_tcp_listen("localhost", 0, &port), RILL_EINVAL);
@@ -1424,16 +1616,19 @@ Suite *fd_suite(void) {
   tcase_add_test(tc, lines_binary_garbage_and_nul_bytes);
   tcase_add_test(tc, lines_rejects_values_that_are_not_buffers);
   tcase_add_test(tc, lines_one_line_per_request_and_input_only_when_needed);
+  tcase_add_test(tc, lines_with_a_filter_downstream_keep_demand_exact);
   tcase_add_test(tc, lines_match_a_reference_on_random_input);
   tcase_add_test(tc, lines_out_of_memory_at_every_allocation);
   suite_add_tcase(s, tc);
   tc = tcase_create("pipes");
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, pipe_lines_round_trip);
+  tcase_add_test(tc, from_fd_reads_a_regular_file);
   tcase_add_test(tc, pipe_to_fd_from_fd_round_trip);
   tcase_add_test(tc, socketpair_to_fd_from_fd_round_trip);
   tcase_add_test(tc, slow_consumer_pushes_back_a_fast_writer);
   tcase_add_test(tc, to_fd_backpressure_bounds_the_source_and_cancel_stops_it);
+  tcase_add_test(tc, from_fd_with_a_filter_downstream_keeps_demand_exact);
   tcase_add_test(tc, overlong_line_from_a_pipe_in_both_modes);
   tcase_add_test(tc, from_fd_out_of_memory_at_every_allocation);
   suite_add_tcase(s, tc);
@@ -1444,6 +1639,8 @@ Suite *fd_suite(void) {
   tcase_add_test(tc, to_fd_epipe_on_a_socket_needs_no_signal_handling);
   tcase_add_test(tc, to_fd_epipe_on_a_pipe_with_sigpipe_ignored);
   tcase_add_test(tc, to_fd_reports_upstream_errors_and_non_buffers);
+  tcase_add_test(tc, to_fd_reports_a_stage_that_cannot_start);
+  tcase_add_test(tc, to_fd_out_of_memory_at_every_allocation);
   tcase_add_test(tc, closed_fd_is_a_clean_error);
   tcase_add_test(tc, from_fd_needs_a_scheduler_with_io);
   tcase_add_test(tc, cancel_while_reading_stops_the_watcher);
@@ -1455,6 +1652,7 @@ Suite *fd_suite(void) {
   tcase_add_test(tc, tcp_ipv6_listen_accept_connect_round_trip);
   tcase_add_test(tc, tcp_connect_refused_is_esys);
   tcase_add_test(tc, tcp_accept_emits_only_with_demand);
+  tcase_add_test(tc, tcp_cancel_stops_connect_and_accept);
   tcase_add_test(tc, tcp_argument_checks);
   suite_add_tcase(s, tc);
   return s;
