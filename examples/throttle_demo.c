@@ -52,8 +52,7 @@ static int in_burst(void *ctx, rill_value_t v) {
 }
 
 static int start(struct feed *f, rill_observable_t *p) {
-  rill_subscriber_t sub = {
-      .on_next = count_out, .on_error = report_error};
+  rill_subscriber_t sub = {.on_next = count_out, .on_error = report_error};
   if (p == NULL) {
     perror(f->name);
     return -1;
@@ -121,12 +120,12 @@ int main(int argc, char **argv) {
               rill_throttle(rill_map(rill_interval(s, 1, RILL_OVERFLOW_DROP),
                                      count_in, &d.feeds[1]),
                             s, 100, &leading));
-  rc |= start(
-      &d.feeds[2],
-      rill_debounce(rill_map(rill_filter(rill_interval(s, 1, RILL_OVERFLOW_DROP),
-                                         in_burst, NULL),
-                             count_in, &d.feeds[2]),
-                    s, 50, RILL_OVERFLOW_LATEST));
+  rc |= start(&d.feeds[2],
+              rill_debounce(
+                  rill_map(rill_filter(rill_interval(s, 1, RILL_OVERFLOW_DROP),
+                                       in_burst, NULL),
+                           count_in, &d.feeds[2]),
+                  s, 50, RILL_OVERFLOW_LATEST));
   if (rc != 0) {
     fprintf(stderr, "throttle_demo: could not start the pipelines\n");
     return 1;

@@ -468,9 +468,9 @@ typedef struct rill_throttle_config {
   bool trailing;
   rill_overflow_t policy;
 } rill_throttle_config_t;
-RILL_EXTERN rill_observable_t *
-rill_throttle(rill_observable_t *src, rill_sched_t *s, double window_ms,
-              const rill_throttle_config_t *cfg);
+RILL_EXTERN rill_observable_t *rill_throttle(rill_observable_t *src,
+                                             rill_sched_t *s, double window_ms,
+                                             const rill_throttle_config_t *cfg);
 /* sample(period): every `period_ms` from subscription, emits the newest
  * value if one arrived since the last sample (RxJS sampleTime); no final
  * sample at completion. */
@@ -484,8 +484,8 @@ RILL_EXTERN rill_observable_t *rill_audit(rill_observable_t *src,
                                           rill_overflow_t policy);
 /* delay(d): each value shifted by `delay_ms`; completion waits until the
  * last delayed value is out (an empty source completes at once); errors
- * pass at once, dropping waiting values (RxJS delay).  Demand passes through, so at most the requested
- * values wait in its queue. */
+ * pass at once, dropping waiting values (RxJS delay).  Demand passes through,
+ * so at most the requested values wait in its queue. */
 RILL_EXTERN rill_observable_t *rill_delay(rill_observable_t *src,
                                           rill_sched_t *s, double delay_ms);
 /* timeout(each): if `each_ms` pass without a value (counted from
@@ -504,8 +504,7 @@ RILL_EXTERN rill_observable_t *rill_timeout_with(rill_observable_t *src,
  * received during the span (possibly empty); at completion the current
  * array is emitted, then on_complete (RxJS bufferTime). */
 RILL_EXTERN rill_observable_t *rill_buffer_time(rill_observable_t *src,
-                                                rill_sched_t *s,
-                                                double span_ms,
+                                                rill_sched_t *s, double span_ms,
                                                 rill_overflow_t policy);
 
 /* ------------------------------------------------------------------------ */

@@ -30,8 +30,7 @@ static void interval_arm(struct rill__op *op) {
   const struct interval_args *a = op->args;
   struct interval_state *st = op->state;
   st->next_due += a->period;
-  rill_sched_timer_start(st->timer,
-                         st->next_due - rill__sched_now(a->sched));
+  rill_sched_timer_start(st->timer, st->next_due - rill__sched_now(a->sched));
 }
 
 static void interval_fired(rill_sched_timer_t *t, void *arg) {

@@ -386,7 +386,9 @@ struct rill_sched_s {
   double now;  /* ms; kept current by the implementation */
 };
 /* The current time, as a load: operators call this per value. */
-static inline double rill__sched_now(const rill_sched_t *s) { return s->now; }
+static inline double rill__sched_now(const rill_sched_t *s) {
+  return s->now;
+}
 
 /* ---- outbox: one held value for time operators (src/outbox.c) ----------
  *

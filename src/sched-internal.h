@@ -21,7 +21,6 @@ struct rill__sched_vt {
   void (*destroy)(rill_sched_t *s);
 };
 
-
 struct rill_sched_timer_s {
   rill_sched_t *s;
   rill_sched_timer_cb cb;

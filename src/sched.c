@@ -10,7 +10,9 @@
 
 /* ---- the interface ------------------------------------------------------*/
 
-double rill_sched_now(rill_sched_t *s) { return s ? s->now : 0.0; }
+double rill_sched_now(rill_sched_t *s) {
+  return s ? s->now : 0.0;
+}
 
 int rill_sched_free(rill_sched_t *s) {
   if (s == NULL)
@@ -21,7 +23,9 @@ int rill_sched_free(rill_sched_t *s) {
   return 0;
 }
 
-int rill_sched_active(const rill_sched_t *s) { return s ? s->active : 0; }
+int rill_sched_active(const rill_sched_t *s) {
+  return s ? s->active : 0;
+}
 
 void rill__sched_timer_fire(rill_sched_timer_t *t) {
   t->active = false;
@@ -37,7 +41,8 @@ void rill__sched_io_fire(rill_sched_io_t *w, int events) {
   rill__leave();
 }
 
-rill_sched_timer_t *rill_sched_timer_new(rill_sched_t *s, rill_sched_timer_cb cb, void *arg) {
+rill_sched_timer_t *rill_sched_timer_new(rill_sched_t *s,
+                                         rill_sched_timer_cb cb, void *arg) {
   if (s == NULL || cb == NULL) {
     errno = EINVAL;
     return NULL;
@@ -78,7 +83,9 @@ void rill_sched_timer_stop(rill_sched_timer_t *t) {
   t->s->active--;
 }
 
-bool rill_sched_timer_active(const rill_sched_timer_t *t) { return t && t->active; }
+bool rill_sched_timer_active(const rill_sched_timer_t *t) {
+  return t && t->active;
+}
 
 void rill_sched_timer_keepalive(rill_sched_timer_t *t, bool keep) {
   if (t == NULL || t->keepalive == keep)
@@ -96,7 +103,8 @@ void rill_sched_timer_free(rill_sched_timer_t *t) {
   rill__free(t);
 }
 
-rill_sched_io_t *rill_sched_io_new(rill_sched_t *s, int fd, rill_sched_io_cb cb, void *arg) {
+rill_sched_io_t *rill_sched_io_new(rill_sched_t *s, int fd, rill_sched_io_cb cb,
+                                   void *arg) {
   if (s == NULL || cb == NULL || fd < 0) {
     errno = EINVAL;
     return NULL;
@@ -134,7 +142,9 @@ void rill_sched_io_set(rill_sched_io_t *w, int events) {
   w->events = events;
 }
 
-int rill_sched_io_events(const rill_sched_io_t *w) { return w ? w->events : 0; }
+int rill_sched_io_events(const rill_sched_io_t *w) {
+  return w ? w->events : 0;
+}
 
 void rill_sched_io_free(rill_sched_io_t *w) {
   if (w == NULL)
@@ -203,7 +213,9 @@ static void v_remove(struct vsched *v, rill_sched_timer_t *t) {
   v_sift_up(v, last->u.v.slot);
 }
 
-static double v_now(rill_sched_t *s) { return s->now; }
+static double v_now(rill_sched_t *s) {
+  return s->now;
+}
 
 /* One heap slot per live timer, grown at creation where ENOMEM can be
  * reported, so arming a timer never allocates. */

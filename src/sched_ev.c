@@ -23,7 +23,9 @@ static struct ev_loop *loop_of(rill_sched_t *s) {
   return ((struct evsched *)s)->loop;
 }
 
-static double ev_sched_now(rill_sched_t *s) { return s->now; }
+static double ev_sched_now(rill_sched_t *s) {
+  return s->now;
+}
 
 static void ev_sched_tick(struct ev_loop *loop, ev_check *w, int revents) {
   (void)revents;

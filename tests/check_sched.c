@@ -7,7 +7,8 @@
 #include "check_rill.h"
 #include "testlib.h"
 
-/* ---- a driver that advances either kind of scheduler ------------------------*/
+/* ---- a driver that advances either kind of scheduler
+ * ------------------------*/
 
 struct drive {
   rill_sched_t *s;
@@ -54,9 +55,15 @@ static void log_fire(rill_sched_timer_t *t, void *arg, char tag) {
   l->at[l->n] = rill_sched_now(l->s);
   l->order[l->n++] = tag;
 }
-static void fire_a(rill_sched_timer_t *t, void *arg) { log_fire(t, arg, 'a'); }
-static void fire_b(rill_sched_timer_t *t, void *arg) { log_fire(t, arg, 'b'); }
-static void fire_c(rill_sched_timer_t *t, void *arg) { log_fire(t, arg, 'c'); }
+static void fire_a(rill_sched_timer_t *t, void *arg) {
+  log_fire(t, arg, 'a');
+}
+static void fire_b(rill_sched_timer_t *t, void *arg) {
+  log_fire(t, arg, 'b');
+}
+static void fire_c(rill_sched_timer_t *t, void *arg) {
+  log_fire(t, arg, 'c');
+}
 static void fire_stop_other(rill_sched_timer_t *t, void *arg) {
   struct log *l = arg;
   log_fire(t, arg, 's');
@@ -163,7 +170,8 @@ START_TEST(bad_arguments_are_rejected) {
 }
 END_TEST
 
-/* ---- virtual clock only -------------------------------------------------------*/
+/* ---- virtual clock only
+ * -------------------------------------------------------*/
 
 START_TEST(virtual_clock_moves_only_when_told) {
   rill_sched_t *s = rill_sched_virtual_new();
@@ -232,7 +240,8 @@ START_TEST(many_timers_keep_order_at_the_same_instant) {
 }
 END_TEST
 
-/* ---- libev only: loop liveness ----------------------------------------------------*/
+/* ---- libev only: loop liveness
+ * ----------------------------------------------------*/
 
 START_TEST(unref_timer_does_not_keep_ev_run_alive) {
   struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);

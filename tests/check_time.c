@@ -15,13 +15,16 @@ static int to_owned(void *ctx, rill_value_t in, rill_value_t *out) {
   return 0;
 }
 
-static void setup(void) { vs = rill_sched_virtual_new(); }
+static void setup(void) {
+  vs = rill_sched_virtual_new();
+}
 static void teardown(void) {
   ck_assert_int_eq(rill_sched_active(vs), 0);
   ck_assert_int_eq(rill_sched_free(vs), 0);
 }
 
-/* ---- the marble helper itself -------------------------------------------------*/
+/* ---- the marble helper itself
+ * -------------------------------------------------*/
 
 START_TEST(marble_cold_replays_its_timeline) {
   rill_observable_t *o = marble_cold(vs, "-a--b-(cd)-|");
@@ -36,7 +39,8 @@ START_TEST(marble_cold_replays_its_timeline) {
 }
 END_TEST
 
-/* ---- timer and interval ---------------------------------------------------------*/
+/* ---- timer and interval
+ * ---------------------------------------------------------*/
 
 START_TEST(timer_emits_zero_after_due_then_completes) {
   rill_observable_t *o = rill_timer(vs, 3);
@@ -58,7 +62,8 @@ START_TEST(interval_ticks_every_period_until_cancelled) {
 }
 END_TEST
 
-/* ---- debounce ---------------------------------------------------------------------*/
+/* ---- debounce
+ * ---------------------------------------------------------------------*/
 
 static rill_observable_t *deb(const char *src, double due) {
   return rill_debounce(marble_cold(vs, src), vs, due, RILL_OVERFLOW_LATEST);
@@ -97,7 +102,8 @@ START_TEST(debounce_cancel_while_pending_stops_the_timer) {
 }
 END_TEST
 
-/* ---- demand: nothing is emitted without a request (rule 1.1) -------------------*/
+/* ---- demand: nothing is emitted without a request (rule 1.1)
+ * -------------------*/
 
 static rec_t *raw_subscribe(rill_observable_t *o) {
   rec_t *r = calloc(1, sizeof(*r));
@@ -166,9 +172,8 @@ START_TEST(interval_error_policy_fails_on_an_unrequested_tick) {
 END_TEST
 
 START_TEST(debounce_holds_a_due_value_until_requested) {
-  rill_observable_t *o =
-      rill_debounce(marble_cold(vs, "-a-b------c---|"), vs, 2,
-                    RILL_OVERFLOW_LATEST);
+  rill_observable_t *o = rill_debounce(marble_cold(vs, "-a-b------c---|"), vs,
+                                       2, RILL_OVERFLOW_LATEST);
   rec_t *r = raw_subscribe(o);
   rill_sched_advance_to(vs, 8); /* b was due at 5 */
   ck_assert_int_eq(r->nexts, 0);
@@ -188,9 +193,9 @@ START_TEST(debounce_releases_owned_values_on_every_path) {
   static const char *tl[] = {"-a-b-c-|", "-a-b-#", "-a-bcd--e--f-|"};
   for (int path = 0; path < 4; path++) {
     tl_owned_reset();
-    rill_observable_t *o = rill_debounce(
-        rill_map(marble_cold(vs, tl[path % 3]), to_owned, NULL), vs, 2,
-        RILL_OVERFLOW_LATEST);
+    rill_observable_t *o =
+        rill_debounce(rill_map(marble_cold(vs, tl[path % 3]), to_owned, NULL),
+                      vs, 2, RILL_OVERFLOW_LATEST);
     marble_result_t res;
     if (path == 3)
       marble_run_cancel(vs, o, 30, 5, &res);

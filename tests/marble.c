@@ -139,7 +139,8 @@ static void r_on_complete(void *ctx) {
   r_add(r, '|', 0);
 }
 
-static void render_one(char *buf, size_t cap, size_t *len, const struct event *e) {
+static void render_one(char *buf, size_t cap, size_t *len,
+                       const struct event *e) {
   char tmp[32];
   if (e->kind == 'n') {
     int64_t v = e->value;
@@ -232,9 +233,8 @@ void marble_run(rill_sched_t *s, rill_observable_t *obs, double until_ms,
   run(s, obs, until_ms, -1, out);
 }
 
-void marble_run_cancel(rill_sched_t *s, rill_observable_t *obs,
-                       double until_ms, double cancel_at_ms,
-                       marble_result_t *out) {
+void marble_run_cancel(rill_sched_t *s, rill_observable_t *obs, double until_ms,
+                       double cancel_at_ms, marble_result_t *out) {
   run(s, obs, until_ms, cancel_at_ms, out);
 }
 

@@ -34,14 +34,13 @@ typedef struct marble_result {
 void marble_run(rill_sched_t *s, rill_observable_t *obs, double until_ms,
                 marble_result_t *out);
 /* Same, with the subscriber cancelling at `cancel_at_ms` (relative). */
-void marble_run_cancel(rill_sched_t *s, rill_observable_t *obs,
-                       double until_ms, double cancel_at_ms,
-                       marble_result_t *out);
+void marble_run_cancel(rill_sched_t *s, rill_observable_t *obs, double until_ms,
+                       double cancel_at_ms, marble_result_t *out);
 
 /* Compare rendered marbles, ignoring spaces and trailing '-'. */
 int marble_equal(const char *got, const char *want);
 
-#define ck_assert_marble(s, obs, until, want)                                 \
+#define ck_assert_marble(s, obs, until, want)                                  \
   do {                                                                         \
     marble_result_t mr_;                                                       \
     marble_run((s), (obs), (until), &mr_);                                     \

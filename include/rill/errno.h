@@ -20,9 +20,9 @@
   XX(EEMPTY, -8, "sequence contains no elements")                              \
   XX(ECALLBACK, -9, "user callback failed")                                    \
   XX(EPROTO, -10, "reactive streams protocol violation")                       \
-  XX(EUSER, -11, "error raised by the application")                           \
-  XX(EBUSY, -12, "resource busy: objects still depend on it")                 \
-  XX(ENOTSUP, -13, "operation not supported here")                           \
+  XX(EUSER, -11, "error raised by the application")                            \
+  XX(EBUSY, -12, "resource busy: objects still depend on it")                  \
+  XX(ENOTSUP, -13, "operation not supported here")                             \
   XX(EEOF, -14, "end of input in the middle of an item")
 
 typedef enum rill_errno {

@@ -46,8 +46,8 @@ RILL_EXTERN int rill_sched_active(const rill_sched_t *s);
 
 /* ---- timers ---- */
 /* A stopped one-shot timer; NULL with errno ENOMEM/EINVAL. */
-RILL_EXTERN rill_sched_timer_t *rill_sched_timer_new(rill_sched_t *s, rill_sched_timer_cb cb,
-                                         void *arg);
+RILL_EXTERN rill_sched_timer_t *
+rill_sched_timer_new(rill_sched_t *s, rill_sched_timer_cb cb, void *arg);
 /* (Re)arm to fire once, `after_ms` from now (negative counts as 0).
  * Re-arming an active timer moves it. */
 RILL_EXTERN void rill_sched_timer_start(rill_sched_timer_t *t, double after_ms);
@@ -59,11 +59,11 @@ RILL_EXTERN void rill_sched_timer_keepalive(rill_sched_timer_t *t, bool keep);
 RILL_EXTERN void rill_sched_timer_free(rill_sched_timer_t *t);
 
 /* ---- fd watchers ---- */
-/* A stopped watcher on fd; RILL_IO_* events are set with rill_sched_io_set. NULL
- * with errno EINVAL (bad fd), ENOTSUP (the virtual scheduler has no I/O)
+/* A stopped watcher on fd; RILL_IO_* events are set with rill_sched_io_set.
+ * NULL with errno EINVAL (bad fd), ENOTSUP (the virtual scheduler has no I/O)
  * or ENOMEM. */
-RILL_EXTERN rill_sched_io_t *rill_sched_io_new(rill_sched_t *s, int fd, rill_sched_io_cb cb,
-                                   void *arg);
+RILL_EXTERN rill_sched_io_t *rill_sched_io_new(rill_sched_t *s, int fd,
+                                               rill_sched_io_cb cb, void *arg);
 /* Watch for RILL_IO_READ and/or RILL_IO_WRITE; 0 stops watching. */
 RILL_EXTERN void rill_sched_io_set(rill_sched_io_t *w, int events);
 RILL_EXTERN int rill_sched_io_events(const rill_sched_io_t *w);

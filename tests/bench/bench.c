@@ -192,8 +192,7 @@ static int64_t floor_w3d(int64_t n) {
 
 static int64_t rill_w3t(int64_t n) {
   rill_throttle_config_t cfg = {.leading = true};
-  rill_observable_t *p =
-      rill_throttle(rill_range(0, n), bench_sched, 10, &cfg);
+  rill_observable_t *p = rill_throttle(rill_range(0, n), bench_sched, 10, &cfg);
   if (p == NULL)
     return -1;
   int64_t s = run_rill(p, RILL_UNBOUNDED);
@@ -202,8 +201,8 @@ static int64_t rill_w3t(int64_t n) {
 }
 
 static int64_t rill_w3d(int64_t n) {
-  rill_observable_t *p = rill_debounce(rill_range(0, n), bench_sched, 10,
-                                       RILL_OVERFLOW_LATEST);
+  rill_observable_t *p =
+      rill_debounce(rill_range(0, n), bench_sched, 10, RILL_OVERFLOW_LATEST);
   if (p == NULL)
     return -1;
   int64_t s = run_rill(p, RILL_UNBOUNDED);
@@ -211,7 +210,8 @@ static int64_t rill_w3d(int64_t n) {
   return s;
 }
 
-/* ---- FD: a pipe fed by a child process ---------------------------------------*/
+/* ---- FD: a pipe fed by a child process
+ * ---------------------------------------*/
 #define FD_CHUNK (64 * 1024)
 
 static pid_t spawn_writer(int *read_fd, size_t total) {
@@ -295,8 +295,7 @@ static double fd_rill(size_t total, int spin_us, int64_t batch) {
   int fd;
   pid_t pid = spawn_writer(&fd, total);
   struct fd_count c = {.spin_us = spin_us};
-  rill_observable_t *p =
-      rill_from_fd(bench_sched, fd, FD_CHUNK, RILL_FD_CLOSE);
+  rill_observable_t *p = rill_from_fd(bench_sched, fd, FD_CHUNK, RILL_FD_CLOSE);
   if (p == NULL) {
     close(fd);
     kill(pid, SIGTERM);
@@ -416,9 +415,24 @@ int main(void) {
   /* FD: 1 GiB through a pipe. */
   const char *mb = getenv("RILL_BENCH_FD_MB");
   size_t total = (size_t)(mb ? atol(mb) : 1024) * 1024 * 1024;
-  double raw = fd_floor(total);
-  double via = fd_rill(total, 0, 16);
-  printf("FD (%zu MiB through a pipe, 64 KiB reads):\n", total >> 20);
+  /* Interleaved rounds, best of each: a pipe between two processes on a
+   * shared 2-core machine is noisy, and both sides see the same noise. */
+  double raw = -1, via = -1;
+  bool fd_failed = false;
+  for (int round = 0; round < 3; round++) {
+    double r1 = fd_floor(total);
+    double r2 = fd_rill(total, 0, 16);
+    if (r1 > raw)
+      raw = r1;
+    if (r2 < 0)
+      fd_failed = true;
+    else if (r2 > via)
+      via = r2;
+  }
+  if (fd_failed)
+    via = -1;
+  printf("FD (%zu MiB through a pipe, 64 KiB reads, best of 3 rounds):\n",
+         total >> 20);
   printf("  raw ev_io read loop                %6.2f GB/s\n", raw);
   if (via < 0) {
     printf("  from_fd: not available or failed\n");
