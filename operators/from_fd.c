@@ -217,6 +217,8 @@ static const struct rill__op_ops from_fd_ops = {
 rill_observable_t *rill_from_fd(rill_sched_t *s, int fd, size_t chunk,
                                 unsigned flags) {
   if (s == NULL || fd < 0 || (flags & ~(unsigned)RILL_FD_CLOSE) != 0) {
+    if (fd >= 0 && (flags & RILL_FD_CLOSE))
+      close(fd); /* ownership passes at the call, also on failure */
     errno = EINVAL;
     return NULL;
   }
