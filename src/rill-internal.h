@@ -384,6 +384,7 @@ struct rill_sched_s {
   int objects; /* timers and watchers alive */
   int active;  /* of those, armed */
   double now;  /* ms; kept current by the implementation */
+  bool background; /* new timers and watchers do not keep the loop alive */
 };
 /* The current time, as a load: operators call this per value. */
 static inline double rill__sched_now(const rill_sched_t *s) {

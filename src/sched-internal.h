@@ -43,6 +43,7 @@ struct rill_sched_io_s {
   void *arg;
   int fd;
   int events;
+  bool keepalive; /* false: an armed watcher does not hold ev_run */
   ev_io ev;
 };
 

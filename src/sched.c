@@ -27,6 +27,13 @@ int rill_sched_active(const rill_sched_t *s) {
   return s ? s->active : 0;
 }
 
+int rill_sched_keepalive(rill_sched_t *s, bool keep) {
+  if (s == NULL)
+    return RILL_EINVAL;
+  s->background = !keep;
+  return 0;
+}
+
 void rill__sched_timer_fire(rill_sched_timer_t *t) {
   t->active = false;
   t->s->active--;
@@ -56,7 +63,7 @@ rill_sched_timer_t *rill_sched_timer_new(rill_sched_t *s,
   t->s = s;
   t->cb = cb;
   t->arg = arg;
-  t->keepalive = true;
+  t->keepalive = !s->background;
   s->objects++;
   return t;
 }
@@ -118,6 +125,7 @@ rill_sched_io_t *rill_sched_io_new(rill_sched_t *s, int fd, rill_sched_io_cb cb,
   w->cb = cb;
   w->arg = arg;
   w->fd = fd;
+  w->keepalive = !s->background;
   int rc = s->vt->io_init(w);
   if (rc < 0) {
     rill__free(w);

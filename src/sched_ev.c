@@ -72,6 +72,8 @@ static void ev_io_fired(struct ev_loop *loop, ev_io *w, int revents) {
   if (revents & EV_ERROR) {
     /* libev gave up on the fd and stopped the watcher: keep the books
      * right, and let the owner try both directions to see the error. */
+    if (io->events != 0 && !io->keepalive)
+      ev_ref(loop);
     if (io->events != 0)
       io->s->active--;
     io->events = 0;
@@ -90,13 +92,19 @@ static int ev_sched_io_init(rill_sched_io_t *w) {
 
 static void ev_sched_io_set(rill_sched_io_t *w, int events) {
   struct ev_loop *loop = loop_of(w->s);
-  ev_io_stop(loop, &w->ev);
+  if (ev_is_active(&w->ev)) {
+    if (!w->keepalive)
+      ev_ref(loop); /* give back the unref before stopping */
+    ev_io_stop(loop, &w->ev);
+  }
   if (events == 0)
     return;
   ev_io_set(&w->ev, w->fd,
             ((events & RILL_IO_READ) ? EV_READ : 0) |
                 ((events & RILL_IO_WRITE) ? EV_WRITE : 0));
   ev_io_start(loop, &w->ev);
+  if (!w->keepalive)
+    ev_unref(loop);
 }
 
 static void ev_sched_destroy(rill_sched_t *s) {

@@ -260,6 +260,57 @@ START_TEST(unref_timer_does_not_keep_ev_run_alive) {
 }
 END_TEST
 
+struct bg_count {
+  int n;
+};
+static void bg_next(void *ctx, rill_value_t v) {
+  ((struct bg_count *)ctx)->n++;
+  rill_value_release(v);
+}
+static void stop_loop(struct ev_loop *loop, ev_timer *w, int revents) {
+  (void)w;
+  (void)revents;
+  ev_break(loop, EVBREAK_ALL);
+}
+
+START_TEST(background_scheduler_sources_do_not_keep_ev_run_alive) {
+  struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+  rill_sched_t *fg = rill_sched_ev_new(loop);
+  rill_sched_t *bg = rill_sched_ev_new(loop);
+  ck_assert_int_eq(rill_sched_keepalive(bg, false), 0);
+  ck_assert_int_eq(rill_sched_keepalive(NULL, false), RILL_EINVAL);
+  struct bg_count heartbeat = {0}, work = {0};
+  rill_observable_t *hb = rill_interval(bg, 1, RILL_OVERFLOW_DROP);
+  rill_observable_t *job = rill_take(rill_interval(fg, 5, RILL_OVERFLOW_DROP), 3);
+  rill_subscriber_t s1 = {.on_next = bg_next}, s2 = {.on_next = bg_next};
+  rill_subscription_t *hb_sub;
+  ck_assert_int_eq(rill_observable_consume(hb, &s1, &heartbeat, RILL_UNBOUNDED,
+                                           &hb_sub),
+                   0);
+  ck_assert_int_eq(rill_observable_consume(job, &s2, &work, RILL_UNBOUNDED,
+                                           NULL),
+                   0);
+  ev_timer guard; /* fail safe: never hang the suite */
+  ev_timer_init(&guard, stop_loop, 5.0, 0);
+  ev_timer_start(loop, &guard);
+  ev_unref(loop);
+  ev_run(loop, 0); /* returns when the foreground job is done */
+  ev_ref(loop);
+  ev_timer_stop(loop, &guard);
+  ck_assert_int_eq(work.n, 3);
+  ck_assert_int_gt(heartbeat.n, 0); /* it ran meanwhile */
+  ck_assert_int_eq(rill_sched_active(fg), 0);
+  ck_assert_int_eq(rill_sched_active(bg), 1); /* still armed, unref'd */
+  rill_subscription_free(hb_sub);
+  ck_assert_int_eq(rill_sched_active(bg), 0);
+  rill_observable_free(hb);
+  rill_observable_free(job);
+  ck_assert_int_eq(rill_sched_free(fg), 0);
+  ck_assert_int_eq(rill_sched_free(bg), 0);
+  ev_loop_destroy(loop);
+}
+END_TEST
+
 Suite *sched_suite(void) {
   Suite *s = suite_create("sched");
   TCase *tc = tcase_create("shared"); /* 0: virtual, 1: libev */
@@ -278,6 +329,7 @@ Suite *sched_suite(void) {
   suite_add_tcase(s, tc);
   tc = tcase_create("libev");
   tcase_add_test(tc, unref_timer_does_not_keep_ev_run_alive);
+  tcase_add_test(tc, background_scheduler_sources_do_not_keep_ev_run_alive);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -15,8 +15,9 @@
  *   made on it; rill_sched_free() refuses (RILL_EBUSY) while any is alive.
  *   rill never runs the loop: with libev, you call ev_run().  Active
  *   timers and watchers keep ev_run() running, like any libev watcher;
- *   rill_sched_timer_keepalive(t, false) lets a background timer not hold the
- *   loop (libev's ev_unref).  Callbacks run inside rill's dispatch guard,
+ *   rill_sched_keepalive(s, false) makes a scheduler for background
+ *   sources whose timers and watchers do not hold the loop (libev's
+ *   ev_unref), and rill_sched_timer_keepalive() does it per timer.  Callbacks run inside rill's dispatch guard,
  *   so they may cancel subscriptions and free timers freely.
  */
 #ifndef RILL_SCHED_H
@@ -43,6 +44,12 @@ RILL_EXTERN int rill_sched_free(rill_sched_t *s);
 /* How many timers and watchers are currently started (armed).  After a
  * pipeline is cancelled this returns to what it was before. */
 RILL_EXTERN int rill_sched_active(const rill_sched_t *s);
+/* Whether timers and watchers created on `s` from now on keep ev_run()
+ * alive (true, the default).  For a background source (a heartbeat
+ * interval, a listener that should not keep a daemon's loop running), make
+ * a second scheduler on the same loop and call this with false.  Returns 0
+ * or RILL_EINVAL. */
+RILL_EXTERN int rill_sched_keepalive(rill_sched_t *s, bool keep);
 
 /* ---- timers ---- */
 /* A stopped one-shot timer; NULL with errno ENOMEM/EINVAL. */
