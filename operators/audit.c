@@ -36,8 +36,7 @@ struct audit_args {
 };
 
 struct audit_state {
-  rill_sched_timer_t *timer;
-  struct rill__outbox out;
+  struct rill__timed t; /* first: the timer and the outbox */
   rill_value_t pending; /* newest value of the open window */
   bool has_pending;
   bool open;     /* a window is open */
@@ -60,18 +59,18 @@ static void audit_fired(rill_sched_timer_t *t, void *arg) {
   if (st->has_pending) {
     rill_value_t v = st->pending;
     st->has_pending = false;
-    rill__outbox_offer(op, &st->out, v);
+    rill__outbox_offer(op, &st->t.out, v);
   }
   if (st->closing && !rill__op_done(op))
-    rill__outbox_complete(op, &st->out);
+    rill__outbox_complete(op, &st->t.out);
 }
 
 static int audit_init(struct rill__op *op) {
   const struct audit_args *a = op->args;
   struct audit_state *st = op->state;
-  st->out.policy = a->policy;
-  st->timer = rill_sched_timer_new(a->sched, audit_fired, op);
-  return st->timer ? 0 : RILL_ENOMEM;
+  st->t.out.policy = a->policy;
+  st->t.timer = rill_sched_timer_new(a->sched, audit_fired, op);
+  return st->t.timer ? 0 : RILL_ENOMEM;
 }
 
 static void audit_on_subscribe(struct rill__op *op) {
@@ -94,13 +93,13 @@ static void audit_on_next(void *self, rill_value_t v) {
   if (!st->open) {
     st->open = true;
     if (isfinite(a->window))
-      rill_sched_timer_start(st->timer, a->window);
+      rill_sched_timer_start(st->t.timer, a->window);
   }
 }
 
 static void audit_on_error(struct rill__op *op, const rill_error_t *err) {
   struct audit_state *st = op->state;
-  rill_sched_timer_stop(st->timer);
+  rill_sched_timer_stop(st->t.timer);
   rill__op_error(op, err);
 }
 
@@ -110,26 +109,15 @@ static void audit_on_complete(struct rill__op *op) {
     st->closing = true; /* the pending value goes out at the window's end */
     return;
   }
-  rill__outbox_complete(op, &st->out);
-}
-
-static void audit_on_request(struct rill__op *op, int64_t n) {
-  struct audit_state *st = op->state;
-  rill__outbox_request(op, &st->out, n);
-}
-
-static void audit_on_cancel(struct rill__op *op) {
-  struct audit_state *st = op->state;
-  rill_sched_timer_stop(st->timer);
+  rill__outbox_complete(op, &st->t.out);
 }
 
 static void audit_destroy(struct rill__op *op) {
   struct audit_state *st = op->state;
-  rill_sched_timer_free(st->timer);
   if (st->has_pending)
     rill_value_release(st->pending);
   st->has_pending = false;
-  rill__outbox_clear(&st->out);
+  rill__timed_destroy(op);
 }
 
 static const struct rill__op_ops audit_ops = {
@@ -141,8 +129,8 @@ static const struct rill__op_ops audit_ops = {
     .on_next = audit_on_next,
     .on_error = audit_on_error,
     .on_complete = audit_on_complete,
-    .on_request = audit_on_request,
-    .on_cancel = audit_on_cancel,
+    .on_request = rill__timed_on_request,
+    .on_cancel = rill__timed_on_cancel,
     .destroy = audit_destroy,
 };
 

@@ -32,10 +32,9 @@ struct buffer_time_args {
 };
 
 struct buffer_time_state {
-  rill_sched_timer_t *timer;
-  struct rill__outbox out;
-  rill_array_t *cur; /* values of the current span; NULL while empty */
-  double next_due;   /* when the current span ends */
+  struct rill__timed t; /* first: the timer and the outbox */
+  rill_array_t *cur;    /* values of the current span; NULL while empty */
+  double next_due;      /* when the current span ends */
 };
 
 static void buffer_time_arm(struct rill__op *op) {
@@ -43,7 +42,8 @@ static void buffer_time_arm(struct rill__op *op) {
   struct buffer_time_state *st = op->state;
   st->next_due += a->span;
   if (st->next_due < HUGE_VAL)
-    rill_sched_timer_start(st->timer, st->next_due - rill__sched_now(a->sched));
+    rill_sched_timer_start(st->t.timer,
+                           st->next_due - rill__sched_now(a->sched));
 }
 
 /* Hand the current array (an empty one if nothing arrived) to the outbox. */
@@ -52,11 +52,11 @@ static void buffer_time_flush(struct rill__op *op) {
   rill_array_t *arr = st->cur;
   st->cur = NULL;
   if (arr == NULL && (arr = rill_array_new(0)) == NULL) {
-    rill_sched_timer_stop(st->timer);
+    rill_sched_timer_stop(st->t.timer);
     rill__op_fail(op, RILL_ENOMEM, NULL);
     return;
   }
-  rill__outbox_offer(op, &st->out, rill_value_array(arr));
+  rill__outbox_offer(op, &st->t.out, rill_value_array(arr));
 }
 
 static void buffer_time_fired(rill_sched_timer_t *t, void *arg) {
@@ -72,9 +72,9 @@ static void buffer_time_fired(rill_sched_timer_t *t, void *arg) {
 static int buffer_time_init(struct rill__op *op) {
   const struct buffer_time_args *a = op->args;
   struct buffer_time_state *st = op->state;
-  st->out.policy = a->policy;
-  st->timer = rill_sched_timer_new(a->sched, buffer_time_fired, op);
-  return st->timer ? 0 : RILL_ENOMEM;
+  st->t.out.policy = a->policy;
+  st->t.timer = rill_sched_timer_new(a->sched, buffer_time_fired, op);
+  return st->t.timer ? 0 : RILL_ENOMEM;
 }
 
 static void buffer_time_on_subscribe(struct rill__op *op) {
@@ -101,13 +101,13 @@ static void buffer_time_on_next(void *self, rill_value_t v) {
     return;
   }
   /* out of memory; v is released */
-  rill_sched_timer_stop(st->timer);
+  rill_sched_timer_stop(st->t.timer);
   rill__op_fail(op, RILL_ENOMEM, NULL);
 }
 
 static void buffer_time_on_error(struct rill__op *op, const rill_error_t *err) {
   struct buffer_time_state *st = op->state;
-  rill_sched_timer_stop(st->timer);
+  rill_sched_timer_stop(st->t.timer);
   rill_array_unref(st->cur);
   st->cur = NULL;
   rill__op_error(op, err);
@@ -115,28 +115,17 @@ static void buffer_time_on_error(struct rill__op *op, const rill_error_t *err) {
 
 static void buffer_time_on_complete(struct rill__op *op) {
   struct buffer_time_state *st = op->state;
-  rill_sched_timer_stop(st->timer);
+  rill_sched_timer_stop(st->t.timer);
   buffer_time_flush(op);
   if (!rill__op_done(op))
-    rill__outbox_complete(op, &st->out);
-}
-
-static void buffer_time_on_request(struct rill__op *op, int64_t n) {
-  struct buffer_time_state *st = op->state;
-  rill__outbox_request(op, &st->out, n);
-}
-
-static void buffer_time_on_cancel(struct rill__op *op) {
-  struct buffer_time_state *st = op->state;
-  rill_sched_timer_stop(st->timer);
+    rill__outbox_complete(op, &st->t.out);
 }
 
 static void buffer_time_destroy(struct rill__op *op) {
   struct buffer_time_state *st = op->state;
-  rill_sched_timer_free(st->timer);
   rill_array_unref(st->cur);
   st->cur = NULL;
-  rill__outbox_clear(&st->out);
+  rill__timed_destroy(op);
 }
 
 static const struct rill__op_ops buffer_time_ops = {
@@ -148,8 +137,8 @@ static const struct rill__op_ops buffer_time_ops = {
     .on_next = buffer_time_on_next,
     .on_error = buffer_time_on_error,
     .on_complete = buffer_time_on_complete,
-    .on_request = buffer_time_on_request,
-    .on_cancel = buffer_time_on_cancel,
+    .on_request = rill__timed_on_request,
+    .on_cancel = rill__timed_on_cancel,
     .destroy = buffer_time_destroy,
 };
 

@@ -25,8 +25,7 @@ struct debounce_args {
 };
 
 struct debounce_state {
-  rill_sched_timer_t *timer;
-  struct rill__outbox out;
+  struct rill__timed t; /* first: the timer and the outbox */
   rill_value_t pending;
   bool has_pending;
   bool armed;  /* the timer is running (a field, not a call, per value) */
@@ -38,7 +37,7 @@ static void debounce_flush(struct rill__op *op) {
   if (!st->has_pending)
     return;
   st->has_pending = false;
-  rill__outbox_offer(op, &st->out, st->pending);
+  rill__outbox_offer(op, &st->t.out, st->pending);
 }
 
 static void debounce_fired(rill_sched_timer_t *t, void *arg) {
@@ -60,9 +59,9 @@ static void debounce_fired(rill_sched_timer_t *t, void *arg) {
 static int debounce_init(struct rill__op *op) {
   const struct debounce_args *a = op->args;
   struct debounce_state *st = op->state;
-  st->out.policy = a->policy;
-  st->timer = rill_sched_timer_new(a->sched, debounce_fired, op);
-  return st->timer ? 0 : RILL_ENOMEM;
+  st->t.out.policy = a->policy;
+  st->t.timer = rill_sched_timer_new(a->sched, debounce_fired, op);
+  return st->t.timer ? 0 : RILL_ENOMEM;
 }
 
 static void debounce_on_subscribe(struct rill__op *op) {
@@ -85,44 +84,32 @@ static void debounce_on_next(void *self, rill_value_t v) {
   st->last = rill__sched_now(a->sched);
   if (!st->armed) {
     st->armed = true;
-    rill_sched_timer_start(st->timer, a->due);
+    rill_sched_timer_start(st->t.timer, a->due);
   }
 }
 
 static void debounce_on_error(struct rill__op *op, const rill_error_t *err) {
   struct debounce_state *st = op->state;
   st->armed = false;
-  rill_sched_timer_stop(st->timer);
+  rill_sched_timer_stop(st->t.timer);
   rill__op_error(op, err);
 }
 
 static void debounce_on_complete(struct rill__op *op) {
   struct debounce_state *st = op->state;
   st->armed = false;
-  rill_sched_timer_stop(st->timer);
+  rill_sched_timer_stop(st->t.timer);
   debounce_flush(op);
   if (!rill__op_done(op))
-    rill__outbox_complete(op, &st->out);
-}
-
-static void debounce_on_request(struct rill__op *op, int64_t n) {
-  struct debounce_state *st = op->state;
-  rill__outbox_request(op, &st->out, n);
-}
-
-static void debounce_on_cancel(struct rill__op *op) {
-  struct debounce_state *st = op->state;
-  st->armed = false;
-  rill_sched_timer_stop(st->timer);
+    rill__outbox_complete(op, &st->t.out);
 }
 
 static void debounce_destroy(struct rill__op *op) {
   struct debounce_state *st = op->state;
-  rill_sched_timer_free(st->timer);
   if (st->has_pending)
     rill_value_release(st->pending);
   st->has_pending = false;
-  rill__outbox_clear(&st->out);
+  rill__timed_destroy(op);
 }
 
 static const struct rill__op_ops debounce_ops = {
@@ -134,8 +121,8 @@ static const struct rill__op_ops debounce_ops = {
     .on_next = debounce_on_next,
     .on_error = debounce_on_error,
     .on_complete = debounce_on_complete,
-    .on_request = debounce_on_request,
-    .on_cancel = debounce_on_cancel,
+    .on_request = rill__timed_on_request,
+    .on_cancel = rill__timed_on_cancel,
     .destroy = debounce_destroy,
 };
 

@@ -20,8 +20,7 @@ struct interval_args {
 };
 
 struct interval_state {
-  rill_sched_timer_t *timer;
-  struct rill__outbox out;
+  struct rill__timed t; /* first: the timer and the outbox */
   int64_t count;
   double next_due;
 };
@@ -30,7 +29,7 @@ static void interval_arm(struct rill__op *op) {
   const struct interval_args *a = op->args;
   struct interval_state *st = op->state;
   st->next_due += a->period;
-  rill_sched_timer_start(st->timer, st->next_due - rill__sched_now(a->sched));
+  rill_sched_timer_start(st->t.timer, st->next_due - rill__sched_now(a->sched));
 }
 
 static void interval_fired(rill_sched_timer_t *t, void *arg) {
@@ -39,7 +38,7 @@ static void interval_fired(rill_sched_timer_t *t, void *arg) {
   struct interval_state *st = op->state;
   if (rill__op_done(op))
     return;
-  rill__outbox_offer(op, &st->out, rill_value_int(st->count++));
+  rill__outbox_offer(op, &st->t.out, rill_value_int(st->count++));
   if (!rill__op_done(op))
     interval_arm(op);
 }
@@ -47,9 +46,9 @@ static void interval_fired(rill_sched_timer_t *t, void *arg) {
 static int interval_init(struct rill__op *op) {
   const struct interval_args *a = op->args;
   struct interval_state *st = op->state;
-  st->out.policy = a->policy;
-  st->timer = rill_sched_timer_new(a->sched, interval_fired, op);
-  return st->timer ? 0 : RILL_ENOMEM;
+  st->t.out.policy = a->policy;
+  st->t.timer = rill_sched_timer_new(a->sched, interval_fired, op);
+  return st->t.timer ? 0 : RILL_ENOMEM;
 }
 
 static void interval_on_subscribe(struct rill__op *op) {
@@ -62,22 +61,6 @@ static void interval_on_subscribe(struct rill__op *op) {
   interval_arm(op);
 }
 
-static void interval_on_request(struct rill__op *op, int64_t n) {
-  struct interval_state *st = op->state;
-  rill__outbox_request(op, &st->out, n);
-}
-
-static void interval_on_cancel(struct rill__op *op) {
-  struct interval_state *st = op->state;
-  rill_sched_timer_stop(st->timer);
-}
-
-static void interval_destroy(struct rill__op *op) {
-  struct interval_state *st = op->state;
-  rill_sched_timer_free(st->timer);
-  rill__outbox_clear(&st->out);
-}
-
 static const struct rill__op_ops interval_ops = {
     .name = "interval",
     .source = true,
@@ -85,9 +68,9 @@ static const struct rill__op_ops interval_ops = {
     .state_size = sizeof(struct interval_state),
     .init = interval_init,
     .on_subscribe = interval_on_subscribe,
-    .on_request = interval_on_request,
-    .on_cancel = interval_on_cancel,
-    .destroy = interval_destroy,
+    .on_request = rill__timed_on_request,
+    .on_cancel = rill__timed_on_cancel,
+    .destroy = rill__timed_destroy,
 };
 
 rill_observable_t *rill_interval(rill_sched_t *s, double period_ms,

@@ -36,9 +36,8 @@ struct sample_args {
 };
 
 struct sample_state {
-  rill_sched_timer_t *timer;
-  struct rill__outbox out;
-  rill_value_t latest; /* newest value since the previous tick */
+  struct rill__timed t; /* first: the timer and the outbox */
+  rill_value_t latest;  /* newest value since the previous tick */
   bool has_latest;
   bool settling;   /* the timer fired at a tick; second phase due */
   double next_due; /* when the coming tick is due */
@@ -57,7 +56,7 @@ static void sample_arm(struct rill__op *op) {
       st->next_due = now + a->period;
   }
   if (isfinite(st->next_due))
-    rill_sched_timer_start(st->timer, st->next_due - now);
+    rill_sched_timer_start(st->t.timer, st->next_due - now);
 }
 
 static void sample_fired(rill_sched_timer_t *t, void *arg) {
@@ -74,7 +73,7 @@ static void sample_fired(rill_sched_timer_t *t, void *arg) {
   if (st->has_latest) {
     rill_value_t v = st->latest;
     st->has_latest = false;
-    rill__outbox_offer(op, &st->out, v);
+    rill__outbox_offer(op, &st->t.out, v);
   }
   if (!rill__op_done(op))
     sample_arm(op);
@@ -83,9 +82,9 @@ static void sample_fired(rill_sched_timer_t *t, void *arg) {
 static int sample_init(struct rill__op *op) {
   const struct sample_args *a = op->args;
   struct sample_state *st = op->state;
-  st->out.policy = a->policy;
-  st->timer = rill_sched_timer_new(a->sched, sample_fired, op);
-  return st->timer ? 0 : RILL_ENOMEM;
+  st->t.out.policy = a->policy;
+  st->t.timer = rill_sched_timer_new(a->sched, sample_fired, op);
+  return st->t.timer ? 0 : RILL_ENOMEM;
 }
 
 static void sample_on_subscribe(struct rill__op *op) {
@@ -114,36 +113,25 @@ static void sample_on_next(void *self, rill_value_t v) {
 
 static void sample_on_error(struct rill__op *op, const rill_error_t *err) {
   struct sample_state *st = op->state;
-  rill_sched_timer_stop(st->timer);
+  rill_sched_timer_stop(st->t.timer);
   rill__op_error(op, err);
 }
 
 static void sample_on_complete(struct rill__op *op) {
   struct sample_state *st = op->state;
-  rill_sched_timer_stop(st->timer);
+  rill_sched_timer_stop(st->t.timer);
   if (st->has_latest)
     rill_value_release(st->latest); /* no final sample */
   st->has_latest = false;
-  rill__outbox_complete(op, &st->out);
-}
-
-static void sample_on_request(struct rill__op *op, int64_t n) {
-  struct sample_state *st = op->state;
-  rill__outbox_request(op, &st->out, n);
-}
-
-static void sample_on_cancel(struct rill__op *op) {
-  struct sample_state *st = op->state;
-  rill_sched_timer_stop(st->timer);
+  rill__outbox_complete(op, &st->t.out);
 }
 
 static void sample_destroy(struct rill__op *op) {
   struct sample_state *st = op->state;
-  rill_sched_timer_free(st->timer);
   if (st->has_latest)
     rill_value_release(st->latest);
   st->has_latest = false;
-  rill__outbox_clear(&st->out);
+  rill__timed_destroy(op);
 }
 
 static const struct rill__op_ops sample_ops = {
@@ -155,8 +143,8 @@ static const struct rill__op_ops sample_ops = {
     .on_next = sample_on_next,
     .on_error = sample_on_error,
     .on_complete = sample_on_complete,
-    .on_request = sample_on_request,
-    .on_cancel = sample_on_cancel,
+    .on_request = rill__timed_on_request,
+    .on_cancel = rill__timed_on_cancel,
     .destroy = sample_destroy,
 };
 

@@ -46,9 +46,8 @@ struct throttle_args {
 };
 
 struct throttle_state {
-  rill_sched_timer_t *timer;
-  struct rill__outbox out;
-  rill_value_t kept; /* trailing candidate */
+  struct rill__timed t; /* first: the timer and the outbox */
+  rill_value_t kept;    /* trailing candidate */
   bool has_kept;
   bool open;     /* trailing: a window is open (its timer is pending) */
   bool settling; /* the timer fired at the window's end; second phase due */
@@ -63,7 +62,7 @@ static void throttle_open(struct rill__op *op) {
   st->open = true;
   st->settling = false;
   if (isfinite(a->window))
-    rill_sched_timer_start(st->timer, a->window);
+    rill_sched_timer_start(st->t.timer, a->window);
 }
 
 static void throttle_fired(rill_sched_timer_t *t, void *arg) {
@@ -81,21 +80,21 @@ static void throttle_fired(rill_sched_timer_t *t, void *arg) {
   if (st->has_kept) {
     rill_value_t v = st->kept;
     st->has_kept = false;
-    rill__outbox_offer(op, &st->out, v);
+    rill__outbox_offer(op, &st->t.out, v);
     if (!rill__op_done(op) && !st->closing)
       throttle_open(op);
   }
   if (st->closing && !rill__op_done(op))
-    rill__outbox_complete(op, &st->out);
+    rill__outbox_complete(op, &st->t.out);
 }
 
 static int throttle_init(struct rill__op *op) {
   const struct throttle_args *a = op->args;
   struct throttle_state *st = op->state;
-  st->out.policy = a->policy;
+  st->t.out.policy = a->policy;
   st->end = -HUGE_VAL;
-  st->timer = rill_sched_timer_new(a->sched, throttle_fired, op);
-  return st->timer ? 0 : RILL_ENOMEM;
+  st->t.timer = rill_sched_timer_new(a->sched, throttle_fired, op);
+  return st->t.timer ? 0 : RILL_ENOMEM;
 }
 
 static void throttle_on_subscribe(struct rill__op *op) {
@@ -118,7 +117,7 @@ static void throttle_on_next(void *self, rill_value_t v) {
       return;
     }
     st->end = now + a->window;
-    rill__outbox_offer(op, &st->out, v);
+    rill__outbox_offer(op, &st->t.out, v);
     return;
   }
   if (st->open) {
@@ -129,7 +128,7 @@ static void throttle_on_next(void *self, rill_value_t v) {
     return;
   }
   if (a->leading) {
-    rill__outbox_offer(op, &st->out, v);
+    rill__outbox_offer(op, &st->t.out, v);
   } else {
     st->kept = v;
     st->has_kept = true;
@@ -140,7 +139,7 @@ static void throttle_on_next(void *self, rill_value_t v) {
 
 static void throttle_on_error(struct rill__op *op, const rill_error_t *err) {
   struct throttle_state *st = op->state;
-  rill_sched_timer_stop(st->timer);
+  rill_sched_timer_stop(st->t.timer);
   rill__op_error(op, err);
 }
 
@@ -151,27 +150,16 @@ static void throttle_on_complete(struct rill__op *op) {
     st->closing = true; /* the kept value goes out at the window's end */
     return;
   }
-  rill_sched_timer_stop(st->timer);
-  rill__outbox_complete(op, &st->out);
-}
-
-static void throttle_on_request(struct rill__op *op, int64_t n) {
-  struct throttle_state *st = op->state;
-  rill__outbox_request(op, &st->out, n);
-}
-
-static void throttle_on_cancel(struct rill__op *op) {
-  struct throttle_state *st = op->state;
-  rill_sched_timer_stop(st->timer);
+  rill_sched_timer_stop(st->t.timer);
+  rill__outbox_complete(op, &st->t.out);
 }
 
 static void throttle_destroy(struct rill__op *op) {
   struct throttle_state *st = op->state;
-  rill_sched_timer_free(st->timer);
   if (st->has_kept)
     rill_value_release(st->kept);
   st->has_kept = false;
-  rill__outbox_clear(&st->out);
+  rill__timed_destroy(op);
 }
 
 static const struct rill__op_ops throttle_ops = {
@@ -183,8 +171,8 @@ static const struct rill__op_ops throttle_ops = {
     .on_next = throttle_on_next,
     .on_error = throttle_on_error,
     .on_complete = throttle_on_complete,
-    .on_request = throttle_on_request,
-    .on_cancel = throttle_on_cancel,
+    .on_request = rill__timed_on_request,
+    .on_cancel = rill__timed_on_cancel,
     .destroy = throttle_destroy,
 };
 

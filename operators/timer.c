@@ -15,8 +15,7 @@ struct timer_args {
 };
 
 struct timer_state {
-  rill_sched_timer_t *timer;
-  struct rill__outbox out;
+  struct rill__timed t; /* first: the timer and the outbox */
 };
 
 static void timer_fired(rill_sched_timer_t *t, void *arg) {
@@ -25,16 +24,16 @@ static void timer_fired(rill_sched_timer_t *t, void *arg) {
   struct timer_state *st = op->state;
   if (rill__op_done(op))
     return;
-  rill__outbox_offer(op, &st->out, rill_value_int(0));
-  rill__outbox_complete(op, &st->out);
+  rill__outbox_offer(op, &st->t.out, rill_value_int(0));
+  rill__outbox_complete(op, &st->t.out);
 }
 
 static int timer_init(struct rill__op *op) {
   const struct timer_args *a = op->args;
   struct timer_state *st = op->state;
-  st->out.policy = RILL_OVERFLOW_LATEST;
-  st->timer = rill_sched_timer_new(a->sched, timer_fired, op);
-  return st->timer ? 0 : RILL_ENOMEM;
+  st->t.out.policy = RILL_OVERFLOW_LATEST;
+  st->t.timer = rill_sched_timer_new(a->sched, timer_fired, op);
+  return st->t.timer ? 0 : RILL_ENOMEM;
 }
 
 static void timer_on_subscribe(struct rill__op *op) {
@@ -42,23 +41,7 @@ static void timer_on_subscribe(struct rill__op *op) {
   struct timer_state *st = op->state;
   op->down->vt->on_subscribe(op->down, &op->node);
   if (!rill__op_done(op))
-    rill_sched_timer_start(st->timer, a->due);
-}
-
-static void timer_on_request(struct rill__op *op, int64_t n) {
-  struct timer_state *st = op->state;
-  rill__outbox_request(op, &st->out, n);
-}
-
-static void timer_on_cancel(struct rill__op *op) {
-  struct timer_state *st = op->state;
-  rill_sched_timer_stop(st->timer);
-}
-
-static void timer_destroy(struct rill__op *op) {
-  struct timer_state *st = op->state;
-  rill_sched_timer_free(st->timer);
-  rill__outbox_clear(&st->out);
+    rill_sched_timer_start(st->t.timer, a->due);
 }
 
 static const struct rill__op_ops timer_ops = {
@@ -68,9 +51,9 @@ static const struct rill__op_ops timer_ops = {
     .state_size = sizeof(struct timer_state),
     .init = timer_init,
     .on_subscribe = timer_on_subscribe,
-    .on_request = timer_on_request,
-    .on_cancel = timer_on_cancel,
-    .destroy = timer_destroy,
+    .on_request = rill__timed_on_request,
+    .on_cancel = rill__timed_on_cancel,
+    .destroy = rill__timed_destroy,
 };
 
 rill_observable_t *rill_timer(rill_sched_t *s, double due_ms) {

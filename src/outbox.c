@@ -62,3 +62,22 @@ void rill__outbox_clear(struct rill__outbox *ob) {
     rill_value_release(ob->held);
   ob->has_held = false;
 }
+
+/* ---- timed operators ----------------------------------------------------*/
+
+void rill__timed_on_request(struct rill__op *op, int64_t n) {
+  struct rill__timed *t = op->state;
+  rill__outbox_request(op, &t->out, n);
+}
+
+void rill__timed_on_cancel(struct rill__op *op) {
+  struct rill__timed *t = op->state;
+  rill_sched_timer_stop(t->timer);
+}
+
+void rill__timed_destroy(struct rill__op *op) {
+  struct rill__timed *t = op->state;
+  rill_sched_timer_free(t->timer);
+  t->timer = NULL;
+  rill__outbox_clear(&t->out);
+}

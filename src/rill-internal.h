@@ -381,9 +381,9 @@ rill_observable_t *rill__acc_create(rill_observable_t *src,
 struct rill__sched_vt;
 struct rill_sched_s {
   const struct rill__sched_vt *vt;
-  int objects; /* timers and watchers alive */
-  int active;  /* of those, armed */
-  double now;  /* ms; kept current by the implementation */
+  int objects;     /* timers and watchers alive */
+  int active;      /* of those, armed */
+  double now;      /* ms; kept current by the implementation */
   bool background; /* new timers and watchers do not keep the loop alive */
 };
 /* The current time, as a load: operators call this per value. */
@@ -410,5 +410,19 @@ void rill__outbox_request(struct rill__op *op, struct rill__outbox *ob,
                           int64_t n);
 void rill__outbox_complete(struct rill__op *op, struct rill__outbox *ob);
 void rill__outbox_clear(struct rill__outbox *ob);
+
+/* ---- timed operators: a timer and an outbox (src/outbox.c) ---------------
+ *
+ * A time operator's state starts with this struct; its ops table then uses
+ * these handlers as they are: requests go to the outbox, cancel stops the
+ * timer, destroy frees both (an operator holding more calls it from its
+ * own destroy). */
+struct rill__timed {
+  rill_sched_timer_t *timer;
+  struct rill__outbox out;
+};
+void rill__timed_on_request(struct rill__op *op, int64_t n);
+void rill__timed_on_cancel(struct rill__op *op);
+void rill__timed_destroy(struct rill__op *op);
 
 #endif /* RILL_INTERNAL_H */
