@@ -215,9 +215,15 @@ static int64_t rill_w3d(int64_t n) {
 
 static pid_t spawn_writer(int *read_fd, size_t total) {
   int p[2];
+  *read_fd = -1;
   if (pipe(p) != 0)
     return -1;
   pid_t pid = fork();
+  if (pid < 0) {
+    close(p[0]);
+    close(p[1]);
+    return -1;
+  }
   if (pid == 0) {
     close(p[0]);
     static char buf[FD_CHUNK];
@@ -255,6 +261,8 @@ static void raw_readable(struct ev_loop *loop, ev_io *w, int revents) {
 static double fd_floor(size_t total) {
   int fd;
   pid_t pid = spawn_writer(&fd, total);
+  if (pid < 0)
+    return -1;
   static struct raw_reader r;
   r.bytes = 0;
   double t0 = now_ns();
@@ -314,6 +322,8 @@ static long fd_peak_rss_kib;
 static double fd_rill(size_t total, int spin_us, int64_t batch) {
   int fd;
   pid_t pid = spawn_writer(&fd, total);
+  if (pid < 0)
+    return -1;
   struct fd_count c = {.spin_us = spin_us};
   rill_observable_t *p = rill_from_fd(bench_sched, fd, FD_CHUNK, RILL_FD_CLOSE);
   if (p == NULL) {
