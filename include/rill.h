@@ -359,6 +359,33 @@ RILL_EXTERN rill_observable_t *rill_generate(rill_generate_init_fn init,
                                              rill_generate_fini_fn fini,
                                              void *ctx);
 
+/* create(start, end, ctx): a source pushed by the caller (RxJS
+ * `new Observable(subscriber => ...)`), for tests and adapters.  At each
+ * subscription start(ctx, e) runs (after on_subscribe) with that
+ * subscription's emitter; push through it with rill_emitter_next (takes
+ * over the value), rill_emitter_complete or rill_emitter_error (code < 0),
+ * from start() or any later callback.  end(ctx, e) (may be NULL) runs once
+ * when that subscription ends: complete, error or cancel; the emitter must
+ * not be used after end() returns.  Values pushed without demand are
+ * queued and delivered as requests arrive (the queue is not bounded: check
+ * rill_emitter_demand() to honour backpressure); completion waits behind
+ * them, an error does not.  NULL with errno EINVAL for start NULL. */
+typedef struct rill_emitter_s rill_emitter_t;
+typedef void (*rill_create_fn)(void *ctx, rill_emitter_t *e);
+RILL_EXTERN rill_observable_t *rill_create(rill_create_fn start,
+                                           rill_create_fn end, void *ctx);
+/* Returns 0 (also when the subscription has already ended: the value is
+ * released), RILL_EINVAL for e NULL, RILL_ENOMEM (then the subscription
+ * fails with it). */
+RILL_EXTERN int rill_emitter_next(rill_emitter_t *e, rill_value_t v);
+/* How many values may be pushed now without queueing (outstanding demand
+ * minus queued values; RILL_UNBOUNDED; 0 once ended).  An adapter that
+ * honours it never makes the queue grow. */
+RILL_EXTERN int64_t rill_emitter_demand(const rill_emitter_t *e);
+RILL_EXTERN void rill_emitter_complete(rill_emitter_t *e);
+RILL_EXTERN void rill_emitter_error(rill_emitter_t *e, int code,
+                                    const char *message);
+
 /* ------------------------------------------------------------------------ */
 /* Operators.  Each takes over its source(s) (rule 1).  User callbacks get
  * borrowed inputs and return 0 / a boolean, or a negative error code: then

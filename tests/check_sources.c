@@ -1211,6 +1211,104 @@ START_TEST(generate_owned_values_balanced_with_consume_batches) {
 }
 END_TEST
 
+/* ---- create: a source pushed by the caller
+ * -----------------------------------*/
+
+struct pusher {
+  rill_emitter_t *e;
+  int starts, ends;
+};
+
+static void pusher_start(void *ctx, rill_emitter_t *e) {
+  struct pusher *p = ctx;
+  p->e = e;
+  p->starts++;
+}
+
+static void pusher_end(void *ctx, rill_emitter_t *e) {
+  struct pusher *p = ctx;
+  ck_assert_ptr_eq(e, p->e);
+  p->ends++;
+  p->e = NULL;
+}
+
+START_TEST(create_delivers_pushed_values_under_demand) {
+  struct pusher p = {0};
+  tl_owned_reset();
+  rill_observable_t *o = rill_create(pusher_start, pusher_end, &p);
+  rec_t r;
+  rec_init(&r);
+  ck_assert_int_eq(rec_subscribe(&r, o), 0);
+  ck_assert_int_eq(p.starts, 1);
+  ck_assert_int_eq(rill_emitter_demand(p.e), 0);
+  ck_assert_int_eq(rill_emitter_next(p.e, tl_owned(1)), 0); /* queued */
+  ck_assert_int_eq(rill_emitter_next(p.e, tl_owned(2)), 0);
+  ck_assert_int_eq(r.nexts, 0);
+  rec_request(&r, 3);
+  ck_assert_int_eq(r.nexts, 2);
+  ck_assert_int_eq(rill_emitter_demand(p.e), 1);
+  rill_emitter_complete(p.e); /* nothing queued: completes now */
+  ck_assert_int_eq(r.terminal, REC_COMPLETE);
+  ck_assert_int_eq(p.ends, 1);
+  ck_assert_int_eq(tl_owned_int(r.values.items[1]), 2);
+  ck_assert_rec_ok(&r);
+  rec_clear(&r);
+  rill_observable_free(o);
+  ck_assert_owned_balanced();
+}
+END_TEST
+
+START_TEST(create_completion_waits_behind_queued_values) {
+  struct pusher p = {0};
+  rill_observable_t *o = rill_create(pusher_start, pusher_end, &p);
+  rec_t r;
+  rec_init(&r);
+  ck_assert_int_eq(rec_subscribe(&r, o), 0);
+  rill_emitter_next(p.e, rill_value_int(7));
+  rill_emitter_complete(p.e);
+  ck_assert_int_eq(r.terminal, REC_NONE);
+  ck_assert_int_eq(p.ends, 0);
+  rec_request(&r, 1);
+  ck_assert_int_eq(r.nexts, 1);
+  ck_assert_int_eq(r.terminal, REC_COMPLETE);
+  ck_assert_int_eq(p.ends, 1);
+  ck_assert_rec_ok(&r);
+  rec_clear(&r);
+  rill_observable_free(o);
+}
+END_TEST
+
+START_TEST(create_error_drops_queued_values_and_cancel_ends_it) {
+  struct pusher p = {0};
+  tl_owned_reset();
+  rill_observable_t *o = rill_create(pusher_start, pusher_end, &p);
+  rec_t r;
+  rec_init(&r);
+  ck_assert_int_eq(rec_subscribe(&r, o), 0);
+  rill_emitter_next(p.e, tl_owned(1));
+  rill_emitter_error(p.e, RILL_EUSER, "feed broke");
+  ck_assert_int_eq(r.terminal, REC_ERROR);
+  ck_assert_int_eq(r.err.code, RILL_EUSER);
+  ck_assert_int_eq(r.nexts, 0);
+  ck_assert_int_eq(p.ends, 1);
+  ck_assert_rec_ok(&r);
+  rec_clear(&r);
+  /* cancel: end() runs once, pushes after it are not allowed (p.e NULL) */
+  rec_init(&r);
+  ck_assert_int_eq(rec_subscribe(&r, o), 0);
+  ck_assert_int_eq(p.starts, 2);
+  rill_emitter_next(p.e, tl_owned(2));
+  rec_cancel(&r);
+  ck_assert_int_eq(p.ends, 2);
+  ck_assert_ptr_null(p.e);
+  ck_assert_int_eq(rill_emitter_next(NULL, rill_value_int(1)), RILL_EINVAL);
+  rec_clear(&r);
+  rill_observable_free(o);
+  ck_assert_owned_balanced();
+  ck_assert_ptr_null(rill_create(NULL, NULL, NULL));
+}
+END_TEST
+
 Suite *sources_suite(void) {
   Suite *s = suite_create("sources");
   TCase *tc = tcase_create("range");
@@ -1258,6 +1356,11 @@ Suite *sources_suite(void) {
   tcase_add_test(tc, generate_init_failure_is_on_subscribe_then_on_error);
   tcase_add_test(tc, generate_unbounded_then_cancel_in_kth_on_next);
   tcase_add_test(tc, generate_owned_values_balanced_with_consume_batches);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("create");
+  tcase_add_test(tc, create_delivers_pushed_values_under_demand);
+  tcase_add_test(tc, create_completion_waits_behind_queued_values);
+  tcase_add_test(tc, create_error_drops_queued_values_and_cancel_ends_it);
   suite_add_tcase(s, tc);
   return s;
 }
