@@ -527,6 +527,20 @@ RILL_EXTERN rill_observable_t *rill_timeout_with(rill_observable_t *src,
                                                  rill_sched_t *s,
                                                  double each_ms,
                                                  rill_observable_t *fallback);
+/* timeout({first, each, with}) (RxJS's config form): the first value must
+ * arrive within `first_ms` of subscription (< 0: `each_ms` applies), each
+ * later one within `each_ms` of the previous (< 0: no limit after the first
+ * value); at least one must be set.  With `use_with`, expiry switches to
+ * `with` (taken over; NULL is an error, as for rill_timeout_with). */
+typedef struct rill_timeout_config {
+  double first_ms;
+  double each_ms;
+  rill_observable_t *with;
+  bool use_with;
+} rill_timeout_config_t;
+RILL_EXTERN rill_observable_t *
+rill_timeout_config(rill_observable_t *src, rill_sched_t *s,
+                    const rill_timeout_config_t *cfg);
 /* buffer_time(span): every `span_ms`, emits an array of the values
  * received during the span (possibly empty); at completion the current
  * array is emitted, then on_complete (RxJS bufferTime). */

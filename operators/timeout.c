@@ -30,7 +30,8 @@
 
 struct timeout_args {
   rill_sched_t *sched;
-  double each;
+  double first;                /* limit for the first value (HUGE_VAL: none) */
+  double each;                 /* limit between later values (HUGE_VAL: none) */
   rill_observable_t *fallback; /* owned by the recipe; NULL: fail */
 };
 
@@ -38,13 +39,19 @@ struct timeout_state {
   rill_sched_timer_t *timer;
   int64_t demand; /* requested downstream and not yet delivered */
   double last;    /* subscription time, then the last value's arrival */
+  double due;     /* when the armed timer fires (HUGE_VAL: not armed) */
+  bool got_value; /* `each` applies from now on, not `first` */
   bool switched;  /* timed out: the fallback is (being) subscribed */
 };
 
 static void timeout_arm(struct rill__op *op, double left) {
+  const struct timeout_args *a = op->args;
   struct timeout_state *st = op->state;
-  if (left < HUGE_VAL)
+  st->due = HUGE_VAL;
+  if (left < HUGE_VAL) {
+    st->due = rill__sched_now(a->sched) + left;
     rill_sched_timer_start(st->timer, left);
+  }
 }
 
 /* Cancel the source and continue with the fallback, or fail. */
@@ -69,9 +76,11 @@ static void timeout_fired(rill_sched_timer_t *t, void *arg) {
   struct rill__op *op = arg;
   const struct timeout_args *a = op->args;
   struct timeout_state *st = op->state;
+  st->due = HUGE_VAL;
   if (rill__op_done(op) || st->switched)
     return;
-  double left = st->last + a->each - rill__sched_now(a->sched);
+  double limit = st->got_value ? a->each : a->first;
+  double left = st->last + limit - rill__sched_now(a->sched);
   if (left > 0) {
     timeout_arm(op, left);
     return;
@@ -96,7 +105,7 @@ static void timeout_on_subscribe(struct rill__op *op) {
     return;
   }
   st->last = rill__sched_now(a->sched);
-  timeout_arm(op, a->each);
+  timeout_arm(op, a->first);
   op->down->vt->on_subscribe(op->down, &op->node);
 }
 
@@ -108,8 +117,16 @@ static void timeout_on_next(void *self, rill_value_t v) {
     rill__drop(v);
     return;
   }
-  if (!st->switched)
+  if (!st->switched) {
     st->last = rill__sched_now(a->sched);
+    if (!st->got_value) {
+      /* From now on `each` applies; move the timer only if that deadline
+       * comes before the one it is armed for. */
+      st->got_value = true;
+      if (st->last + a->each < st->due)
+        timeout_arm(op, a->each);
+    }
+  }
   if (!rill__emit(op->down, v))
     rill__op_request_up(op, 1); /* a fused filter dropped it */
   else if (st->demand != RILL_UNBOUNDED && st->demand > 0)
@@ -167,22 +184,24 @@ static const struct rill__op_ops timeout_ops = {
 };
 
 static rill_observable_t *timeout_create(rill_observable_t *src,
-                                         rill_sched_t *s, double each_ms,
+                                         rill_sched_t *s, double first_ms,
+                                         double each_ms,
                                          rill_observable_t *fallback) {
-  if (s == NULL || !(each_ms >= 0)) {
+  /* NaN and negative limits are bad arguments; HUGE_VAL means none. */
+  if (s == NULL || !(first_ms >= 0) || !(each_ms >= 0)) {
     rill_observable_free(src);
     rill_observable_free(fallback);
     errno = EINVAL;
     return NULL;
   }
   struct timeout_args args = {
-      .sched = s, .each = each_ms, .fallback = fallback};
+      .sched = s, .first = first_ms, .each = each_ms, .fallback = fallback};
   return rill__op_create(src, &timeout_ops, &args);
 }
 
 rill_observable_t *rill_timeout(rill_observable_t *src, rill_sched_t *s,
                                 double each_ms) {
-  return timeout_create(src, s, each_ms, NULL);
+  return timeout_create(src, s, each_ms, each_ms, NULL);
 }
 
 rill_observable_t *rill_timeout_with(rill_observable_t *src, rill_sched_t *s,
@@ -194,5 +213,26 @@ rill_observable_t *rill_timeout_with(rill_observable_t *src, rill_sched_t *s,
     rill__errno_null_source();
     return NULL;
   }
-  return timeout_create(src, s, each_ms, fallback);
+  return timeout_create(src, s, each_ms, each_ms, fallback);
+}
+
+rill_observable_t *rill_timeout_config(rill_observable_t *src, rill_sched_t *s,
+                                       const rill_timeout_config_t *cfg) {
+  if (cfg == NULL || (cfg->use_with && cfg->with == NULL)) {
+    rill_observable_free(src);
+    if (cfg != NULL)
+      rill__errno_null_source();
+    else
+      errno = EINVAL;
+    return NULL;
+  }
+  double each = cfg->each_ms < 0 ? HUGE_VAL : cfg->each_ms;
+  double first = cfg->first_ms < 0 ? each : cfg->first_ms;
+  if (first == HUGE_VAL && each == HUGE_VAL) {
+    rill_observable_free(src);
+    rill_observable_free(cfg->use_with ? cfg->with : NULL);
+    errno = EINVAL; /* RxJS: "No timeout provided." */
+    return NULL;
+  }
+  return timeout_create(src, s, first, each, cfg->use_with ? cfg->with : NULL);
 }

@@ -708,13 +708,46 @@ static rill_observable_t *pipeable(struct build *b, const char *op,
   if (strcmp(op, "timeout") == 0) {
     json_t *with = NULL;
     if (json_is_object(a0) && !is_tag(a0, "$date") && !is_tag(a0, "$number")) {
-      if (json_object_get(a0, "first") || json_object_get(a0, "meta"))
-        UNSUP("timeout with `first` or `meta`");
-      if (!get_num(json_object_get(a0, "each"), &d))
-        UNSUP("timeout without `each`");
+      if (json_object_get(a0, "meta"))
+        UNSUP("timeout with `meta`");
+      json_t *first = json_object_get(a0, "first");
+      rill_timeout_config_t cfg = {.first_ms = -1, .each_ms = -1};
+      if (first != NULL) {
+        /* A Date deadline is absolute on the virtual clock, which the
+         * runner starts at 0 where the subscription happens. */
+        json_t *f =
+            is_tag(first, "$date") ? json_object_get(first, "$date") : first;
+        if (!get_num(f, &cfg.first_ms))
+          UNSUP("timeout `first` argument");
+        if (is_tag(first, "$date"))
+          cfg.first_ms -= rill_sched_now(s);
+        if (cfg.first_ms < 0)
+          cfg.first_ms = 0;
+      }
+      json_t *each = json_object_get(a0, "each");
+      if (each != NULL && !get_num(each, &cfg.each_ms))
+        UNSUP("timeout `each` argument");
+      if (first == NULL && each == NULL)
+        UNSUP("timeout without `first` or `each`");
       with = json_object_get(a0, "with");
+      if (with != NULL) {
+        cfg.with = thunk_source(b, with);
+        cfg.use_with = true;
+        if (cfg.with == NULL) {
+          rill_observable_free(src);
+          return NULL;
+        }
+      }
+      return rill_timeout_config(src, s, &cfg);
     } else if (is_tag(a0, "$date")) {
-      UNSUP("timeout at an absolute Date");
+      /* timeout(date) is timeout({first: date}) in RxJS 7. */
+      rill_timeout_config_t cfg = {.first_ms = -1, .each_ms = -1};
+      if (!get_num(json_object_get(a0, "$date"), &cfg.first_ms))
+        UNSUP("timeout Date argument");
+      cfg.first_ms -= rill_sched_now(s);
+      if (cfg.first_ms < 0)
+        cfg.first_ms = 0;
+      return rill_timeout_config(src, s, &cfg);
     } else if (!get_num(a0, &d)) {
       UNSUP("timeout argument");
     }
