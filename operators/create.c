@@ -79,7 +79,7 @@ static int create_push(struct create_state *st, rill_value_t v) {
   return 0;
 }
 
-int rill_emitter_next(rill_emitter_t *e, rill_value_t v) {
+static int emitter_next(rill_emitter_t *e, rill_value_t v) {
   struct rill__op *op = (struct rill__op *)e;
   if (op == NULL) {
     rill_value_release(v);
@@ -110,7 +110,7 @@ int64_t rill_emitter_demand(const rill_emitter_t *e) {
   return st->demand > (int64_t)st->len ? st->demand - (int64_t)st->len : 0;
 }
 
-void rill_emitter_complete(rill_emitter_t *e) {
+static void emitter_complete(rill_emitter_t *e) {
   struct rill__op *op = (struct rill__op *)e;
   if (op == NULL || rill__op_done(op))
     return;
@@ -119,12 +119,34 @@ void rill_emitter_complete(rill_emitter_t *e) {
   create_drain(op);
 }
 
-void rill_emitter_error(rill_emitter_t *e, int code, const char *message) {
+static void emitter_error(rill_emitter_t *e, int code, const char *message) {
   struct rill__op *op = (struct rill__op *)e;
   if (op == NULL || rill__op_done(op))
     return;
   create_end(op);
   rill__op_fail(op, code < 0 ? code : RILL_EINVAL, message);
+}
+
+/* The emitter calls are public entry points, made from the application's
+ * own callbacks: like every entry point they run inside rill's dispatch
+ * guard, so whatever they end is freed only when they return. */
+int rill_emitter_next(rill_emitter_t *e, rill_value_t v) {
+  rill__enter();
+  int rc = emitter_next(e, v);
+  rill__leave();
+  return rc;
+}
+
+void rill_emitter_complete(rill_emitter_t *e) {
+  rill__enter();
+  emitter_complete(e);
+  rill__leave();
+}
+
+void rill_emitter_error(rill_emitter_t *e, int code, const char *message) {
+  rill__enter();
+  emitter_error(e, code, message);
+  rill__leave();
 }
 
 static void create_on_subscribe(struct rill__op *op) {
