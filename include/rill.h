@@ -470,7 +470,8 @@ typedef enum rill_overflow {
 /* timer(due): emits 0 after `due_ms`, then completes.  Without demand at
  * that moment the 0 is held until requested (LATEST). */
 RILL_EXTERN rill_observable_t *rill_timer(rill_sched_t *s, double due_ms);
-/* interval(period): emits 0, 1, 2, ... every `period_ms` (> 0), never
+/* interval(period): emits 0, 1, 2, ... every `period_ms` (>= 0; 0 means
+ * every loop iteration, like RxJS interval(0)), never
  * completes.  A tick without demand follows `policy`; the default for
  * interval is RILL_OVERFLOW_DROP (the count still advances, so gaps show
  * what was dropped).  One timer, re-armed from its callback. */
@@ -515,6 +516,10 @@ RILL_EXTERN rill_observable_t *rill_audit(rill_observable_t *src,
  * so at most the requested values wait in its queue. */
 RILL_EXTERN rill_observable_t *rill_delay(rill_observable_t *src,
                                           rill_sched_t *s, double delay_ms);
+/* delay(date): values held until the scheduler's clock reads `at_ms`
+ * (values arriving later pass at once); completion as delay. */
+RILL_EXTERN rill_observable_t *rill_delay_until(rill_observable_t *src,
+                                                rill_sched_t *s, double at_ms);
 /* timeout(each): if `each_ms` pass without a value (counted from
  * subscription, then from each value), cancel upstream and fail with
  * RILL_ETIMEDOUT. */

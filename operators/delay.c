@@ -27,7 +27,9 @@
 
 struct delay_args {
   rill_sched_t *sched;
-  double delay;
+  double delay; /* relative: due = arrival + delay */
+  double until; /* absolute (rill_delay_until): due = max(arrival, until) */
+  bool absolute;
 };
 
 struct delay_item {
@@ -128,7 +130,9 @@ static void delay_on_next(void *self, rill_value_t v) {
     rill__drop(v);
     return;
   }
-  if (delay_push(st, rill__sched_now(a->sched) + a->delay, v) < 0) {
+  double now = rill__sched_now(a->sched);
+  double due = a->absolute ? (now > a->until ? now : a->until) : now + a->delay;
+  if (delay_push(st, due, v) < 0) {
     rill__drop(v);
     rill_sched_timer_stop(st->timer);
     rill__op_fail(op, RILL_ENOMEM, NULL);
@@ -192,5 +196,16 @@ rill_observable_t *rill_delay(rill_observable_t *src, rill_sched_t *s,
     return NULL;
   }
   struct delay_args args = {.sched = s, .delay = delay_ms};
+  return rill__op_create(src, &delay_ops, &args);
+}
+
+rill_observable_t *rill_delay_until(rill_observable_t *src, rill_sched_t *s,
+                                    double at_ms) {
+  if (s == NULL || isnan(at_ms)) {
+    rill_observable_free(src);
+    errno = EINVAL;
+    return NULL;
+  }
+  struct delay_args args = {.sched = s, .until = at_ms, .absolute = true};
   return rill__op_create(src, &delay_ops, &args);
 }

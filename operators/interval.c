@@ -75,7 +75,7 @@ static const struct rill__op_ops interval_ops = {
 
 rill_observable_t *rill_interval(rill_sched_t *s, double period_ms,
                                  rill_overflow_t policy) {
-  if (s == NULL || !(period_ms > 0) || policy > RILL_OVERFLOW_ERROR) {
+  if (s == NULL || !(period_ms >= 0) || policy > RILL_OVERFLOW_ERROR) {
     errno = EINVAL;
     return NULL;
   }

@@ -62,6 +62,32 @@ START_TEST(interval_ticks_every_period_until_cancelled) {
 }
 END_TEST
 
+START_TEST(interval_zero_ticks_at_the_same_instant_in_order) {
+  /* interval-002: interval(0).pipe(take(7)) gives (0123456|) */
+  rill_observable_t *o = rill_take(rill_interval(vs, 0, RILL_OVERFLOW_DROP), 7);
+  ck_assert_marble(vs, o, 0, "(0123456|)");
+  rill_observable_free(o);
+  ck_assert_ptr_null(rill_interval(vs, -1, RILL_OVERFLOW_DROP));
+}
+END_TEST
+
+START_TEST(delay_until_holds_values_to_an_absolute_time) {
+  /* delay-003: delay(new Date(20)) */
+  rill_observable_t *o = rill_delay_until(
+      marble_cold(vs, "--a--a---a----a----a------------b---b---b---b--|"), vs,
+      20);
+  ck_assert_marble(vs, o, 0,
+                   "--------------------(aaaaa)-----b---b---b---b--|");
+  rill_observable_free(o);
+  /* delay-004: a time in the past does not delay at all */
+  o = rill_delay_until(marble_cold(vs, "--a--a--|"), vs, -10000);
+  marble_result_t r;
+  marble_run(vs, o, 0, &r);
+  ck_assert_str_eq(r.text, "--a--a--|");
+  rill_observable_free(o);
+}
+END_TEST
+
 /* ---- debounce
  * ---------------------------------------------------------------------*/
 
@@ -217,6 +243,8 @@ Suite *time_suite(void) {
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_test(tc, timer_emits_zero_after_due_then_completes);
   tcase_add_test(tc, interval_ticks_every_period_until_cancelled);
+  tcase_add_test(tc, interval_zero_ticks_at_the_same_instant_in_order);
+  tcase_add_test(tc, delay_until_holds_values_to_an_absolute_time);
   suite_add_tcase(s, tc);
   tc = tcase_create("debounce");
   tcase_add_checked_fixture(tc, setup, teardown);

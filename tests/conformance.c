@@ -552,12 +552,6 @@ static rill_observable_t *creation(struct build *b, const char *op,
     rill_observable_t *t = isinf(a0) ? rill_never() : rill_timer(s, a0);
     if (n >= 2 && get_num(json_array_get(args, 1), &a1) && a1 >= 0) {
       /* timer(due, period) = concat(timer(due), interval(period) + 1) */
-      if (a1 == 0) {
-        rill_observable_free(t);
-        return bfail(b, B_UNSUP,
-                     "timer with period 0 (rill interval needs a "
-                     "period > 0)");
-      }
       conf_cb_t *cb = callback_text(b, "(x) => x + 1", CB_MAP);
       rill_observable_t *v[2] = {
           t, rill_map(rill_interval(s, a1, RILL_OVERFLOW_DROP), cb->entry->map,
@@ -569,8 +563,8 @@ static rill_observable_t *creation(struct build *b, const char *op,
   if (strcmp(op, "interval") == 0) {
     if (!get_num(json_array_get(args, 0), &a0))
       return bfail(b, B_UNSUP, "interval arguments");
-    if (a0 <= 0)
-      return bfail(b, B_UNSUP, "interval(%g): rill needs a period > 0", a0);
+    if (a0 < 0)
+      a0 = 0; /* RxJS: a negative period counts as 0 (rill: EINVAL) */
     return rill_interval(s, a0, RILL_OVERFLOW_DROP);
   }
   if (strcmp(op, "throwError") == 0)
@@ -680,8 +674,12 @@ static rill_observable_t *pipeable(struct build *b, const char *op,
   }
   if (strcmp(op, "debounceTime") == 0 || strcmp(op, "sampleTime") == 0 ||
       strcmp(op, "auditTime") == 0 || strcmp(op, "delay") == 0) {
+    if (is_tag(a0, "$date") && op[0] == 'd' && op[2] == 'l') {
+      double at = json_number_value(json_object_get(a0, "$date"));
+      return rill_delay_until(src, s, at); /* absolute on the clock */
+    }
     if (is_tag(a0, "$date"))
-      UNSUP("%s to an absolute Date (rill delays by a duration)", op);
+      UNSUP("%s to an absolute Date", op);
     if (!get_num(a0, &d))
       UNSUP("%s argument", op);
     if (op[0] == 'd' && op[1] == 'e' && op[2] == 'b')
