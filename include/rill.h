@@ -435,6 +435,22 @@ RILL_EXTERN rill_observable_t *rill_reduce(rill_observable_t *src,
 RILL_EXTERN rill_observable_t *
 rill_distinct_until_changed(rill_observable_t *src, rill_equal_fn fn,
                             void *ctx);
+/* first(predicate, default): the first value (matching `fn`, when not
+ * NULL), then complete and cancel upstream.  With no match at completion:
+ * the default (when not NULL; taken over), else on_error(RILL_EEMPTY). */
+RILL_EXTERN rill_observable_t *rill_first(rill_observable_t *src,
+                                          rill_pred_fn fn, void *ctx,
+                                          const rill_value_t *default_value);
+/* last(predicate, default): the last value (matching `fn`, when not NULL)
+ * at completion; the default or RILL_EEMPTY when none matched. */
+RILL_EXTERN rill_observable_t *rill_last(rill_observable_t *src,
+                                         rill_pred_fn fn, void *ctx,
+                                         const rill_value_t *default_value);
+/* takeUntil(notifier): the source's values until `notifier` (taken over)
+ * emits a value; then complete and cancel both.  A notifier error ends the
+ * stream with it; its completion without a value changes nothing. */
+RILL_EXTERN rill_observable_t *rill_take_until(rill_observable_t *src,
+                                               rill_observable_t *notifier);
 /* startWith(values...): emit the `n` variadic rill_value_t values first. */
 RILL_EXTERN rill_observable_t *rill_start_with(rill_observable_t *src, size_t n,
                                                ...);

@@ -43,6 +43,9 @@ static void reduce_on_next(void *self, rill_value_t v) {
 /* Emit the result (if any) and complete. */
 static void reduce_flush(struct rill__op *op) {
   struct reduce_state *st = op->state;
+  /* A request made from inside on_next must not flush (and complete)
+   * again, nested in that on_next (rule 1.3). */
+  st->upstream_closed = false;
   if (st->acc.has) {
     rill_value_t v = st->acc.value;
     st->acc.has = false;

@@ -36,12 +36,19 @@ void rill__outbox_offer(struct rill__op *op, struct rill__outbox *ob,
   }
 }
 
+/* Deliver the held value if there is demand, then complete if closing.
+ * A request made from inside that on_next only adds demand: the flush on
+ * the stack completes after on_next returns, never nested in it (1.3). */
 static void outbox_flush(struct rill__op *op, struct rill__outbox *ob) {
+  if (ob->flushing)
+    return;
+  ob->flushing = true;
   if (ob->has_held && ob->demand > 0 && !rill__op_done(op)) {
     rill_value_t v = ob->held;
     ob->has_held = false;
     outbox_emit(op, ob, v);
   }
+  ob->flushing = false;
   if (ob->closing && !ob->has_held)
     rill__op_complete(op);
 }

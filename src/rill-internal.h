@@ -402,6 +402,7 @@ struct rill__outbox {
   rill_value_t held;
   bool has_held;
   bool closing;
+  bool flushing; /* a flush is on the stack: nested requests only add */
   rill_overflow_t policy;
 };
 void rill__outbox_offer(struct rill__op *op, struct rill__outbox *ob,

@@ -184,6 +184,22 @@ static rill_observable_t *f_merge_default(int64_t n, bool owned) {
   return rill_merge(parts, 2, 0);
 }
 
+static rill_observable_t *f_first(int64_t n, bool owned) {
+  /* n is 0 or 1: with a default, an empty source still gives a value */
+  if (n == 0)
+    return rill_take(rill_first(elems(3, owned), NULL, NULL, NULL), 0);
+  return rill_first(elems(5, owned), tl_is_even, NULL, NULL);
+}
+static rill_observable_t *f_last(int64_t n, bool owned) {
+  if (n == 0)
+    return rill_take(rill_last(elems(3, owned), NULL, NULL, NULL), 0);
+  rill_value_t dflt = elem(-1, owned);
+  return rill_last(elems(5, owned), tl_is_even, NULL, &dflt);
+}
+static rill_observable_t *f_take_until(int64_t n, bool owned) {
+  return rill_take_until(elems(n, owned), rill_never());
+}
+
 struct factory {
   const char *name;
   rill_observable_t *(*make)(int64_t n, bool owned);
@@ -206,6 +222,9 @@ static const struct factory factories[] = {
     {"take_while", f_take_while, INT64_MAX / 2, 0, true},
     {"scan", f_scan, INT64_MAX, 0, true},
     {"reduce", f_reduce, 1, 0, true},
+    {"first", f_first, 1, 0, true},
+    {"last", f_last, 1, 0, true},
+    {"take_until", f_take_until, INT64_MAX, 0, true},
     {"distinct_until_changed", f_distinct, INT64_MAX / 4, 0, true},
     {"start_with", f_start_with, INT64_MAX, 0, true},
     {"buffer_count", f_buffer_count, INT64_MAX / 4, 0, true},

@@ -3948,6 +3948,93 @@ static void reset_owned(void) {
   tl_owned_reset();
 }
 
+/* ---- first, last, take_until
+ * --------------------------------------------------*/
+
+START_TEST(first_emits_the_first_match_then_completes_and_cancels) {
+  rill_observable_t *o =
+      rill_first(rill_range(1, 1000000), tl_is_even, NULL, NULL);
+  rill_values_t got = {0};
+  ck_assert_int_eq(rill_observable_collect(o, &got, NULL), 0);
+  ck_assert_uint_eq(got.len, 1);
+  ck_assert_int_eq(got.items[0].as.i, 2);
+  rill_values_clear(&got);
+  rill_observable_free(o);
+}
+END_TEST
+
+START_TEST(first_and_last_of_nothing_fail_with_eempty_or_give_the_default) {
+  rill_error_t err;
+  rill_values_t got = {0};
+  rill_observable_t *o = rill_first(rill_empty(), NULL, NULL, NULL);
+  ck_assert_int_eq(rill_observable_collect(o, &got, &err), RILL_EEMPTY);
+  ck_assert_str_eq(err.stage, "first");
+  rill_observable_free(o);
+  o = rill_last(rill_range(1, 5), tl_fail_pred_never, NULL, NULL);
+  ck_assert_int_eq(rill_observable_collect(o, &got, &err), RILL_EEMPTY);
+  rill_observable_free(o);
+  tl_owned_reset();
+  rill_value_t d = tl_owned(42);
+  o = rill_last(rill_empty(), NULL, NULL, &d);
+  ck_assert_int_eq(rill_observable_collect(o, &got, NULL), 0);
+  ck_assert_uint_eq(got.len, 1);
+  ck_assert_int_eq(tl_owned_int(got.items[0]), 42);
+  rill_values_clear(&got);
+  rill_observable_free(o);
+  ck_assert_owned_balanced();
+}
+END_TEST
+
+START_TEST(last_waits_for_demand_before_emitting) {
+  rill_observable_t *o = rill_last(rill_range(1, 3), NULL, NULL, NULL);
+  rec_t r;
+  rec_init(&r);
+  ck_assert_int_eq(rec_subscribe(&r, o), 0);
+  ck_assert_int_eq(r.nexts, 0);
+  ck_assert_int_eq(r.terminal, REC_NONE);
+  rec_request(&r, 1);
+  ck_assert_int_eq(r.nexts, 1);
+  ck_assert_int_eq(rec_int(&r, 0), 3);
+  ck_assert_int_eq(r.terminal, REC_COMPLETE);
+  ck_assert_rec_ok(&r);
+  rec_clear(&r);
+  rill_observable_free(o);
+}
+END_TEST
+
+START_TEST(take_until_stops_when_the_notifier_fires) {
+  rill_observable_t *o =
+      rill_take_until(rill_range(0, 5), rill_just(1, rill_value_int(0)));
+  rec_t r;
+  rec_init(&r);
+  r.request_on_subscribe = RILL_UNBOUNDED;
+  ck_assert_int_eq(rec_subscribe(&r, o), 0);
+  ck_assert_int_eq(r.nexts, 0); /* the notifier fired first (RxJS order) */
+  ck_assert_int_eq(r.terminal, REC_COMPLETE);
+  ck_assert_rec_ok(&r);
+  rec_clear(&r);
+  rill_observable_free(o);
+  /* a notifier that only completes changes nothing */
+  o = rill_take_until(rill_range(0, 5), rill_empty());
+  rec_init(&r);
+  r.request_on_subscribe = RILL_UNBOUNDED;
+  ck_assert_int_eq(rec_subscribe(&r, o), 0);
+  ck_assert_int_eq(r.nexts, 5);
+  ck_assert_int_eq(r.terminal, REC_COMPLETE);
+  rec_clear(&r);
+  rill_observable_free(o);
+  /* a failing notifier fails the stream */
+  o = rill_take_until(rill_never(), rill_error(RILL_EUSER, "stop"));
+  rec_init(&r);
+  ck_assert_int_eq(rec_subscribe(&r, o), 0);
+  ck_assert_int_eq(r.terminal, REC_ERROR);
+  ck_assert_int_eq(r.err.code, RILL_EUSER);
+  rec_clear(&r);
+  rill_observable_free(o);
+  ck_assert_ptr_null(rill_take_until(rill_range(0, 1), NULL));
+}
+END_TEST
+
 Suite *operators_suite(void) {
   Suite *s = suite_create("operators");
   TCase *tc;
@@ -4183,6 +4270,13 @@ Suite *operators_suite(void) {
                  every_operator_cancelled_in_on_subscribe_cancels_its_source);
   tcase_add_test(tc, every_operator_passes_a_source_error_without_demand);
   tcase_add_test(tc, every_operator_then_a_filter_meets_demand_one_at_a_time);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("first_last_take_until");
+  tcase_add_test(tc, first_emits_the_first_match_then_completes_and_cancels);
+  tcase_add_test(
+      tc, first_and_last_of_nothing_fail_with_eempty_or_give_the_default);
+  tcase_add_test(tc, last_waits_for_demand_before_emitting);
+  tcase_add_test(tc, take_until_stops_when_the_notifier_fires);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -281,15 +281,14 @@ START_TEST(background_scheduler_sources_do_not_keep_ev_run_alive) {
   ck_assert_int_eq(rill_sched_keepalive(NULL, false), RILL_EINVAL);
   struct bg_count heartbeat = {0}, work = {0};
   rill_observable_t *hb = rill_interval(bg, 1, RILL_OVERFLOW_DROP);
-  rill_observable_t *job = rill_take(rill_interval(fg, 5, RILL_OVERFLOW_DROP), 3);
+  rill_observable_t *job =
+      rill_take(rill_interval(fg, 5, RILL_OVERFLOW_DROP), 3);
   rill_subscriber_t s1 = {.on_next = bg_next}, s2 = {.on_next = bg_next};
   rill_subscription_t *hb_sub;
-  ck_assert_int_eq(rill_observable_consume(hb, &s1, &heartbeat, RILL_UNBOUNDED,
-                                           &hb_sub),
-                   0);
-  ck_assert_int_eq(rill_observable_consume(job, &s2, &work, RILL_UNBOUNDED,
-                                           NULL),
-                   0);
+  ck_assert_int_eq(
+      rill_observable_consume(hb, &s1, &heartbeat, RILL_UNBOUNDED, &hb_sub), 0);
+  ck_assert_int_eq(
+      rill_observable_consume(job, &s2, &work, RILL_UNBOUNDED, NULL), 0);
   ev_timer guard; /* fail safe: never hang the suite */
   ev_timer_init(&guard, stop_loop, 5.0, 0);
   ev_timer_start(loop, &guard);

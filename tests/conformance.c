@@ -56,7 +56,9 @@ static const char *const implemented[] = {
     "delay",
     "distinctUntilChanged",
     "filter",
+    "first",
     "interval",
+    "last",
     "map",
     "merge",
     "range",
@@ -66,6 +68,7 @@ static const char *const implemented[] = {
     "skip",
     "startWith",
     "take",
+    "takeUntil",
     "takeWhile",
     "throttleTime",
     "timeout",
@@ -605,6 +608,33 @@ static rill_observable_t *pipeable(struct build *b, const char *op,
     int64_t k = d < 0 ? 0 : isinf(d) ? INT64_MAX : (int64_t)d;
     return op[0] == 't' ? rill_take(src, k) : rill_skip(src, k);
   }
+  if (strcmp(op, "first") == 0 || strcmp(op, "last") == 0) {
+    /* RxJS counts a default when a second argument is passed at all, even
+     * `undefined`. */
+    rill_pred_fn fn = NULL;
+    void *ctx = NULL;
+    if (n > 0 && !json_is_null(a0) && !is_undef(a0)) {
+      NEED(cb = callback(b, a0, CB_PRED));
+      fn = cb->entry->pred;
+      ctx = cb;
+    }
+    rill_value_t dflt;
+    const rill_value_t *dp = NULL;
+    if (n > 1) {
+      dflt = conf_from_json(a1);
+      dp = &dflt;
+    }
+    return op[0] == 'f' ? rill_first(src, fn, ctx, dp)
+                        : rill_last(src, fn, ctx, dp);
+  }
+  if (strcmp(op, "takeUntil") == 0) {
+    rill_observable_t *notifier = build(b, a0);
+    if (notifier == NULL) {
+      rill_observable_free(src);
+      return NULL;
+    }
+    return rill_take_until(src, notifier);
+  }
   if (strcmp(op, "takeWhile") == 0) {
     NEED(cb = callback(b, a0, CB_PRED));
     return rill_take_while(src, cb->entry->pred, cb, n > 1 && json_is_true(a1));
@@ -874,6 +904,9 @@ static json_t *error_json(int code) {
   if (code == RILL_ETIMEDOUT)
     return json_pack("{s:{s:s,s:s}}", "$error", "name", "TimeoutError",
                      "message", "Timeout has occurred");
+  if (code == RILL_EEMPTY)
+    return json_pack("{s:{s:s,s:s}}", "$error", "name", "EmptyError", "message",
+                     "no elements in sequence");
   return json_pack("{s:s}", "rill_error", rill_err_name(code));
 }
 

@@ -73,6 +73,8 @@ static void rec_terminal(rec_t *r, enum rec_terminal t) {
     rec_violate(r, "terminal before on_subscribe (1.9)");
   if (r->terminal != REC_NONE)
     rec_violate(r, "second terminal signal (1.7)");
+  if (r->depth > 0)
+    rec_violate(r, "terminal signal nested in on_next (1.3)");
   r->terminal = t;
   r->terminals++;
   if (r->cancelled)
@@ -274,4 +276,10 @@ int tl_fail_map(void *ctx, rill_value_t in, rill_value_t *out) {
   (void)in;
   (void)out;
   return RILL_ECALLBACK;
+}
+
+int tl_fail_pred_never(void *ctx, rill_value_t v) {
+  (void)ctx;
+  (void)v;
+  return 0;
 }

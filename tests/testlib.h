@@ -83,5 +83,6 @@ int tl_double(void *ctx, rill_value_t in, rill_value_t *out);
 int tl_is_even(void *ctx, rill_value_t v);
 int tl_sum(void *ctx, rill_value_t acc, rill_value_t v, rill_value_t *out);
 int tl_fail_map(void *ctx, rill_value_t in, rill_value_t *out);
+int tl_fail_pred_never(void *ctx, rill_value_t v); /* matches nothing */
 
 #endif

@@ -182,6 +182,34 @@ static int p_index_lt2(void *c, rill_value_t v) {
   (void)v;
   return CB(c)->index++ < 2;
 }
+static int p_index_is2(void *c, rill_value_t v) {
+  (void)v;
+  return CB(c)->index++ == 2;
+}
+static int p_is_b(void *c, rill_value_t v) {
+  (void)c;
+  return is_str(v, "b");
+}
+static int p_is_c(void *c, rill_value_t v) {
+  (void)c;
+  return is_str(v, "c");
+}
+static int p_is_s(void *c, rill_value_t v) {
+  (void)c;
+  return is_str(v, "s");
+}
+static int p_throw_from4(void *c, rill_value_t v) {
+  (void)c;
+  if (js_num(v) < 4)
+    return 0;
+  return conf_throw_str("error");
+}
+static int p_throw_on_c(void *c, rill_value_t v) {
+  (void)c;
+  if (is_str(v, "c"))
+    return conf_throw_str("error");
+  return 0;
+}
 
 /* ---- accumulators -------------------------------------------------------*/
 
@@ -346,6 +374,17 @@ static const conf_cb_entry_t table[] = {
     PRED("function predicate(value) {return value !== 'd';}", p_not_d),
     PRED("function predicate(value) {throw 'error';}", p_throw),
     PRED("function predicate(value, index) {return index < 2;}", p_index_lt2),
+    PRED("(value) => value === 'b'", p_is_b),
+    PRED("(value) => value === 'c'", p_is_c),
+    PRED("(x) => x % 2 === 1", p_odd),
+    PRED("(x) => x === 's'", p_is_s),
+    PRED("(_, i) => i === 2", p_index_is2),
+    PRED("function (value) {if (value < 4) {return false;} else {throw "
+         "'error';}}",
+         p_throw_from4),
+    PRED("function (x) {if (x === 'c') {throw 'error';} else {return "
+         "false;}}",
+         p_throw_on_c),
     RED("() => {throw 'error';}", r_throw),
     RED("(o, x) => o + ' ' + x", r_add_space),
     RED("(o, x) => o + x", r_add),
