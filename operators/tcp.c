@@ -167,45 +167,10 @@ fail:;
 
 /* ---- accept ---------------------------------------------------------------*/
 
-struct accept_args {
-  rill_sched_t *sched;
-  int fd;
-  unsigned flags;
-  bool subscribed; /* set by the first subscription (recipe memory) */
-};
-
-struct accept_state {
-  rill_sched_io_t *io;
-  int64_t demand;
-  int bad_errno;
-  bool closed;
-};
-
-static void accept_release_fd(struct rill__op *op) {
-  const struct accept_args *a = op->args;
-  struct accept_state *st = op->state;
-  rill_sched_io_set(st->io, 0);
-  if (!st->closed && (a->flags & RILL_FD_CLOSE)) {
-    st->closed = true;
-    close(a->fd);
-  }
-}
-
-static void accept_fail_sys(struct rill__op *op, int sys_errno,
-                            const char *what) {
-  const struct accept_args *a = op->args;
-  rill_error_t err;
-  rill__error_init(&err, RILL_ESYS, sys_errno, op->ops->name,
-                   "tcp_accept: %s(fd %d) failed (errno %d)", what, a->fd,
-                   sys_errno);
-  accept_release_fd(op);
-  rill__op_error(op, &err);
-}
-
 /* One accept.  1: emitted a connection; 0: none waiting; -1: ended. */
 static int accept_once(struct rill__op *op) {
-  const struct accept_args *a = op->args;
-  struct accept_state *st = op->state;
+  const struct rill__fd_args *a = op->args;
+  struct rill__fd_state *st = op->state;
   int fd;
   for (;;) {
     fd = accept(a->fd, NULL, NULL);
@@ -215,18 +180,18 @@ static int accept_once(struct rill__op *op) {
       continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK)
       return 0;
-    accept_fail_sys(op, errno, "accept");
+    rill__fd_fail_sys(op, errno, "accept");
     return -1;
   }
   if (sock_setup(fd) < 0) {
     int e = errno;
     close(fd);
-    accept_fail_sys(op, e, "fcntl");
+    rill__fd_fail_sys(op, e, "fcntl");
     return -1;
   }
   rill_value_t v;
   if (conn_value(fd, &v) < 0) {
-    accept_release_fd(op);
+    rill__fd_release(op);
     rill__op_fail(op, RILL_ENOMEM, "cannot allocate a connection");
     return -1;
   }
@@ -235,80 +200,17 @@ static int accept_once(struct rill__op *op) {
   return rill__op_done(op) ? -1 : 1;
 }
 
-static void accept_readable(rill_sched_io_t *w, int events, void *arg) {
-  (void)w;
-  (void)events;
-  struct rill__op *op = arg;
-  struct accept_state *st = op->state;
-  for (int i = 0; i < TCP_ACCEPTS_PER_WAKEUP; i++) {
-    if (rill__op_done(op) || st->demand == 0)
-      break;
-    if (accept_once(op) <= 0)
-      break;
-  }
-  if (!rill__op_done(op) && st->demand == 0)
-    rill_sched_io_set(st->io, 0); /* clients wait in the backlog */
-}
-
-static int accept_init(struct rill__op *op) {
-  const struct accept_args *a = op->args;
-  struct accept_state *st = op->state;
-  ((struct accept_args *)op->args)->subscribed = true; /* see from_fd.c */
-  st->io = rill_sched_io_new(a->sched, a->fd, accept_readable, op);
-  if (st->io == NULL)
-    return errno == ENOTSUP  ? RILL_ENOTSUP
-           : errno == ENOMEM ? RILL_ENOMEM
-                             : RILL_EINVAL;
-  int fl = fcntl(a->fd, F_GETFL);
-  if (fl < 0 ||
-      (!(fl & O_NONBLOCK) && fcntl(a->fd, F_SETFL, fl | O_NONBLOCK) < 0)) {
-    st->bad_errno = errno;
-    st->closed = errno == EBADF;
-  }
-  return 0;
-}
-
-static void accept_on_subscribe(struct rill__op *op) {
-  struct accept_state *st = op->state;
-  op->down->vt->on_subscribe(op->down, &op->node);
-  if (!rill__op_done(op) && st->bad_errno != 0)
-    accept_fail_sys(op, st->bad_errno, "fcntl");
-}
-
-static void accept_on_request(struct rill__op *op, int64_t n) {
-  struct accept_state *st = op->state;
-  st->demand = rill__demand_add(st->demand, n);
-  if (st->bad_errno == 0)
-    rill_sched_io_set(st->io, RILL_IO_READ);
-}
-
-static void accept_on_cancel(struct rill__op *op) {
-  accept_release_fd(op);
-}
-
-static void accept_destroy(struct rill__op *op) {
-  struct accept_state *st = op->state;
-  accept_release_fd(op);
-  rill_sched_io_free(st->io);
-}
-
-static void accept_args_release(void *args) {
-  struct accept_args *a = args;
-  if ((a->flags & RILL_FD_CLOSE) && !a->subscribed)
-    close(a->fd);
-}
-
 static const struct rill__op_ops accept_ops = {
     .name = "tcp_accept",
     .source = true,
-    .args_size = sizeof(struct accept_args),
-    .state_size = sizeof(struct accept_state),
-    .init = accept_init,
-    .on_subscribe = accept_on_subscribe,
-    .on_request = accept_on_request,
-    .on_cancel = accept_on_cancel,
-    .destroy = accept_destroy,
-    .args_release = accept_args_release,
+    .args_size = sizeof(struct rill__fd_args),
+    .state_size = sizeof(struct rill__fd_state),
+    .init = rill__fd_init,
+    .on_subscribe = rill__fd_on_subscribe,
+    .on_request = rill__fd_on_request,
+    .on_cancel = rill__fd_on_cancel,
+    .destroy = rill__fd_destroy,
+    .args_release = rill__fd_args_release,
 };
 
 rill_observable_t *rill_tcp_accept(rill_sched_t *s, int listen_fd,
@@ -317,7 +219,11 @@ rill_observable_t *rill_tcp_accept(rill_sched_t *s, int listen_fd,
     errno = EINVAL;
     return NULL;
   }
-  struct accept_args args = {.sched = s, .fd = listen_fd, .flags = flags};
+  struct rill__fd_args args = {.sched = s,
+                               .fd = listen_fd,
+                               .flags = flags,
+                               .per_wakeup = TCP_ACCEPTS_PER_WAKEUP,
+                               .once = accept_once};
   return rill__op_create(NULL, &accept_ops, &args);
 }
 

@@ -426,4 +426,35 @@ void rill__timed_on_request(struct rill__op *op, int64_t n);
 void rill__timed_on_cancel(struct rill__op *op);
 void rill__timed_destroy(struct rill__op *op);
 
+/* ---- sources driven by fd readiness (src/fd_source.c) --------------------
+ *
+ * An fd source's args start with struct rill__fd_args and its state with
+ * struct rill__fd_state; `once` produces one item when the fd is ready and
+ * returns 1 (emitted, more may be waiting), 0 (wait for the next wake-up)
+ * or -1 (the stream ended).  The handlers below fill its ops table. */
+struct rill__fd_args {
+  rill_sched_t *sched;
+  int fd;
+  unsigned flags; /* RILL_FD_CLOSE */
+  int per_wakeup; /* items at most per wake-up, so the loop is not starved */
+  int (*once)(struct rill__op *op);
+  bool subscribed; /* set by the first subscription (see fd_source.c) */
+};
+struct rill__fd_state {
+  rill_sched_io_t *io;
+  int64_t demand;
+  int bad_errno; /* the fd was unusable at subscription */
+  bool closed;   /* the fd is closed (or was never ours to close) */
+};
+/* Stop watching and, with RILL_FD_CLOSE, close the fd (idempotent). */
+void rill__fd_release(struct rill__op *op);
+/* Release the fd and fail with RILL_ESYS / sys_errno. */
+void rill__fd_fail_sys(struct rill__op *op, int sys_errno, const char *call);
+int rill__fd_init(struct rill__op *op);
+void rill__fd_on_subscribe(struct rill__op *op);
+void rill__fd_on_request(struct rill__op *op, int64_t n);
+void rill__fd_on_cancel(struct rill__op *op);
+void rill__fd_destroy(struct rill__op *op);
+void rill__fd_args_release(void *args);
+
 #endif /* RILL_INTERNAL_H */
