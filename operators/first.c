@@ -23,8 +23,7 @@ struct first_args {
 };
 
 struct first_state {
-  bool requested;    /* downstream asked for at least one value */
-  bool owe_fallback; /* completed with no match: the default is due */
+  struct rill__outbox out; /* a default waits here for a request */
 };
 
 static void first_on_next(void *self, rill_value_t v) {
@@ -49,12 +48,6 @@ static void first_on_next(void *self, rill_value_t v) {
   rill__op_complete(op);
 }
 
-static void first_emit_fallback(struct rill__op *op) {
-  const struct first_args *a = op->args;
-  rill__emit(op->down, rill_value_retain(a->fallback));
-  rill__op_complete(op);
-}
-
 static void first_on_complete(struct rill__op *op) {
   const struct first_args *a = op->args;
   struct first_state *st = op->state;
@@ -62,20 +55,19 @@ static void first_on_complete(struct rill__op *op) {
     rill__op_fail(op, RILL_EEMPTY, "no value matched");
     return;
   }
-  if (st->requested)
-    first_emit_fallback(op);
-  else
-    st->owe_fallback = true;
+  rill__outbox_offer(op, &st->out, rill_value_retain(a->fallback));
+  rill__outbox_complete(op, &st->out);
 }
 
 static void first_on_request(struct rill__op *op, int64_t n) {
   struct first_state *st = op->state;
-  st->requested = true;
-  if (st->owe_fallback) {
-    first_emit_fallback(op);
-    return;
-  }
+  rill__outbox_request(op, &st->out, n); /* for a default, if it comes */
   rill__op_request_up(op, n);
+}
+
+static void first_destroy(struct rill__op *op) {
+  struct first_state *st = op->state;
+  rill__outbox_clear(&st->out);
 }
 
 static void first_args_release(void *args) {
@@ -91,6 +83,7 @@ static const struct rill__op_ops first_ops = {
     .on_next = first_on_next,
     .on_complete = first_on_complete,
     .on_request = first_on_request,
+    .destroy = first_destroy,
     .args_release = first_args_release,
 };
 

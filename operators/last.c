@@ -23,8 +23,7 @@ struct last_args {
 struct last_state {
   rill_value_t kept;
   bool has_kept;
-  bool requested; /* downstream asked for the result */
-  bool closed;    /* the source completed: the result is due */
+  struct rill__outbox out; /* the result waits here for a request */
 };
 
 static void last_on_subscribe(struct rill__op *op) {
@@ -53,38 +52,24 @@ static void last_on_next(void *self, rill_value_t v) {
   st->has_kept = true;
 }
 
-/* The source has completed and downstream has asked: deliver. */
-static void last_deliver(struct rill__op *op) {
-  const struct last_args *a = op->args;
-  struct last_state *st = op->state;
-  st->closed = false; /* a request made from on_next must not re-enter */
-  if (st->has_kept) {
-    st->has_kept = false;
-    rill__emit(op->down, st->kept);
-  } else {
-    rill__emit(op->down, rill_value_retain(a->fallback));
-  }
-  rill__op_complete(op);
-}
-
 static void last_on_complete(struct rill__op *op) {
   const struct last_args *a = op->args;
   struct last_state *st = op->state;
-  if (!st->has_kept && !a->has_fallback) {
+  if (st->has_kept) {
+    st->has_kept = false;
+    rill__outbox_offer(op, &st->out, st->kept);
+  } else if (a->has_fallback) {
+    rill__outbox_offer(op, &st->out, rill_value_retain(a->fallback));
+  } else {
     rill__op_fail(op, RILL_EEMPTY, "no value matched");
     return;
   }
-  st->closed = true;
-  if (st->requested)
-    last_deliver(op);
+  rill__outbox_complete(op, &st->out);
 }
 
 static void last_on_request(struct rill__op *op, int64_t n) {
-  (void)n;
   struct last_state *st = op->state;
-  st->requested = true;
-  if (st->closed)
-    last_deliver(op);
+  rill__outbox_request(op, &st->out, n);
 }
 
 static void last_destroy(struct rill__op *op) {
@@ -92,6 +77,7 @@ static void last_destroy(struct rill__op *op) {
   if (st->has_kept)
     rill_value_release(st->kept);
   st->has_kept = false;
+  rill__outbox_clear(&st->out);
 }
 
 static void last_args_release(void *args) {

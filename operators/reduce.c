@@ -13,8 +13,7 @@
 
 struct reduce_state {
   struct rill__acc acc;
-  bool requested;       /* downstream asked for the result */
-  bool upstream_closed; /* source completed; waiting for demand */
+  struct rill__outbox out; /* the result waits here for a request */
 };
 
 static int reduce_init(struct rill__op *op) {
@@ -40,38 +39,24 @@ static void reduce_on_next(void *self, rill_value_t v) {
     rill__op_fail(op, rc, "accumulator failed");
 }
 
-/* Emit the result (if any) and complete. */
-static void reduce_flush(struct rill__op *op) {
-  struct reduce_state *st = op->state;
-  /* A request made from inside on_next must not flush (and complete)
-   * again, nested in that on_next (rule 1.3). */
-  st->upstream_closed = false;
-  if (st->acc.has) {
-    rill_value_t v = st->acc.value;
-    st->acc.has = false;
-    rill__emit(op->down, v);
-  }
-  rill__op_complete(op);
-}
-
 static void reduce_on_complete(struct rill__op *op) {
   struct reduce_state *st = op->state;
-  st->upstream_closed = true;
-  if (st->requested || !st->acc.has)
-    reduce_flush(op);
+  if (st->acc.has) {
+    st->acc.has = false;
+    rill__outbox_offer(op, &st->out, st->acc.value);
+  }
+  rill__outbox_complete(op, &st->out);
 }
 
 static void reduce_on_request(struct rill__op *op, int64_t n) {
-  (void)n;
   struct reduce_state *st = op->state;
-  st->requested = true;
-  if (st->upstream_closed)
-    reduce_flush(op);
+  rill__outbox_request(op, &st->out, n);
 }
 
 static void reduce_destroy(struct rill__op *op) {
   struct reduce_state *st = op->state;
   rill__acc_clear(&st->acc);
+  rill__outbox_clear(&st->out);
 }
 
 static const struct rill__op_ops reduce_ops = {
