@@ -37,9 +37,7 @@ struct audit_args {
 
 struct audit_state {
   struct rill__timed t; /* first: the timer and the outbox */
-  rill_value_t pending; /* newest value of the open window */
-  bool has_pending;
-  bool open;     /* a window is open */
+  bool open;            /* a window is open */
   bool settling; /* the timer fired at the window's end; second phase due */
   bool closing;  /* the source completed; waiting for the window's end */
 };
@@ -56,26 +54,14 @@ static void audit_fired(rill_sched_timer_t *t, void *arg) {
   }
   st->settling = false;
   st->open = false;
-  if (st->has_pending) {
-    rill_value_t v = st->pending;
-    st->has_pending = false;
-    rill__outbox_offer(op, &st->t.out, v);
-  }
+  rill__timed_flush(op);
   if (st->closing && !rill__op_done(op))
     rill__outbox_complete(op, &st->t.out);
 }
 
 static int audit_init(struct rill__op *op) {
   const struct audit_args *a = op->args;
-  struct audit_state *st = op->state;
-  st->t.out.policy = a->policy;
-  st->t.timer = rill_sched_timer_new(a->sched, audit_fired, op);
-  return st->t.timer ? 0 : RILL_ENOMEM;
-}
-
-static void audit_on_subscribe(struct rill__op *op) {
-  op->down->vt->on_subscribe(op->down, &op->node);
-  rill__op_request_up(op, RILL_UNBOUNDED);
+  return rill__timed_init(op, a->sched, audit_fired, a->policy);
 }
 
 static void audit_on_next(void *self, rill_value_t v) {
@@ -86,10 +72,7 @@ static void audit_on_next(void *self, rill_value_t v) {
     rill__drop(v);
     return;
   }
-  if (st->has_pending)
-    rill_value_release(st->pending);
-  st->pending = v;
-  st->has_pending = true;
+  rill__timed_keep(&st->t, v);
   if (!st->open) {
     st->open = true;
     if (isfinite(a->window))
@@ -112,26 +95,18 @@ static void audit_on_complete(struct rill__op *op) {
   rill__outbox_complete(op, &st->t.out);
 }
 
-static void audit_destroy(struct rill__op *op) {
-  struct audit_state *st = op->state;
-  if (st->has_pending)
-    rill_value_release(st->pending);
-  st->has_pending = false;
-  rill__timed_destroy(op);
-}
-
 static const struct rill__op_ops audit_ops = {
     .name = "audit",
     .args_size = sizeof(struct audit_args),
     .state_size = sizeof(struct audit_state),
     .init = audit_init,
-    .on_subscribe = audit_on_subscribe,
+    .on_subscribe = rill__op_subscribe_unbounded,
     .on_next = audit_on_next,
     .on_error = audit_on_error,
     .on_complete = audit_on_complete,
     .on_request = rill__timed_on_request,
     .on_cancel = rill__timed_on_cancel,
-    .destroy = audit_destroy,
+    .destroy = rill__timed_destroy,
 };
 
 rill_observable_t *rill_audit(rill_observable_t *src, rill_sched_t *s,

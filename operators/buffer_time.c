@@ -71,10 +71,7 @@ static void buffer_time_fired(rill_sched_timer_t *t, void *arg) {
 
 static int buffer_time_init(struct rill__op *op) {
   const struct buffer_time_args *a = op->args;
-  struct buffer_time_state *st = op->state;
-  st->t.out.policy = a->policy;
-  st->t.timer = rill_sched_timer_new(a->sched, buffer_time_fired, op);
-  return st->t.timer ? 0 : RILL_ENOMEM;
+  return rill__timed_init(op, a->sched, buffer_time_fired, a->policy);
 }
 
 static void buffer_time_on_subscribe(struct rill__op *op) {

@@ -26,26 +26,16 @@ struct debounce_args {
 
 struct debounce_state {
   struct rill__timed t; /* first: the timer and the outbox */
-  rill_value_t pending;
-  bool has_pending;
   bool armed;  /* the timer is running (a field, not a call, per value) */
   double last; /* arrival time of the pending value */
 };
-
-static void debounce_flush(struct rill__op *op) {
-  struct debounce_state *st = op->state;
-  if (!st->has_pending)
-    return;
-  st->has_pending = false;
-  rill__outbox_offer(op, &st->t.out, st->pending);
-}
 
 static void debounce_fired(rill_sched_timer_t *t, void *arg) {
   struct rill__op *op = arg;
   const struct debounce_args *a = op->args;
   struct debounce_state *st = op->state;
   st->armed = false;
-  if (rill__op_done(op) || !st->has_pending)
+  if (rill__op_done(op) || !st->t.has_pending)
     return;
   double left = st->last + a->due - rill__sched_now(a->sched);
   if (left > 0) {
@@ -53,20 +43,12 @@ static void debounce_fired(rill_sched_timer_t *t, void *arg) {
     rill_sched_timer_start(t, left);
     return;
   }
-  debounce_flush(op);
+  rill__timed_flush(op);
 }
 
 static int debounce_init(struct rill__op *op) {
   const struct debounce_args *a = op->args;
-  struct debounce_state *st = op->state;
-  st->t.out.policy = a->policy;
-  st->t.timer = rill_sched_timer_new(a->sched, debounce_fired, op);
-  return st->t.timer ? 0 : RILL_ENOMEM;
-}
-
-static void debounce_on_subscribe(struct rill__op *op) {
-  op->down->vt->on_subscribe(op->down, &op->node);
-  rill__op_request_up(op, RILL_UNBOUNDED);
+  return rill__timed_init(op, a->sched, debounce_fired, a->policy);
 }
 
 static void debounce_on_next(void *self, rill_value_t v) {
@@ -77,10 +59,7 @@ static void debounce_on_next(void *self, rill_value_t v) {
     rill__drop(v);
     return;
   }
-  if (st->has_pending)
-    rill_value_release(st->pending);
-  st->pending = v;
-  st->has_pending = true;
+  rill__timed_keep(&st->t, v);
   st->last = rill__sched_now(a->sched);
   if (!st->armed) {
     st->armed = true;
@@ -99,17 +78,9 @@ static void debounce_on_complete(struct rill__op *op) {
   struct debounce_state *st = op->state;
   st->armed = false;
   rill_sched_timer_stop(st->t.timer);
-  debounce_flush(op);
+  rill__timed_flush(op);
   if (!rill__op_done(op))
     rill__outbox_complete(op, &st->t.out);
-}
-
-static void debounce_destroy(struct rill__op *op) {
-  struct debounce_state *st = op->state;
-  if (st->has_pending)
-    rill_value_release(st->pending);
-  st->has_pending = false;
-  rill__timed_destroy(op);
 }
 
 static const struct rill__op_ops debounce_ops = {
@@ -117,13 +88,13 @@ static const struct rill__op_ops debounce_ops = {
     .args_size = sizeof(struct debounce_args),
     .state_size = sizeof(struct debounce_state),
     .init = debounce_init,
-    .on_subscribe = debounce_on_subscribe,
+    .on_subscribe = rill__op_subscribe_unbounded,
     .on_next = debounce_on_next,
     .on_error = debounce_on_error,
     .on_complete = debounce_on_complete,
     .on_request = rill__timed_on_request,
     .on_cancel = rill__timed_on_cancel,
-    .destroy = debounce_destroy,
+    .destroy = rill__timed_destroy,
 };
 
 rill_observable_t *rill_debounce(rill_observable_t *src, rill_sched_t *s,

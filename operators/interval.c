@@ -45,10 +45,7 @@ static void interval_fired(rill_sched_timer_t *t, void *arg) {
 
 static int interval_init(struct rill__op *op) {
   const struct interval_args *a = op->args;
-  struct interval_state *st = op->state;
-  st->t.out.policy = a->policy;
-  st->t.timer = rill_sched_timer_new(a->sched, interval_fired, op);
-  return st->t.timer ? 0 : RILL_ENOMEM;
+  return rill__timed_init(op, a->sched, interval_fired, a->policy);
 }
 
 static void interval_on_subscribe(struct rill__op *op) {

@@ -26,11 +26,6 @@ struct last_state {
   struct rill__outbox out; /* the result waits here for a request */
 };
 
-static void last_on_subscribe(struct rill__op *op) {
-  op->down->vt->on_subscribe(op->down, &op->node);
-  rill__op_request_up(op, RILL_UNBOUNDED);
-}
-
 static void last_on_next(void *self, rill_value_t v) {
   struct rill__op *op = self;
   const struct last_args *a = op->args;
@@ -90,7 +85,7 @@ static const struct rill__op_ops last_ops = {
     .name = "last",
     .args_size = sizeof(struct last_args),
     .state_size = sizeof(struct last_state),
-    .on_subscribe = last_on_subscribe,
+    .on_subscribe = rill__op_subscribe_unbounded,
     .on_next = last_on_next,
     .on_complete = last_on_complete,
     .on_request = last_on_request,

@@ -22,11 +22,6 @@ static int reduce_init(struct rill__op *op) {
   return 0;
 }
 
-static void reduce_on_subscribe(struct rill__op *op) {
-  op->down->vt->on_subscribe(op->down, &op->node);
-  rill__op_request_up(op, RILL_UNBOUNDED);
-}
-
 static void reduce_on_next(void *self, rill_value_t v) {
   struct rill__op *op = self;
   struct reduce_state *st = op->state;
@@ -64,7 +59,7 @@ static const struct rill__op_ops reduce_ops = {
     .args_size = sizeof(struct rill__acc_args),
     .state_size = sizeof(struct reduce_state),
     .init = reduce_init,
-    .on_subscribe = reduce_on_subscribe,
+    .on_subscribe = rill__op_subscribe_unbounded,
     .on_next = reduce_on_next,
     .on_complete = reduce_on_complete,
     .on_request = reduce_on_request,

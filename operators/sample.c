@@ -37,10 +37,8 @@ struct sample_args {
 
 struct sample_state {
   struct rill__timed t; /* first: the timer and the outbox */
-  rill_value_t latest;  /* newest value since the previous tick */
-  bool has_latest;
-  bool settling;   /* the timer fired at a tick; second phase due */
-  double next_due; /* when the coming tick is due */
+  bool settling;        /* the timer fired at a tick; second phase due */
+  double next_due;      /* when the coming tick is due */
 };
 
 static void sample_arm(struct rill__op *op) {
@@ -70,21 +68,14 @@ static void sample_fired(rill_sched_timer_t *t, void *arg) {
     return;
   }
   st->settling = false;
-  if (st->has_latest) {
-    rill_value_t v = st->latest;
-    st->has_latest = false;
-    rill__outbox_offer(op, &st->t.out, v);
-  }
+  rill__timed_flush(op); /* the newest value since the previous tick */
   if (!rill__op_done(op))
     sample_arm(op);
 }
 
 static int sample_init(struct rill__op *op) {
   const struct sample_args *a = op->args;
-  struct sample_state *st = op->state;
-  st->t.out.policy = a->policy;
-  st->t.timer = rill_sched_timer_new(a->sched, sample_fired, op);
-  return st->t.timer ? 0 : RILL_ENOMEM;
+  return rill__timed_init(op, a->sched, sample_fired, a->policy);
 }
 
 static void sample_on_subscribe(struct rill__op *op) {
@@ -105,10 +96,7 @@ static void sample_on_next(void *self, rill_value_t v) {
     rill__drop(v);
     return;
   }
-  if (st->has_latest)
-    rill_value_release(st->latest);
-  st->latest = v;
-  st->has_latest = true;
+  rill__timed_keep(&st->t, v);
 }
 
 static void sample_on_error(struct rill__op *op, const rill_error_t *err) {
@@ -120,18 +108,8 @@ static void sample_on_error(struct rill__op *op, const rill_error_t *err) {
 static void sample_on_complete(struct rill__op *op) {
   struct sample_state *st = op->state;
   rill_sched_timer_stop(st->t.timer);
-  if (st->has_latest)
-    rill_value_release(st->latest); /* no final sample */
-  st->has_latest = false;
+  rill__timed_drop(&st->t); /* no final sample */
   rill__outbox_complete(op, &st->t.out);
-}
-
-static void sample_destroy(struct rill__op *op) {
-  struct sample_state *st = op->state;
-  if (st->has_latest)
-    rill_value_release(st->latest);
-  st->has_latest = false;
-  rill__timed_destroy(op);
 }
 
 static const struct rill__op_ops sample_ops = {
@@ -145,7 +123,7 @@ static const struct rill__op_ops sample_ops = {
     .on_complete = sample_on_complete,
     .on_request = rill__timed_on_request,
     .on_cancel = rill__timed_on_cancel,
-    .destroy = sample_destroy,
+    .destroy = rill__timed_destroy,
 };
 
 rill_observable_t *rill_sample(rill_observable_t *src, rill_sched_t *s,

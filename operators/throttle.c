@@ -47,9 +47,7 @@ struct throttle_args {
 
 struct throttle_state {
   struct rill__timed t; /* first: the timer and the outbox */
-  rill_value_t kept;    /* trailing candidate */
-  bool has_kept;
-  bool open;     /* trailing: a window is open (its timer is pending) */
+  bool open;            /* trailing: a window is open (its timer is pending) */
   bool settling; /* the timer fired at the window's end; second phase due */
   bool closing;  /* the source completed; waiting for the window's end */
   double end;    /* leading only: when the current window ends */
@@ -77,10 +75,8 @@ static void throttle_fired(rill_sched_timer_t *t, void *arg) {
   }
   st->settling = false;
   st->open = false;
-  if (st->has_kept) {
-    rill_value_t v = st->kept;
-    st->has_kept = false;
-    rill__outbox_offer(op, &st->t.out, v);
+  if (st->t.has_pending) { /* the trailing candidate */
+    rill__timed_flush(op);
     if (!rill__op_done(op) && !st->closing)
       throttle_open(op);
   }
@@ -95,11 +91,6 @@ static int throttle_init(struct rill__op *op) {
   st->end = -HUGE_VAL;
   st->t.timer = rill_sched_timer_new(a->sched, throttle_fired, op);
   return st->t.timer ? 0 : RILL_ENOMEM;
-}
-
-static void throttle_on_subscribe(struct rill__op *op) {
-  op->down->vt->on_subscribe(op->down, &op->node);
-  rill__op_request_up(op, RILL_UNBOUNDED);
 }
 
 static void throttle_on_next(void *self, rill_value_t v) {
@@ -121,17 +112,13 @@ static void throttle_on_next(void *self, rill_value_t v) {
     return;
   }
   if (st->open) {
-    if (st->has_kept)
-      rill_value_release(st->kept);
-    st->kept = v;
-    st->has_kept = true;
+    rill__timed_keep(&st->t, v);
     return;
   }
   if (a->leading) {
     rill__outbox_offer(op, &st->t.out, v);
   } else {
-    st->kept = v;
-    st->has_kept = true;
+    rill__timed_keep(&st->t, v);
   }
   if (!rill__op_done(op))
     throttle_open(op);
@@ -146,7 +133,7 @@ static void throttle_on_error(struct rill__op *op, const rill_error_t *err) {
 static void throttle_on_complete(struct rill__op *op) {
   const struct throttle_args *a = op->args;
   struct throttle_state *st = op->state;
-  if (a->trailing && st->has_kept && st->open) {
+  if (a->trailing && st->t.has_pending && st->open) {
     st->closing = true; /* the kept value goes out at the window's end */
     return;
   }
@@ -154,26 +141,18 @@ static void throttle_on_complete(struct rill__op *op) {
   rill__outbox_complete(op, &st->t.out);
 }
 
-static void throttle_destroy(struct rill__op *op) {
-  struct throttle_state *st = op->state;
-  if (st->has_kept)
-    rill_value_release(st->kept);
-  st->has_kept = false;
-  rill__timed_destroy(op);
-}
-
 static const struct rill__op_ops throttle_ops = {
     .name = "throttle",
     .args_size = sizeof(struct throttle_args),
     .state_size = sizeof(struct throttle_state),
     .init = throttle_init,
-    .on_subscribe = throttle_on_subscribe,
+    .on_subscribe = rill__op_subscribe_unbounded,
     .on_next = throttle_on_next,
     .on_error = throttle_on_error,
     .on_complete = throttle_on_complete,
     .on_request = rill__timed_on_request,
     .on_cancel = rill__timed_on_cancel,
-    .destroy = throttle_destroy,
+    .destroy = rill__timed_destroy,
 };
 
 rill_observable_t *rill_throttle(rill_observable_t *src, rill_sched_t *s,

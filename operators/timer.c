@@ -30,10 +30,7 @@ static void timer_fired(rill_sched_timer_t *t, void *arg) {
 
 static int timer_init(struct rill__op *op) {
   const struct timer_args *a = op->args;
-  struct timer_state *st = op->state;
-  st->t.out.policy = RILL_OVERFLOW_LATEST;
-  st->t.timer = rill_sched_timer_new(a->sched, timer_fired, op);
-  return st->t.timer ? 0 : RILL_ENOMEM;
+  return rill__timed_init(op, a->sched, timer_fired, RILL_OVERFLOW_LATEST);
 }
 
 static void timer_on_subscribe(struct rill__op *op) {

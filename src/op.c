@@ -113,6 +113,11 @@ void rill__op_emit(struct rill__op *op, rill_value_t v) {
     rill__request(op->up, 1);
 }
 
+void rill__op_subscribe_unbounded(struct rill__op *op) {
+  op->down->vt->on_subscribe(op->down, &op->node);
+  rill__op_request_up(op, RILL_UNBOUNDED);
+}
+
 void rill__op_request_up(struct rill__op *op, int64_t n) {
   if (op->up != NULL && !rill__op_done(op))
     rill__request(op->up, n);

@@ -72,6 +72,28 @@ void rill__outbox_clear(struct rill__outbox *ob) {
 
 /* ---- timed operators ----------------------------------------------------*/
 
+int rill__timed_init(struct rill__op *op, rill_sched_t *s,
+                     rill_sched_timer_cb cb, rill_overflow_t policy) {
+  struct rill__timed *t = op->state;
+  t->out.policy = policy;
+  t->timer = rill_sched_timer_new(s, cb, op);
+  return t->timer ? 0 : RILL_ENOMEM;
+}
+
+void rill__timed_drop(struct rill__timed *t) {
+  if (t->has_pending)
+    rill_value_release(t->pending);
+  t->has_pending = false;
+}
+
+void rill__timed_flush(struct rill__op *op) {
+  struct rill__timed *t = op->state;
+  if (!t->has_pending)
+    return;
+  t->has_pending = false;
+  rill__outbox_offer(op, &t->out, t->pending);
+}
+
 void rill__timed_on_request(struct rill__op *op, int64_t n) {
   struct rill__timed *t = op->state;
   rill__outbox_request(op, &t->out, n);
@@ -86,5 +108,6 @@ void rill__timed_destroy(struct rill__op *op) {
   struct rill__timed *t = op->state;
   rill_sched_timer_free(t->timer);
   t->timer = NULL;
+  rill__timed_drop(t);
   rill__outbox_clear(&t->out);
 }

@@ -287,6 +287,9 @@ void rill__op_complete(struct rill__op *op);
 void rill__op_error(struct rill__op *op, const rill_error_t *err);
 /* Build an error for this stage and deliver it as rill__op_error(). */
 void rill__op_fail(struct rill__op *op, int code, const char *msg);
+/* on_subscribe for stages that consume the source at its own pace: pass
+ * on_subscribe down, then ask upstream for everything. */
+void rill__op_subscribe_unbounded(struct rill__op *op);
 /* Request from upstream if it is still there. */
 void rill__op_request_up(struct rill__op *op, int64_t n);
 
@@ -421,7 +424,24 @@ void rill__outbox_clear(struct rill__outbox *ob);
 struct rill__timed {
   rill_sched_timer_t *timer;
   struct rill__outbox out;
+  rill_value_t pending; /* the operator's newest value (debounce, audit...) */
+  bool has_pending;
 };
+/* Make the timer (calling cb with the op) and set the overflow policy. */
+int rill__timed_init(struct rill__op *op, rill_sched_t *s,
+                     rill_sched_timer_cb cb, rill_overflow_t policy);
+/* Keep v as the pending value, releasing an older one (inline: debounce
+ * and throttle call it for every value). */
+static inline void rill__timed_keep(struct rill__timed *t, rill_value_t v) {
+  if (t->has_pending)
+    rill_value_release(t->pending);
+  t->pending = v;
+  t->has_pending = true;
+}
+/* Release the pending value, if any. */
+void rill__timed_drop(struct rill__timed *t);
+/* Hand the pending value, if any, to the outbox. */
+void rill__timed_flush(struct rill__op *op);
 void rill__timed_on_request(struct rill__op *op, int64_t n);
 void rill__timed_on_cancel(struct rill__op *op);
 void rill__timed_destroy(struct rill__op *op);
