@@ -1,4 +1,4 @@
-/* rill tests: the RxJS conformance runner (tests/conformance.c).
+/* rill tests: the RxJS conformance runner (tests/rxjs_conformance.c).
  *
  * Shared between the runner and its callback table (callbacks.c): the
  * mapping of JavaScript values onto rill values and the small pieces of
