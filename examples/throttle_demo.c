@@ -110,22 +110,21 @@ int main(int argc, char **argv) {
                 {.name = "motion", .stage = "debounce(50ms)"}}};
   d.seconds_left = seconds;
 
-  rill_throttle_config_t leading = {.leading = true};
   int rc = 0;
   rc |= start(&d.feeds[0],
-              rill_throttle(rill_map(rill_interval(s, 100, RILL_OVERFLOW_DROP),
+              rill_throttle(rill_map(rill_interval(s, 100, NULL),
                                      count_in, &d.feeds[0]),
-                            s, 500, &leading));
+                            s, 500, NULL));
   rc |= start(&d.feeds[1],
-              rill_throttle(rill_map(rill_interval(s, 1, RILL_OVERFLOW_DROP),
+              rill_throttle(rill_map(rill_interval(s, 1, NULL),
                                      count_in, &d.feeds[1]),
-                            s, 100, &leading));
+                            s, 100, NULL));
   rc |= start(&d.feeds[2],
               rill_debounce(
-                  rill_map(rill_filter(rill_interval(s, 1, RILL_OVERFLOW_DROP),
+                  rill_map(rill_filter(rill_interval(s, 1, NULL),
                                        in_burst, NULL),
                            count_in, &d.feeds[2]),
-                  s, 50, RILL_OVERFLOW_LATEST));
+                  s, 50, NULL));
   if (rc != 0) {
     fprintf(stderr, "throttle_demo: could not start the pipelines\n");
     return 1;

@@ -56,20 +56,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rill/common.h"
 #include "rill/errno.h"
+#include "rill/sched.h"
 #include "rill/version.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-#if defined(__GNUC__) && __GNUC__ >= 4
-#define RILL_EXTERN __attribute__((visibility("default")))
-#else
-#define RILL_EXTERN
-#endif
-
-#include "rill/sched.h"
 
 /* ------------------------------------------------------------------------ */
 /* Errors                                                                    */
@@ -473,59 +467,87 @@ RILL_EXTERN rill_observable_t *rill_merge(rill_observable_t *const *sources,
 /* Time sources and operators (on a scheduler: rill/sched.h).  Durations are
  * milliseconds.  The scheduler must outlive the pipelines that use it.
  *
+ * DURATIONS
+ *   A duration is >= 0; a negative or NaN duration is a bad argument (the
+ *   constructor returns NULL with errno EINVAL, its source released).  An
+ *   infinite duration (INFINITY) means "never": a timer that never fires,
+ *   a window that never ends, a timeout that never expires.  This is the
+ *   scheduler's rule (rill_sched_timer_start), so every operator keeps it.
+ *
+ * OPTIONS
+ *   Every time operator that has options takes them last, as a pointer to
+ *   a rill_X_opts_t struct.  NULL, a zeroed struct, and every zero field
+ *   mean the documented default, so start from a zeroed struct and set what
+ *   you need:
+ *       rill_debounce(src, s, 50, &(rill_time_opts_t){
+ *                                     .overflow = RILL_OVERFLOW_DROP});
+ *   The struct is read during the call only.
+ *
  * Demand: a time operator never emits without downstream demand (rule
  * 1.1).  When it has a value to emit and none is requested, it applies an
  * overflow policy:                                                          */
 typedef enum rill_overflow {
-  RILL_OVERFLOW_LATEST = 0, /* hold the newest value (older one released)
-                               and deliver it at the next request */
-  RILL_OVERFLOW_DROP,       /* release the value: it is lost */
-  RILL_OVERFLOW_ERROR       /* on_error(RILL_EOVERFLOW), cancel upstream */
+  RILL_OVERFLOW_DEFAULT = 0, /* the operator's documented default: LATEST,
+                                except interval (DROP) */
+  RILL_OVERFLOW_LATEST,      /* hold the newest value (older one released)
+                                and deliver it at the next request */
+  RILL_OVERFLOW_DROP,        /* release the value: it is lost */
+  RILL_OVERFLOW_ERROR        /* on_error(RILL_EOVERFLOW), cancel upstream */
 } rill_overflow_t;
 
+/* Options of interval, debounce, sample, audit and buffer_time. */
+typedef struct rill_time_opts {
+  rill_overflow_t overflow; /* when a value is due without demand */
+} rill_time_opts_t;
+
 /* timer(due): emits 0 after `due_ms`, then completes.  Without demand at
- * that moment the 0 is held until requested (LATEST). */
+ * that moment the 0 is held until requested (LATEST).  An infinite due
+ * never fires (the stream never completes, like never()). */
 RILL_EXTERN rill_observable_t *rill_timer(rill_sched_t *s, double due_ms);
 /* interval(period): emits 0, 1, 2, ... every `period_ms` (>= 0; 0 means
- * every loop iteration, like RxJS interval(0)), never
- * completes.  A tick without demand follows `policy`; the default for
- * interval is RILL_OVERFLOW_DROP (the count still advances, so gaps show
- * what was dropped).  One timer, re-armed from its callback. */
+ * every loop iteration, like RxJS interval(0)), never completes.  A tick
+ * without demand follows opts->overflow; the default for interval is
+ * RILL_OVERFLOW_DROP (the count still advances, so gaps show what was
+ * dropped).  One timer, re-armed from its callback. */
 RILL_EXTERN rill_observable_t *rill_interval(rill_sched_t *s, double period_ms,
-                                             rill_overflow_t policy);
+                                             const rill_time_opts_t *opts);
 
 /* debounce(due): emits a value once `due_ms` pass with no newer value
  * (RxJS debounceTime).  A pending value is emitted at the instant the
  * source completes and dropped on error.  Asks upstream for everything;
- * `policy` applies when a value is due and nothing is requested. */
+ * opts->overflow applies when a value is due and nothing is requested. */
 RILL_EXTERN rill_observable_t *rill_debounce(rill_observable_t *src,
                                              rill_sched_t *s, double due_ms,
-                                             rill_overflow_t policy);
+                                             const rill_time_opts_t *opts);
 
 /* throttle(window): emits a value, then ignores values for `window_ms`
- * (RxJS throttleTime).  cfg NULL means {leading = true, trailing = false,
- * policy = LATEST}.  With trailing, the last value seen in a window is
- * emitted when the window ends (and opens a new window), and completion
- * waits until that trailing value is out (RxJS 7). */
-typedef struct rill_throttle_config {
-  bool leading;
-  bool trailing;
-  rill_overflow_t policy;
-} rill_throttle_config_t;
+ * (RxJS throttleTime).  Which edges of a window emit is `opts->edges`:
+ * 0 means RILL_THROTTLE_LEADING (RxJS's default).  With
+ * RILL_THROTTLE_TRAILING, the last value seen in a window is emitted when
+ * the window ends (and opens a new window), and completion waits until
+ * that trailing value is out (RxJS 7). */
+enum {
+  RILL_THROTTLE_LEADING = 1u << 0, /* the first value of a window */
+  RILL_THROTTLE_TRAILING = 1u << 1 /* the last value of a window, at its end */
+};
+typedef struct rill_throttle_opts {
+  unsigned edges;           /* RILL_THROTTLE_* bits; 0: LEADING */
+  rill_overflow_t overflow; /* when a value is due without demand */
+} rill_throttle_opts_t;
 RILL_EXTERN rill_observable_t *rill_throttle(rill_observable_t *src,
                                              rill_sched_t *s, double window_ms,
-                                             const rill_throttle_config_t *cfg);
-/* sample(period): every `period_ms` from subscription, emits the newest
- * value if one arrived since the last sample (RxJS sampleTime); no final
- * sample at completion. */
+                                             const rill_throttle_opts_t *opts);
+/* sample(period): every `period_ms` (> 0) from subscription, emits the
+ * newest value if one arrived since the last sample (RxJS sampleTime); no
+ * final sample at completion. */
 RILL_EXTERN rill_observable_t *rill_sample(rill_observable_t *src,
                                            rill_sched_t *s, double period_ms,
-                                           rill_overflow_t policy);
+                                           const rill_time_opts_t *opts);
 /* audit(window): a value starts a `window_ms` timer; when it ends, the
  * newest value is emitted (RxJS auditTime). */
 RILL_EXTERN rill_observable_t *rill_audit(rill_observable_t *src,
                                           rill_sched_t *s, double window_ms,
-                                          rill_overflow_t policy);
+                                          const rill_time_opts_t *opts);
 /* delay(d): each value shifted by `delay_ms`; completion waits until the
  * last delayed value is out (an empty source completes at once); errors
  * pass at once, dropping waiting values (RxJS delay).  Demand passes through,
@@ -536,38 +558,30 @@ RILL_EXTERN rill_observable_t *rill_delay(rill_observable_t *src,
  * (values arriving later pass at once); completion as delay. */
 RILL_EXTERN rill_observable_t *rill_delay_until(rill_observable_t *src,
                                                 rill_sched_t *s, double at_ms);
-/* timeout(each): if `each_ms` pass without a value (counted from
- * subscription, then from each value), cancel upstream and fail with
- * RILL_ETIMEDOUT. */
-RILL_EXTERN rill_observable_t *rill_timeout(rill_observable_t *src,
-                                            rill_sched_t *s, double each_ms);
-/* timeout(each, with: fallback): the same, but on expiry continue with
- * `fallback` (taken over; NULL is EINVAL, or ENOMEM kept from the failed
- * constructor that produced it), which inherits the outstanding demand. */
-RILL_EXTERN rill_observable_t *rill_timeout_with(rill_observable_t *src,
-                                                 rill_sched_t *s,
-                                                 double each_ms,
-                                                 rill_observable_t *fallback);
-/* timeout({first, each, with}) (RxJS's config form): the first value must
- * arrive within `first_ms` of subscription (< 0: `each_ms` applies), each
- * later one within `each_ms` of the previous (< 0: no limit after the first
- * value); at least one must be set.  With `use_with`, expiry switches to
- * `with` (taken over; NULL is an error, as for rill_timeout_with). */
-typedef struct rill_timeout_config {
-  double first_ms;
-  double each_ms;
+/* timeout(first, each, opts): the first value must arrive within
+ * `first_ms` of subscription, each later one within `each_ms` of the
+ * previous; otherwise upstream is cancelled and the stream fails with
+ * RILL_ETIMEDOUT, or continues with opts->with.  RxJS timeout({first, each,
+ * with}): timeout(each) is rill_timeout(src, s, each, each, NULL);
+ * {first: f} alone is (f, INFINITY).  A limit of 0 expires at the
+ * scheduler's next turn unless the source completes synchronously.
+ *   with  on expiry, continue with this observable instead of failing; it
+ *         inherits the outstanding demand.  Taken over by the call (also
+ *         on failure).  NULL: fail with RILL_ETIMEDOUT, so check a
+ *         constructor's result before putting it here. */
+typedef struct rill_timeout_opts {
   rill_observable_t *with;
-  bool use_with;
-} rill_timeout_config_t;
-RILL_EXTERN rill_observable_t *
-rill_timeout_config(rill_observable_t *src, rill_sched_t *s,
-                    const rill_timeout_config_t *cfg);
-/* buffer_time(span): every `span_ms`, emits an array of the values
+} rill_timeout_opts_t;
+RILL_EXTERN rill_observable_t *rill_timeout(rill_observable_t *src,
+                                            rill_sched_t *s, double first_ms,
+                                            double each_ms,
+                                            const rill_timeout_opts_t *opts);
+/* buffer_time(span): every `span_ms` (> 0), emits an array of the values
  * received during the span (possibly empty); at completion the current
  * array is emitted, then on_complete (RxJS bufferTime). */
 RILL_EXTERN rill_observable_t *rill_buffer_time(rill_observable_t *src,
                                                 rill_sched_t *s, double span_ms,
-                                                rill_overflow_t policy);
+                                                const rill_time_opts_t *opts);
 
 /* ------------------------------------------------------------------------ */
 /* File descriptors and sockets (on a scheduler with I/O: libev).          */

@@ -110,12 +110,15 @@ static const struct rill__op_ops audit_ops = {
 };
 
 rill_observable_t *rill_audit(rill_observable_t *src, rill_sched_t *s,
-                              double window_ms, rill_overflow_t policy) {
-  if (s == NULL || !(window_ms >= 0) || policy > RILL_OVERFLOW_ERROR) {
+                              double window_ms, const rill_time_opts_t *opts) {
+  int policy = rill__overflow_pick(
+      opts ? opts->overflow : RILL_OVERFLOW_DEFAULT, RILL_OVERFLOW_LATEST);
+  if (s == NULL || !(window_ms >= 0) ||
+      policy < 0) {
     rill_observable_free(src);
     errno = EINVAL;
     return NULL;
   }
-  struct audit_args args = {.sched = s, .window = window_ms, .policy = policy};
+  struct audit_args args = {.sched = s, .window = window_ms, .policy = (rill_overflow_t)policy};
   return rill__op_create(src, &audit_ops, &args);
 }

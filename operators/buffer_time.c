@@ -140,13 +140,16 @@ static const struct rill__op_ops buffer_time_ops = {
 };
 
 rill_observable_t *rill_buffer_time(rill_observable_t *src, rill_sched_t *s,
-                                    double span_ms, rill_overflow_t policy) {
-  if (s == NULL || !(span_ms > 0) || policy > RILL_OVERFLOW_ERROR) {
+                                    double span_ms, const rill_time_opts_t *opts) {
+  int policy = rill__overflow_pick(
+      opts ? opts->overflow : RILL_OVERFLOW_DEFAULT, RILL_OVERFLOW_LATEST);
+  if (s == NULL || !(span_ms > 0) ||
+      policy < 0) {
     rill_observable_free(src);
     errno = EINVAL;
     return NULL;
   }
   struct buffer_time_args args = {
-      .sched = s, .span = span_ms, .policy = policy};
+      .sched = s, .span = span_ms, .policy = (rill_overflow_t)policy};
   return rill__op_create(src, &buffer_time_ops, &args);
 }

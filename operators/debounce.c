@@ -98,12 +98,15 @@ static const struct rill__op_ops debounce_ops = {
 };
 
 rill_observable_t *rill_debounce(rill_observable_t *src, rill_sched_t *s,
-                                 double due_ms, rill_overflow_t policy) {
-  if (s == NULL || !(due_ms >= 0) || policy > RILL_OVERFLOW_ERROR) {
+                                 double due_ms, const rill_time_opts_t *opts) {
+  int policy = rill__overflow_pick(
+      opts ? opts->overflow : RILL_OVERFLOW_DEFAULT, RILL_OVERFLOW_LATEST);
+  if (s == NULL || !(due_ms >= 0) ||
+      policy < 0) {
     rill_observable_free(src);
     errno = EINVAL;
     return NULL;
   }
-  struct debounce_args args = {.sched = s, .due = due_ms, .policy = policy};
+  struct debounce_args args = {.sched = s, .due = due_ms, .policy = (rill_overflow_t)policy};
   return rill__op_create(src, &debounce_ops, &args);
 }

@@ -71,12 +71,15 @@ static const struct rill__op_ops interval_ops = {
 };
 
 rill_observable_t *rill_interval(rill_sched_t *s, double period_ms,
-                                 rill_overflow_t policy) {
-  if (s == NULL || !(period_ms >= 0) || policy > RILL_OVERFLOW_ERROR) {
+                                 const rill_time_opts_t *opts) {
+  int policy = rill__overflow_pick(
+      opts ? opts->overflow : RILL_OVERFLOW_DEFAULT, RILL_OVERFLOW_DROP);
+  if (s == NULL || !(period_ms >= 0) ||
+      policy < 0) {
     errno = EINVAL;
     return NULL;
   }
   struct interval_args args = {
-      .sched = s, .period = period_ms, .policy = policy};
+      .sched = s, .period = period_ms, .policy = (rill_overflow_t)policy};
   return rill__op_create(NULL, &interval_ops, &args);
 }

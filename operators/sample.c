@@ -127,12 +127,15 @@ static const struct rill__op_ops sample_ops = {
 };
 
 rill_observable_t *rill_sample(rill_observable_t *src, rill_sched_t *s,
-                               double period_ms, rill_overflow_t policy) {
-  if (s == NULL || !(period_ms > 0) || policy > RILL_OVERFLOW_ERROR) {
+                               double period_ms, const rill_time_opts_t *opts) {
+  int policy = rill__overflow_pick(
+      opts ? opts->overflow : RILL_OVERFLOW_DEFAULT, RILL_OVERFLOW_LATEST);
+  if (s == NULL || !(period_ms > 0) ||
+      policy < 0) {
     rill_observable_free(src);
     errno = EINVAL;
     return NULL;
   }
-  struct sample_args args = {.sched = s, .period = period_ms, .policy = policy};
+  struct sample_args args = {.sched = s, .period = period_ms, .policy = (rill_overflow_t)policy};
   return rill__op_create(src, &sample_ops, &args);
 }

@@ -5,8 +5,9 @@
  * outside a window, at once; it opens a window.  With `trailing`, the
  * newest value seen inside a window is kept and emitted when the window
  * ends, and that emission opens a new window; without `leading`, a value
- * outside a window opens one and is kept as its trailing candidate.  With
- * neither, nothing is ever emitted (as in RxJS).
+ * outside a window opens one and is kept as its trailing candidate.
+ * RxJS difference: asking for neither edge is not possible (edges == 0 is
+ * the default, leading); RxJS would emit nothing.
  * Demand: asks upstream for everything (throttle exists to thin out a
  * source that runs at its own pace).  A value that is due when nothing is
  * requested follows the overflow policy (default LATEST: held and
@@ -157,20 +158,22 @@ static const struct rill__op_ops throttle_ops = {
 
 rill_observable_t *rill_throttle(rill_observable_t *src, rill_sched_t *s,
                                  double window_ms,
-                                 const rill_throttle_config_t *cfg) {
-  rill_throttle_config_t c = {
-      .leading = true, .trailing = false, .policy = RILL_OVERFLOW_LATEST};
-  if (cfg != NULL)
-    c = *cfg;
-  if (s == NULL || !(window_ms >= 0) || c.policy > RILL_OVERFLOW_ERROR) {
+                                 const rill_throttle_opts_t *opts) {
+  static const rill_throttle_opts_t defaults = {0};
+  const rill_throttle_opts_t *o = opts ? opts : &defaults;
+  unsigned edges = o->edges ? o->edges : RILL_THROTTLE_LEADING;
+  int policy = rill__overflow_pick(o->overflow, RILL_OVERFLOW_LATEST);
+  if (s == NULL || !(window_ms >= 0) || policy < 0 ||
+      (edges & ~(unsigned)(RILL_THROTTLE_LEADING | RILL_THROTTLE_TRAILING))) {
     rill_observable_free(src);
     errno = EINVAL;
     return NULL;
   }
-  struct throttle_args args = {.sched = s,
-                               .window = window_ms,
-                               .leading = c.leading,
-                               .trailing = c.trailing,
-                               .policy = c.policy};
+  struct throttle_args args = {
+      .sched = s,
+      .window = window_ms,
+      .leading = (edges & RILL_THROTTLE_LEADING) != 0,
+      .trailing = (edges & RILL_THROTTLE_TRAILING) != 0,
+      .policy = (rill_overflow_t)policy};
   return rill__op_create(src, &throttle_ops, &args);
 }

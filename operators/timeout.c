@@ -1,6 +1,7 @@
-/* rill: timeout(each, fallback) -- fails with RILL_ETIMEDOUT, or switches to
- * `fallback`, when `each_ms` pass without a value, counted from the
- * subscription and then from each value (RxJS timeout({each, with})).
+/* rill: timeout(first, each, {with}) -- fails with RILL_ETIMEDOUT, or
+ * switches to `with`, when `first_ms` pass after subscription without a
+ * value, or `each_ms` after a value without the next one (RxJS
+ * timeout({first, each, with})).
  *
  * Demand: passes downstream requests upstream 1:1 and counts what is still
  * outstanding; on a switch the fallback is subscribed through this same
@@ -16,13 +17,13 @@
  * Completion and error of the source (or of the fallback) pass at once and
  * stop the timer.
  * Owns: the timer; the recipe owns the fallback observable.
- * RxJS differences: only `each` (a number) and `with` (an observable rather
- * than a factory) are supported; `first`, absolute dates and `meta` are
- * not.  The error is RILL_ETIMEDOUT rather than a TimeoutError object.  A
- * negative or NaN duration is a bad argument (NULL, errno EINVAL, source
- * and fallback released).  each_ms == 0 times out at the first turn of the
- * scheduler unless the source completes synchronously; an infinite each_ms
- * never times out. */
+ * RxJS differences: `first` and `each` are durations (for an absolute
+ * `first` date pass at - now, 0 if it has passed), `with` is an observable
+ * rather than a factory, and there is no `meta`.  The error is
+ * RILL_ETIMEDOUT rather than a TimeoutError object.  A negative or NaN duration is a bad
+ * argument (NULL, errno EINVAL, source and fallback released).  each_ms ==
+ * 0 times out at the first turn of the scheduler unless the source
+ * completes synchronously; an infinite limit never expires. */
 #include <errno.h>
 #include <math.h>
 
@@ -183,11 +184,11 @@ static const struct rill__op_ops timeout_ops = {
     .args_release = timeout_args_release,
 };
 
-static rill_observable_t *timeout_create(rill_observable_t *src,
-                                         rill_sched_t *s, double first_ms,
-                                         double each_ms,
-                                         rill_observable_t *fallback) {
-  /* NaN and negative limits are bad arguments; HUGE_VAL means none. */
+rill_observable_t *rill_timeout(rill_observable_t *src, rill_sched_t *s,
+                                double first_ms, double each_ms,
+                                const rill_timeout_opts_t *opts) {
+  rill_observable_t *fallback = opts ? opts->with : NULL;
+  /* NaN and negative limits are bad arguments; INFINITY means none. */
   if (s == NULL || !(first_ms >= 0) || !(each_ms >= 0)) {
     rill_observable_free(src);
     rill_observable_free(fallback);
@@ -197,42 +198,4 @@ static rill_observable_t *timeout_create(rill_observable_t *src,
   struct timeout_args args = {
       .sched = s, .first = first_ms, .each = each_ms, .fallback = fallback};
   return rill__op_create(src, &timeout_ops, &args);
-}
-
-rill_observable_t *rill_timeout(rill_observable_t *src, rill_sched_t *s,
-                                double each_ms) {
-  return timeout_create(src, s, each_ms, each_ms, NULL);
-}
-
-rill_observable_t *rill_timeout_with(rill_observable_t *src, rill_sched_t *s,
-                                     double each_ms,
-                                     rill_observable_t *fallback) {
-  if (fallback == NULL) {
-    /* Most likely a failed constructor: keep its ENOMEM. */
-    rill_observable_free(src);
-    rill__errno_null_source();
-    return NULL;
-  }
-  return timeout_create(src, s, each_ms, each_ms, fallback);
-}
-
-rill_observable_t *rill_timeout_config(rill_observable_t *src, rill_sched_t *s,
-                                       const rill_timeout_config_t *cfg) {
-  if (cfg == NULL || (cfg->use_with && cfg->with == NULL)) {
-    rill_observable_free(src);
-    if (cfg != NULL)
-      rill__errno_null_source();
-    else
-      errno = EINVAL;
-    return NULL;
-  }
-  double each = cfg->each_ms < 0 ? HUGE_VAL : cfg->each_ms;
-  double first = cfg->first_ms < 0 ? each : cfg->first_ms;
-  if (first == HUGE_VAL && each == HUGE_VAL) {
-    rill_observable_free(src);
-    rill_observable_free(cfg->use_with ? cfg->with : NULL);
-    errno = EINVAL; /* RxJS: "No timeout provided." */
-    return NULL;
-  }
-  return timeout_create(src, s, first, each, cfg->use_with ? cfg->with : NULL);
 }

@@ -72,6 +72,14 @@ void rill__outbox_clear(struct rill__outbox *ob) {
 
 /* ---- timed operators ----------------------------------------------------*/
 
+int rill__overflow_pick(rill_overflow_t asked, rill_overflow_t dflt) {
+  if (asked == RILL_OVERFLOW_DEFAULT)
+    return (int)dflt;
+  if (asked < RILL_OVERFLOW_LATEST || asked > RILL_OVERFLOW_ERROR)
+    return -1;
+  return (int)asked;
+}
+
 int rill__timed_init(struct rill__op *op, rill_sched_t *s,
                      rill_sched_timer_cb cb, rill_overflow_t policy) {
   struct rill__timed *t = op->state;

@@ -90,6 +90,9 @@ struct rill__node_vt {
   void (*free)(struct rill__node *self); /* release memory; called once */
 };
 
+/* Both flags mean "finished", and the fused hot paths rely on it: they
+ * test `flags != 0` (one instruction, folded into the step's result
+ * check).  A flag that a live node may carry belongs in another field. */
 enum {
   RILL__DONE = 1u << 0,    /* no more signals downstream, ignore requests */
   RILL__RETIRED = 1u << 1, /* on the reap list or freed */
@@ -137,7 +140,11 @@ bool rill__steps_run(struct rill__node *down, rill_value_t v);
 
 /* Deliver v to `down`.  Returns true if it consumed demand.  The fused
  * steps are inline here so that a source's drain loop keeps everything in
- * registers; the only calls per element are the user's functions. */
+ * registers; the only calls per element are the user's functions.
+ * A user function may cancel (or fail) the subscription: after each one
+ * the owner's flags are read, and a value in flight is released instead
+ * of going on (nothing is signalled after cancel).  Returns false then;
+ * the producer sees its own node cancelled and stops. */
 static RILL__ALWAYS_INLINE bool rill__emit(struct rill__node *down,
                                            rill_value_t v) {
   if (RILL__LIKELY(down->nsteps == 0)) {
@@ -146,6 +153,7 @@ static RILL__ALWAYS_INLINE bool rill__emit(struct rill__node *down,
   }
   const struct rill__step *s = down->steps;
   const struct rill__step *end = s + down->nsteps;
+  const struct rill__node *owner = down->steps_owner;
   do {
     if (s->kind == 0 /* RILL__STEP_MAP */) {
       rill_value_t out;
@@ -162,6 +170,10 @@ static RILL__ALWAYS_INLINE bool rill__emit(struct rill__node *down,
           return rill__steps_fail(down->steps_owner, rc, 1);
         return false;
       }
+    }
+    if (RILL__UNLIKELY(owner->flags != 0)) { /* DONE: cancelled meanwhile */
+      rill_value_release(v);
+      return false;
     }
   } while (++s != end);
   down->next_fn(down->next_ctx, v);
@@ -387,6 +399,7 @@ struct rill_sched_s {
   int objects;     /* timers and watchers alive */
   int active;      /* of those, armed */
   double now;      /* ms; kept current by the implementation */
+  int dispatching; /* callbacks of this scheduler on the stack */
   bool background; /* new timers and watchers do not keep the loop alive */
 };
 /* The current time, as a load: operators call this per value. */
@@ -427,6 +440,9 @@ struct rill__timed {
   rill_value_t pending; /* the operator's newest value (debounce, audit...) */
   bool has_pending;
 };
+/* The overflow policy that `opts` asks for (NULL or DEFAULT: `dflt`), or
+ * -1 for a value outside the enum.  Constructors call this. */
+int rill__overflow_pick(rill_overflow_t asked, rill_overflow_t dflt);
 /* Make the timer (calling cb with the op) and set the overflow policy. */
 int rill__timed_init(struct rill__op *op, rill_sched_t *s,
                      rill_sched_timer_cb cb, rill_overflow_t policy);

@@ -17,7 +17,9 @@ double rill_sched_now(rill_sched_t *s) {
 int rill_sched_free(rill_sched_t *s) {
   if (s == NULL)
     return RILL_EINVAL;
-  if (s->objects != 0)
+  /* Inside one of its own callbacks the dispatch loop on the stack (an
+   * advance, a run, a libev callback) still reads the scheduler. */
+  if (s->objects != 0 || s->dispatching != 0)
     return RILL_EBUSY;
   s->vt->destroy(s);
   return 0;
@@ -35,17 +37,23 @@ int rill_sched_keepalive(rill_sched_t *s, bool keep) {
 }
 
 void rill__sched_timer_fire(rill_sched_timer_t *t) {
+  rill_sched_t *s = t->s;
   t->active = false;
-  t->s->active--;
+  s->active--;
+  s->dispatching++;
   rill__enter();
   t->cb(t, t->arg);
   rill__leave();
+  s->dispatching--;
 }
 
 void rill__sched_io_fire(rill_sched_io_t *w, int events) {
+  rill_sched_t *s = w->s;
+  s->dispatching++;
   rill__enter();
   w->cb(w, events, w->arg);
   rill__leave();
+  s->dispatching--;
 }
 
 rill_sched_timer_t *rill_sched_timer_new(rill_sched_t *s,
@@ -71,6 +79,13 @@ rill_sched_timer_t *rill_sched_timer_new(rill_sched_t *s,
 void rill_sched_timer_start(rill_sched_timer_t *t, double after_ms) {
   if (t == NULL)
     return;
+  if (after_ms == HUGE_VAL) {
+    /* The one rule for infinite durations: never.  A timer that can never
+     * fire is not armed, so it neither holds ev_run nor moves the virtual
+     * clock to +inf. */
+    rill_sched_timer_stop(t);
+    return;
+  }
   if (!(after_ms > 0)) /* also NaN */
     after_ms = 0;
   if (t->active) {
@@ -313,14 +328,32 @@ static bool v_fire_next(struct vsched *v, double until) {
   return true;
 }
 
+/* Timers fired at one instant before advance gives up: a timer that keeps
+ * re-arming itself with 0 ms (interval(0), a period too small to move a
+ * double) would otherwise never let the clock move on. */
+#define V_SAME_INSTANT_MAX 1000000L
+
 int rill_sched_advance_to(rill_sched_t *s, double when_ms) {
   struct vsched *v = as_virtual(s);
-  if (v == NULL || !(when_ms >= v->base.now))
+  if (v == NULL || !(when_ms >= v->base.now) || when_ms == HUGE_VAL)
     return RILL_EINVAL;
-  while (v_fire_next(v, when_ms))
-    ;
-  v->base.now = when_ms;
-  return 0;
+  int rc = 0;
+  long same = 0;
+  double instant = v->base.now;
+  v->base.dispatching++;
+  while (v_fire_next(v, when_ms)) {
+    if (v->base.now != instant) {
+      instant = v->base.now;
+      same = 0;
+    } else if (++same >= V_SAME_INSTANT_MAX) {
+      rc = RILL_EAGAIN; /* the clock stays at the stuck instant */
+      break;
+    }
+  }
+  v->base.dispatching--;
+  if (rc == 0)
+    v->base.now = when_ms;
+  return rc;
 }
 
 int rill_sched_advance_by(rill_sched_t *s, double ms) {
@@ -336,8 +369,14 @@ int rill_sched_run(rill_sched_t *s, long max_events) {
     return RILL_EINVAL;
   if (max_events <= 0)
     max_events = 1000000;
-  for (long n = 0; n < max_events; n++)
-    if (!v_fire_next(v, HUGE_VAL))
-      return 0;
-  return v->len == 0 ? 0 : RILL_EAGAIN;
+  int rc = RILL_EAGAIN;
+  v->base.dispatching++;
+  for (long n = 0; n < max_events; n++) {
+    if (!v_fire_next(v, HUGE_VAL)) {
+      rc = 0;
+      break;
+    }
+  }
+  v->base.dispatching--;
+  return rc == 0 || v->len == 0 ? 0 : RILL_EAGAIN;
 }

@@ -119,20 +119,20 @@ static rill_observable_t *bursts(void) {
   return rill_map(rill_concat(parts, 4), note_active, NULL);
 }
 
-static const rill_throttle_config_t LEAD = {.leading = true, .trailing = false};
-static const rill_throttle_config_t BOTH = {.leading = true, .trailing = true};
-static const rill_throttle_config_t TRAIL = {.leading = false,
-                                             .trailing = true};
+static const rill_throttle_opts_t LEAD = {.edges = RILL_THROTTLE_LEADING};
+static const rill_throttle_opts_t BOTH = {
+    .edges = RILL_THROTTLE_LEADING | RILL_THROTTLE_TRAILING};
+static const rill_throttle_opts_t TRAIL = {.edges = RILL_THROTTLE_TRAILING};
 
 static rill_observable_t *thr(rill_observable_t *src, double w,
-                              const rill_throttle_config_t *cfg) {
+                              const rill_throttle_opts_t *cfg) {
   return rill_throttle(src, vs, w, cfg);
 }
 static rill_observable_t *smp(rill_observable_t *src, double period) {
-  return rill_sample(src, vs, period, RILL_OVERFLOW_LATEST);
+  return rill_sample(src, vs, period, OVF(RILL_OVERFLOW_LATEST));
 }
 static rill_observable_t *aud(rill_observable_t *src, double w) {
-  return rill_audit(src, vs, w, RILL_OVERFLOW_LATEST);
+  return rill_audit(src, vs, w, OVF(RILL_OVERFLOW_LATEST));
 }
 
 /* ---- throttle: RxJS cases ------------------------------------------------*/
@@ -240,12 +240,13 @@ END_TEST
 
 /* ---- throttle: beyond RxJS's cases ---------------------------------------*/
 
-START_TEST(throttle_zero_window_and_no_edges) {
+START_TEST(throttle_zero_window_and_default_edges) {
   /* A 0 ms window still swallows the rest of its own instant. */
   expect(thr(marble_cold(vs, "-(ab)-c-|"), 0, NULL), 0, "-a----c-|");
-  /* Neither leading nor trailing: nothing is ever emitted (as in RxJS). */
-  rill_throttle_config_t none = {.leading = false, .trailing = false};
-  expect(thr(marble_cold(vs, "-a-b-c-|"), 2, &none), 0, "-------|");
+  /* edges == 0 is the documented default, leading (it used to be
+   * impossible to ask for a default through a zeroed options struct). */
+  rill_throttle_opts_t zero = {0};
+  expect(thr(marble_cold(vs, "-a-b-c-|"), 2, &zero), 0, "-a---c-|");
   /* An infinite window: only the first value. */
   expect(thr(marble_cold(vs, "-a-b-c-|"), INFINITY, NULL), 0, "-a-----|");
 }
@@ -556,14 +557,13 @@ static rill_observable_t *due_twice(enum which w, rill_overflow_t policy,
     src = owned_src(src);
   switch (w) {
   case THROTTLE: {
-    rill_throttle_config_t cfg = {
-        .leading = true, .trailing = false, .policy = policy};
+    rill_throttle_opts_t cfg = {.overflow = policy};
     return rill_throttle(src, vs, 2, &cfg);
   }
   case SAMPLE:
-    return rill_sample(src, vs, 4, policy);
+    return rill_sample(src, vs, 4, OVF(policy));
   default:
-    return rill_audit(src, vs, 3, policy);
+    return rill_audit(src, vs, 3, OVF(policy));
   }
 }
 
@@ -662,9 +662,8 @@ END_TEST
 START_TEST(throttle_trailing_completion_waits_for_demand) {
   /* A trailing value due at completion, without demand: held, then
    * delivered and completed at the request. */
-  rill_throttle_config_t cfg = {.leading = false, .trailing = true};
   rill_observable_t *o =
-      rill_throttle(owned_src(marble_cold(vs, "-1-2-|")), vs, 5, &cfg);
+      rill_throttle(owned_src(marble_cold(vs, "-1-2-|")), vs, 5, &TRAIL);
   rec_t r;
   rec_init(&r);
   ck_assert_int_eq(rec_subscribe(&r, o), 0);
@@ -758,40 +757,41 @@ static rill_observable_t *owning_src(void) {
   } while (0)
 
 START_TEST(bad_arguments_are_einval_and_release_the_source) {
-  rill_throttle_config_t bad_policy = {.leading = true,
-                                       .policy = (rill_overflow_t)7};
+  rill_throttle_opts_t bad_policy = {.overflow = (rill_overflow_t)7};
+  rill_throttle_opts_t bad_edges = {.edges = 4};
+  ck_assert_einval(rill_throttle(owning_src(), vs, 5, &bad_edges));
   ck_assert_einval(rill_throttle(owning_src(), NULL, 5, NULL));
   ck_assert_einval(rill_throttle(owning_src(), vs, -1, NULL));
   ck_assert_einval(rill_throttle(owning_src(), vs, NAN, &BOTH));
   ck_assert_einval(rill_throttle(owning_src(), vs, 5, &bad_policy));
-  ck_assert_einval(rill_sample(owning_src(), NULL, 5, RILL_OVERFLOW_LATEST));
-  ck_assert_einval(rill_sample(owning_src(), vs, 0, RILL_OVERFLOW_LATEST));
-  ck_assert_einval(rill_sample(owning_src(), vs, -3, RILL_OVERFLOW_DROP));
-  ck_assert_einval(rill_sample(owning_src(), vs, NAN, RILL_OVERFLOW_LATEST));
-  ck_assert_einval(rill_sample(owning_src(), vs, 5, (rill_overflow_t)7));
-  ck_assert_einval(rill_audit(owning_src(), NULL, 5, RILL_OVERFLOW_LATEST));
-  ck_assert_einval(rill_audit(owning_src(), vs, -1, RILL_OVERFLOW_LATEST));
-  ck_assert_einval(rill_audit(owning_src(), vs, NAN, RILL_OVERFLOW_ERROR));
-  ck_assert_einval(rill_audit(owning_src(), vs, 5, (rill_overflow_t)7));
+  ck_assert_einval(rill_sample(owning_src(), NULL, 5, OVF(RILL_OVERFLOW_LATEST)));
+  ck_assert_einval(rill_sample(owning_src(), vs, 0, OVF(RILL_OVERFLOW_LATEST)));
+  ck_assert_einval(rill_sample(owning_src(), vs, -3, OVF(RILL_OVERFLOW_DROP)));
+  ck_assert_einval(rill_sample(owning_src(), vs, NAN, OVF(RILL_OVERFLOW_LATEST)));
+  ck_assert_einval(rill_sample(owning_src(), vs, 5, OVF((rill_overflow_t)7)));
+  ck_assert_einval(rill_audit(owning_src(), NULL, 5, OVF(RILL_OVERFLOW_LATEST)));
+  ck_assert_einval(rill_audit(owning_src(), vs, -1, OVF(RILL_OVERFLOW_LATEST)));
+  ck_assert_einval(rill_audit(owning_src(), vs, NAN, OVF(RILL_OVERFLOW_ERROR)));
+  ck_assert_einval(rill_audit(owning_src(), vs, 5, OVF((rill_overflow_t)7)));
   /* A NULL source. */
   errno = 0;
   ck_assert_ptr_null(rill_throttle(NULL, vs, 5, NULL));
   ck_assert_int_eq(errno, EINVAL);
   errno = 0;
-  ck_assert_ptr_null(rill_sample(NULL, vs, 5, RILL_OVERFLOW_LATEST));
+  ck_assert_ptr_null(rill_sample(NULL, vs, 5, OVF(RILL_OVERFLOW_LATEST)));
   ck_assert_int_eq(errno, EINVAL);
   errno = 0;
-  ck_assert_ptr_null(rill_audit(NULL, vs, 5, RILL_OVERFLOW_LATEST));
+  ck_assert_ptr_null(rill_audit(NULL, vs, 5, OVF(RILL_OVERFLOW_LATEST)));
   ck_assert_int_eq(errno, EINVAL);
   ck_assert_owned_balanced();
   /* Good arguments name their stage. */
   rill_observable_t *o = rill_throttle(rill_never(), vs, 0, NULL);
   ck_assert_str_eq(rill_observable_name(o), "throttle");
   rill_observable_free(o);
-  o = rill_sample(rill_never(), vs, 1, RILL_OVERFLOW_LATEST);
+  o = rill_sample(rill_never(), vs, 1, OVF(RILL_OVERFLOW_LATEST));
   ck_assert_str_eq(rill_observable_name(o), "sample");
   rill_observable_free(o);
-  o = rill_audit(rill_never(), vs, 0, RILL_OVERFLOW_LATEST);
+  o = rill_audit(rill_never(), vs, 0, OVF(RILL_OVERFLOW_LATEST));
   ck_assert_str_eq(rill_observable_name(o), "audit");
   rill_observable_free(o);
 }
@@ -823,7 +823,7 @@ Suite *rate_suite(void) {
   tcase_add_test(tc, throttle_trailing_only);
   tcase_add_test(tc, throttle_trailing_only_value_at_window_end);
   tcase_add_test(tc, throttle_trailing_only_single_value);
-  tcase_add_test(tc, throttle_zero_window_and_no_edges);
+  tcase_add_test(tc, throttle_zero_window_and_default_edges);
   tcase_add_test(tc,
                  throttle_trailing_complete_without_kept_value_is_immediate);
   tcase_add_test(tc, throttle_cancel_with_trailing_value_pending);

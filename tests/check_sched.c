@@ -1,6 +1,7 @@
 /* rill tests: the scheduler.  One battery of behaviour runs against both
  * implementations (virtual clock and libev on a fresh ev_loop_new loop);
  * a few virtual-only tests cover the manual clock's API. */
+#include <math.h>
 #include <rill/ev.h>
 #include <stdlib.h>
 
@@ -209,6 +210,79 @@ START_TEST(virtual_run_reports_a_schedule_that_never_idles) {
 }
 END_TEST
 
+/* Issue 7, defect 2: interval(s, 0) re-arms at the same instant for ever;
+ * advance used to loop without end.  It now gives up with RILL_EAGAIN. */
+START_TEST(virtual_advance_returns_on_a_zero_period_interval) {
+  rill_sched_t *s = rill_sched_virtual_new();
+  rill_observable_t *o = rill_interval(s, 0, NULL);
+  rec_t r;
+  rec_init(&r);
+  r.request_on_subscribe = RILL_UNBOUNDED;
+  ck_assert_int_eq(rec_subscribe(&r, o), 0);
+  ck_assert_int_eq(rill_sched_advance_by(s, 10), RILL_EAGAIN);
+  ck_assert(rill_sched_now(s) == 0); /* stuck at the instant, not moved */
+  ck_assert_int_ge(r.nexts, 1000000);
+  rec_cancel(&r);
+  ck_assert_int_eq(rill_sched_advance_by(s, 10), 0);
+  ck_assert(rill_sched_now(s) == 10);
+  ck_assert_rec_ok(&r);
+  rill_observable_free(o);
+  ck_assert_int_eq(rill_sched_free(s), 0);
+}
+END_TEST
+
+/* Issue 7, defect 4: freeing the scheduler from inside one of its timer
+ * callbacks used to succeed, and the advance on the stack then read freed
+ * memory.  It is refused while the dispatch runs. */
+static int free_rc;
+static void free_my_scheduler(rill_sched_timer_t *t, void *arg) {
+  rill_sched_t *s = arg;
+  rill_sched_timer_free(t); /* nothing is left alive on s */
+  free_rc = rill_sched_free(s);
+}
+
+START_TEST(sched_free_inside_its_own_callback_is_refused) {
+  for (int kind = 0; kind < 2; kind++) {
+    struct drive d = drive_new(kind);
+    rill_sched_timer_t *t = rill_sched_timer_new(d.s, free_my_scheduler, d.s);
+    rill_sched_timer_start(t, 1);
+    free_rc = 1;
+    drive_idle(&d);
+    ck_assert_int_eq(free_rc, RILL_EBUSY);
+    drive_free(&d); /* after the dispatch it succeeds */
+  }
+}
+END_TEST
+
+/* Issue 7, defect 8: one rule for infinite durations -- never.  timer(s,
+ * INFINITY) used to fire under rill_sched_run with the clock at +inf. */
+START_TEST(an_infinite_timer_never_fires_and_is_not_armed) {
+  rill_sched_t *s = rill_sched_virtual_new();
+  rill_observable_t *o = rill_timer(s, INFINITY);
+  rec_t r;
+  rec_init(&r);
+  r.request_on_subscribe = 1;
+  ck_assert_int_eq(rec_subscribe(&r, o), 0);
+  ck_assert_int_eq(rill_sched_active(s), 0);
+  ck_assert_int_eq(rill_sched_run(s, 0), 0);
+  ck_assert(rill_sched_now(s) == 0);
+  ck_assert_int_eq(rill_sched_advance_by(s, 1e12), 0);
+  ck_assert_int_eq(r.nexts, 0);
+  ck_assert_int_eq(r.terminals, 0);
+  ck_assert_int_eq(rill_sched_advance_to(s, INFINITY), RILL_EINVAL);
+  rec_cancel(&r);
+  rill_observable_free(o);
+  /* A raw timer started with INFINITY is stopped, not armed. */
+  rill_sched_timer_t *t = rill_sched_timer_new(s, fire_forever, NULL);
+  rill_sched_timer_start(t, 5);
+  rill_sched_timer_start(t, INFINITY);
+  ck_assert(!rill_sched_timer_active(t));
+  ck_assert_int_eq(rill_sched_active(s), 0);
+  rill_sched_timer_free(t);
+  ck_assert_int_eq(rill_sched_free(s), 0);
+}
+END_TEST
+
 static void io_noop(rill_sched_io_t *w, int events, void *arg) {
   (void)w;
   (void)events;
@@ -280,9 +354,9 @@ START_TEST(background_scheduler_sources_do_not_keep_ev_run_alive) {
   ck_assert_int_eq(rill_sched_keepalive(bg, false), 0);
   ck_assert_int_eq(rill_sched_keepalive(NULL, false), RILL_EINVAL);
   struct bg_count heartbeat = {0}, work = {0};
-  rill_observable_t *hb = rill_interval(bg, 1, RILL_OVERFLOW_DROP);
+  rill_observable_t *hb = rill_interval(bg, 1, OVF(RILL_OVERFLOW_DROP));
   rill_observable_t *job =
-      rill_take(rill_interval(fg, 5, RILL_OVERFLOW_DROP), 3);
+      rill_take(rill_interval(fg, 5, OVF(RILL_OVERFLOW_DROP)), 3);
   rill_subscriber_t s1 = {.on_next = bg_next}, s2 = {.on_next = bg_next};
   rill_subscription_t *hb_sub;
   ck_assert_int_eq(
@@ -325,6 +399,9 @@ Suite *sched_suite(void) {
   tcase_add_test(tc, virtual_run_reports_a_schedule_that_never_idles);
   tcase_add_test(tc, virtual_scheduler_has_no_io);
   tcase_add_test(tc, many_timers_keep_order_at_the_same_instant);
+  tcase_add_test(tc, virtual_advance_returns_on_a_zero_period_interval);
+  tcase_add_test(tc, sched_free_inside_its_own_callback_is_refused);
+  tcase_add_test(tc, an_infinite_timer_never_fires_and_is_not_armed);
   suite_add_tcase(s, tc);
   tc = tcase_create("libev");
   tcase_add_test(tc, unref_timer_does_not_keep_ev_run_alive);

@@ -419,8 +419,8 @@ END_TEST
 
 static rill_observable_t *tmo(rill_observable_t *src, double each,
                               rill_observable_t *fallback) {
-  return fallback ? rill_timeout_with(src, vs, each, fallback)
-                  : rill_timeout(src, vs, each);
+  return rill_timeout(src, vs, each, each,
+                      &(rill_timeout_opts_t){.with = fallback});
 }
 
 START_TEST(timeout_fails_when_the_first_value_is_late) {
@@ -577,7 +577,7 @@ START_TEST(timeout_uses_one_timer) {
   rec_init(&r);
   r.request_on_subscribe = RILL_UNBOUNDED;
   rill_observable_t *o = rill_map(
-      tmo(rill_interval(vs, 1, RILL_OVERFLOW_DROP), 5, NULL), probe_fn, &p);
+      tmo(rill_interval(vs, 1, OVF(RILL_OVERFLOW_DROP)), 5, NULL), probe_fn, &p);
   ck_assert_int_eq(rec_subscribe(&r, o), 0);
   for (int i = 0; i < 30; i++) {
     ck_assert_int_eq(rill_sched_active(vs), 2);
@@ -671,7 +671,7 @@ END_TEST
 /* ==== buffer_time ==========================================================*/
 
 static rill_observable_t *bt(rill_observable_t *src, double span) {
-  return rill_buffer_time(src, vs, span, RILL_OVERFLOW_LATEST);
+  return rill_buffer_time(src, vs, span, OVF(RILL_OVERFLOW_LATEST));
 }
 
 START_TEST(buffer_time_emits_every_span) {
@@ -716,7 +716,7 @@ START_TEST(buffer_time_then_take) {
       0, -1, "10:[a,b] 20:[c,d,e] 20:|");
   /* bufferTime-017: maxBufferSize 10 is never reached by 5 ms spans */
   check_arrays(
-      rill_take(bt(rill_interval(vs, 1, RILL_OVERFLOW_DROP), 5), 5), 0, -1,
+      rill_take(bt(rill_interval(vs, 1, OVF(RILL_OVERFLOW_DROP)), 5), 5), 0, -1,
       "5:[0,1,2,3] 10:[4,5,6,7,8] 15:[9,10,11,12,13] 20:[14,15,16,17,18] "
       "25:[19,20,21,22,23] 25:|");
 }
@@ -725,7 +725,7 @@ END_TEST
 START_TEST(buffer_time_latest_holds_the_newest_array) {
   struct arec r;
   rill_observable_t *o = rill_buffer_time(owned_marble("-1--2--3------"), vs, 3,
-                                          RILL_OVERFLOW_LATEST);
+                                          OVF(RILL_OVERFLOW_LATEST));
   arec_start(&r, o, 0);
   rill_sched_advance_to(vs, 10); /* [1] at 3, [2] at 6, [3] at 9: newest */
   ck_assert_str_eq(r.text, "");
@@ -746,7 +746,7 @@ END_TEST
 START_TEST(buffer_time_latest_completion_waits_for_demand) {
   struct arec r;
   rill_observable_t *o =
-      rill_buffer_time(owned_marble("-1-2--3|"), vs, 4, RILL_OVERFLOW_LATEST);
+      rill_buffer_time(owned_marble("-1-2--3|"), vs, 4, OVF(RILL_OVERFLOW_LATEST));
   arec_start(&r, o, 0);
   ck_assert_int_eq(rill_sched_run(vs, 0), 0);
   /* [1,2] at 4 is held, then replaced by the final [3] at 7 */
@@ -763,7 +763,7 @@ END_TEST
 START_TEST(buffer_time_drop_and_error_policies) {
   struct arec r;
   rill_observable_t *o =
-      rill_buffer_time(owned_marble("-1--2--3--|"), vs, 3, RILL_OVERFLOW_DROP);
+      rill_buffer_time(owned_marble("-1--2--3--|"), vs, 3, OVF(RILL_OVERFLOW_DROP));
   arec_start(&r, o, 1);
   ck_assert_int_eq(rill_sched_run(vs, 0), 0);
   /* [1] at 3 takes the one request, [2], [3] and the final [] are lost */
@@ -771,7 +771,7 @@ START_TEST(buffer_time_drop_and_error_policies) {
   arec_stop(&r);
   rill_observable_free(o);
   ck_assert_owned_balanced();
-  o = rill_buffer_time(owned_marble("-1--2--3--|"), vs, 3, RILL_OVERFLOW_ERROR);
+  o = rill_buffer_time(owned_marble("-1--2--3--|"), vs, 3, OVF(RILL_OVERFLOW_ERROR));
   arec_start(&r, o, 1);
   ck_assert_int_eq(rill_sched_run(vs, 0), 0);
   ck_assert_str_eq(r.text, "3:[1] 6:#");
@@ -833,38 +833,41 @@ START_TEST(bad_arguments_give_einval_and_release_sources) {
     ck_assert_ptr_null(rill_delay(owned_src(), vs, bad[i]));
     ck_assert_int_eq(errno, EINVAL);
     errno = 0;
-    ck_assert_ptr_null(rill_timeout_with(owned_src(), vs, bad[i], owned_src()));
+    ck_assert_ptr_null(rill_timeout(owned_src(), vs, bad[i], bad[i],
+                                &(rill_timeout_opts_t){.with = owned_src()}));
     ck_assert_int_eq(errno, EINVAL);
     errno = 0;
     ck_assert_ptr_null(
-        rill_buffer_time(owned_src(), vs, bad[i], RILL_OVERFLOW_LATEST));
+        rill_buffer_time(owned_src(), vs, bad[i], OVF(RILL_OVERFLOW_LATEST)));
     ck_assert_int_eq(errno, EINVAL);
   }
   errno = 0;
-  ck_assert_ptr_null(rill_buffer_time(owned_src(), vs, 0, RILL_OVERFLOW_DROP));
+  ck_assert_ptr_null(rill_buffer_time(owned_src(), vs, 0, OVF(RILL_OVERFLOW_DROP)));
   ck_assert_int_eq(errno, EINVAL);
   errno = 0;
-  ck_assert_ptr_null(rill_buffer_time(owned_src(), vs, 5, (rill_overflow_t)7));
+  ck_assert_ptr_null(rill_buffer_time(owned_src(), vs, 5, OVF((rill_overflow_t)7)));
   ck_assert_int_eq(errno, EINVAL);
   errno = 0;
   ck_assert_ptr_null(rill_delay(owned_src(), NULL, 1));
   ck_assert_int_eq(errno, EINVAL);
   errno = 0;
-  ck_assert_ptr_null(rill_timeout_with(owned_src(), NULL, 1, owned_src()));
+  ck_assert_ptr_null(rill_timeout(owned_src(), NULL, 1, 1,
+                                &(rill_timeout_opts_t){.with = owned_src()}));
   ck_assert_int_eq(errno, EINVAL);
   errno = 0;
   ck_assert_ptr_null(
-      rill_buffer_time(owned_src(), NULL, 1, RILL_OVERFLOW_LATEST));
+      rill_buffer_time(owned_src(), NULL, 1, OVF(RILL_OVERFLOW_LATEST)));
   ck_assert_int_eq(errno, EINVAL);
   /* a NULL source: EINVAL, and the fallback is released */
   errno = 0;
-  ck_assert_ptr_null(rill_timeout_with(NULL, vs, 1, owned_src()));
+  ck_assert_ptr_null(rill_timeout(NULL, vs, 1, 1,
+                                &(rill_timeout_opts_t){.with = owned_src()}));
   ck_assert_int_eq(errno, EINVAL);
   errno = 0;
   ck_assert_ptr_null(rill_delay(NULL, vs, 1));
   ck_assert_int_eq(errno, EINVAL);
   errno = 0;
-  ck_assert_ptr_null(rill_buffer_time(NULL, vs, 1, RILL_OVERFLOW_LATEST));
+  ck_assert_ptr_null(rill_buffer_time(NULL, vs, 1, OVF(RILL_OVERFLOW_LATEST)));
   ck_assert_int_eq(errno, EINVAL);
   ck_assert_int_gt(tl_owned_made, 0);
   ck_assert_owned_balanced();
@@ -872,7 +875,8 @@ START_TEST(bad_arguments_give_einval_and_release_sources) {
   rill_observable_t *o = rill_delay(owned_src(), vs, 0);
   ck_assert_ptr_nonnull(o);
   rill_observable_free(o);
-  o = rill_timeout_with(owned_src(), vs, 0, owned_src());
+  o = rill_timeout(owned_src(), vs, 0, 0,
+                                &(rill_timeout_opts_t){.with = owned_src()});
   ck_assert_ptr_nonnull(o);
   rill_observable_free(o);
   ck_assert_owned_balanced();
@@ -892,10 +896,11 @@ static rill_observable_t *enomem_pipeline(int which, rill_sched_t *s) {
     rill_observable_t *fallback = rill_range(0, 20);
     if (fallback == NULL)
       return NULL;
-    return rill_timeout_with(rill_never(), s, 1, fallback);
+    return rill_timeout(rill_never(), s, 1, 1,
+                                &(rill_timeout_opts_t){.with = fallback});
   }
   default:
-    return rill_buffer_time(rill_range(0, 20), s, 1, RILL_OVERFLOW_LATEST);
+    return rill_buffer_time(rill_range(0, 20), s, 1, OVF(RILL_OVERFLOW_LATEST));
   }
 }
 

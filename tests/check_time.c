@@ -1,6 +1,7 @@
 /* rill tests: time sources and operators on the virtual scheduler, written
  * as marble timelines (tests/marble.h).  Expected timelines come from
  * RxJS 7.8.2's own cases (../shared/conformance/rxjs-marbles), cited by id. */
+#include <errno.h>
 #include <stdlib.h>
 
 #include "check_rill.h"
@@ -50,10 +51,10 @@ START_TEST(timer_emits_zero_after_due_then_completes) {
 END_TEST
 
 START_TEST(interval_ticks_every_period_until_cancelled) {
-  rill_observable_t *o = rill_take(rill_interval(vs, 2, RILL_OVERFLOW_DROP), 4);
+  rill_observable_t *o = rill_take(rill_interval(vs, 2, OVF(RILL_OVERFLOW_DROP)), 4);
   ck_assert_marble(vs, o, 0, "--0-1-2-(3|)");
   rill_observable_free(o);
-  o = rill_interval(vs, 3, RILL_OVERFLOW_DROP);
+  o = rill_interval(vs, 3, OVF(RILL_OVERFLOW_DROP));
   marble_result_t r;
   marble_run_cancel(vs, o, 20, 7, &r);
   ck_assert_str_eq(r.text, "---0--1");
@@ -64,10 +65,43 @@ END_TEST
 
 START_TEST(interval_zero_ticks_at_the_same_instant_in_order) {
   /* interval-002: interval(0).pipe(take(7)) gives (0123456|) */
-  rill_observable_t *o = rill_take(rill_interval(vs, 0, RILL_OVERFLOW_DROP), 7);
+  rill_observable_t *o = rill_take(rill_interval(vs, 0, OVF(RILL_OVERFLOW_DROP)), 7);
   ck_assert_marble(vs, o, 0, "(0123456|)");
   rill_observable_free(o);
-  ck_assert_ptr_null(rill_interval(vs, -1, RILL_OVERFLOW_DROP));
+  ck_assert_ptr_null(rill_interval(vs, -1, OVF(RILL_OVERFLOW_DROP)));
+}
+END_TEST
+
+/* Issue 7, defect 9: interval's documented default (DROP) could not be
+ * asked for, because LATEST was 0.  NULL, a zeroed struct and DEFAULT now
+ * mean DROP; LATEST is its own choice. */
+static int64_t interval_after_gap(const rill_time_opts_t *opts) {
+  rill_observable_t *o = rill_interval(vs, 2, opts);
+  rec_t r;
+  rec_init(&r);
+  r.store = true;
+  r.request_on_subscribe = 1;
+  ck_assert_int_eq(rec_subscribe(&r, o), 0);
+  rill_sched_advance_by(vs, 7); /* ticks 0 (delivered), 1, 2 (no demand) */
+  rec_request(&r, 1);           /* LATEST: 2 now; DROP: 3 one ms later */
+  rill_sched_advance_by(vs, 1);
+  ck_assert_int_eq(r.nexts, 2);
+  int64_t second = rec_int(&r, 1);
+  rec_cancel(&r);
+  rec_clear(&r);
+  rill_observable_free(o);
+  return second;
+}
+
+START_TEST(interval_options_default_to_drop) {
+  ck_assert_int_eq(interval_after_gap(NULL), 3);
+  ck_assert_int_eq(interval_after_gap(&(rill_time_opts_t){0}), 3);
+  ck_assert_int_eq(interval_after_gap(OVF(RILL_OVERFLOW_DEFAULT)), 3);
+  ck_assert_int_eq(interval_after_gap(OVF(RILL_OVERFLOW_DROP)), 3);
+  ck_assert_int_eq(interval_after_gap(OVF(RILL_OVERFLOW_LATEST)), 2);
+  errno = 0;
+  ck_assert_ptr_null(rill_interval(vs, 2, OVF((rill_overflow_t)9)));
+  ck_assert_int_eq(errno, EINVAL);
 }
 END_TEST
 
@@ -92,7 +126,7 @@ END_TEST
  * ---------------------------------------------------------------------*/
 
 static rill_observable_t *deb(const char *src, double due) {
-  return rill_debounce(marble_cold(vs, src), vs, due, RILL_OVERFLOW_LATEST);
+  return rill_debounce(marble_cold(vs, src), vs, due, OVF(RILL_OVERFLOW_LATEST));
 }
 
 START_TEST(debounce_emits_after_silence) {
@@ -160,7 +194,7 @@ START_TEST(timer_holds_its_value_until_requested) {
 END_TEST
 
 START_TEST(interval_drop_policy_skips_unrequested_ticks) {
-  rill_observable_t *o = rill_interval(vs, 10, RILL_OVERFLOW_DROP);
+  rill_observable_t *o = rill_interval(vs, 10, OVF(RILL_OVERFLOW_DROP));
   rec_t *r = raw_subscribe(o);
   rill_sched_advance_to(vs, 35); /* ticks 0,1,2 dropped */
   ck_assert_int_eq(r->nexts, 0);
@@ -174,7 +208,7 @@ START_TEST(interval_drop_policy_skips_unrequested_ticks) {
 END_TEST
 
 START_TEST(interval_latest_policy_keeps_the_newest_tick) {
-  rill_observable_t *o = rill_interval(vs, 10, RILL_OVERFLOW_LATEST);
+  rill_observable_t *o = rill_interval(vs, 10, OVF(RILL_OVERFLOW_LATEST));
   rec_t *r = raw_subscribe(o);
   rill_sched_advance_to(vs, 35);
   rec_request(r, 1);
@@ -185,7 +219,7 @@ START_TEST(interval_latest_policy_keeps_the_newest_tick) {
 END_TEST
 
 START_TEST(interval_error_policy_fails_on_an_unrequested_tick) {
-  rill_observable_t *o = rill_interval(vs, 10, RILL_OVERFLOW_ERROR);
+  rill_observable_t *o = rill_interval(vs, 10, OVF(RILL_OVERFLOW_ERROR));
   rec_t *r = raw_subscribe(o);
   rec_request(r, 1);
   rill_sched_advance_to(vs, 25);
@@ -199,7 +233,7 @@ END_TEST
 
 START_TEST(debounce_holds_a_due_value_until_requested) {
   rill_observable_t *o = rill_debounce(marble_cold(vs, "-a-b------c---|"), vs,
-                                       2, RILL_OVERFLOW_LATEST);
+                                       2, OVF(RILL_OVERFLOW_LATEST));
   rec_t *r = raw_subscribe(o);
   rill_sched_advance_to(vs, 8); /* b was due at 5 */
   ck_assert_int_eq(r->nexts, 0);
@@ -221,7 +255,7 @@ START_TEST(debounce_releases_owned_values_on_every_path) {
     tl_owned_reset();
     rill_observable_t *o =
         rill_debounce(rill_map(marble_cold(vs, tl[path % 3]), to_owned, NULL),
-                      vs, 2, RILL_OVERFLOW_LATEST);
+                      vs, 2, OVF(RILL_OVERFLOW_LATEST));
     marble_result_t res;
     if (path == 3)
       marble_run_cancel(vs, o, 30, 5, &res);
@@ -244,6 +278,7 @@ Suite *time_suite(void) {
   tcase_add_test(tc, timer_emits_zero_after_due_then_completes);
   tcase_add_test(tc, interval_ticks_every_period_until_cancelled);
   tcase_add_test(tc, interval_zero_ticks_at_the_same_instant_in_order);
+  tcase_add_test(tc, interval_options_default_to_drop);
   tcase_add_test(tc, delay_until_holds_values_to_an_absolute_time);
   suite_add_tcase(s, tc);
   tc = tcase_create("debounce");

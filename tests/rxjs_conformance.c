@@ -557,7 +557,7 @@ static rill_observable_t *creation(struct build *b, const char *op,
       /* timer(due, period) = concat(timer(due), interval(period) + 1) */
       conf_cb_t *cb = callback_text(b, "(x) => x + 1", CB_MAP);
       rill_observable_t *v[2] = {
-          t, rill_map(rill_interval(s, a1, RILL_OVERFLOW_DROP), cb->entry->map,
+          t, rill_map(rill_interval(s, a1, NULL), cb->entry->map,
                       cb)};
       return rill_concat(v, 2);
     }
@@ -568,7 +568,7 @@ static rill_observable_t *creation(struct build *b, const char *op,
       return bfail(b, B_UNSUP, "interval arguments");
     if (a0 < 0)
       a0 = 0; /* RxJS: a negative period counts as 0 (rill: EINVAL) */
-    return rill_interval(s, a0, RILL_OVERFLOW_DROP);
+    return rill_interval(s, a0, NULL);
   }
   if (strcmp(op, "throwError") == 0)
     return error_from_text(b, json_array_get(args, 0));
@@ -686,7 +686,7 @@ static rill_observable_t *pipeable(struct build *b, const char *op,
   if (strcmp(op, "merge") == 0 || strcmp(op, "mergeWith") == 0)
     return combine(b, "merge", src, args);
   if (strcmp(op, "throttleTime") == 0) {
-    rill_throttle_config_t cfg = {true, false, RILL_OVERFLOW_LATEST};
+    bool leading = true, trailing = false;
     if (!get_num(a0, &d))
       UNSUP("throttleTime argument");
     for (size_t i = 1; i < json_array_size(args); i++) {
@@ -695,12 +695,17 @@ static rill_observable_t *pipeable(struct build *b, const char *op,
         json_t *l = json_object_get(c, "leading");
         json_t *t = json_object_get(c, "trailing");
         if (l)
-          cfg.leading = json_is_true(l);
+          leading = json_is_true(l);
         if (t)
-          cfg.trailing = json_is_true(t);
+          trailing = json_is_true(t);
       }
     }
-    return rill_throttle(src, s, d, &cfg);
+    if (!leading && !trailing)
+      UNSUP("throttleTime with neither edge");
+    rill_throttle_opts_t opts = {
+        .edges = (leading ? RILL_THROTTLE_LEADING : 0u) |
+                 (trailing ? RILL_THROTTLE_TRAILING : 0u)};
+    return rill_throttle(src, s, d, &opts);
   }
   if (strcmp(op, "debounceTime") == 0 || strcmp(op, "sampleTime") == 0 ||
       strcmp(op, "auditTime") == 0 || strcmp(op, "delay") == 0) {
@@ -713,11 +718,11 @@ static rill_observable_t *pipeable(struct build *b, const char *op,
     if (!get_num(a0, &d))
       UNSUP("%s argument", op);
     if (op[0] == 'd' && op[1] == 'e' && op[2] == 'b')
-      return rill_debounce(src, s, d, RILL_OVERFLOW_LATEST);
+      return rill_debounce(src, s, d, NULL);
     if (op[0] == 's')
-      return rill_sample(src, s, d, RILL_OVERFLOW_LATEST);
+      return rill_sample(src, s, d, NULL);
     if (op[0] == 'a')
-      return rill_audit(src, s, d, RILL_OVERFLOW_LATEST);
+      return rill_audit(src, s, d, NULL);
     return rill_delay(src, s, d < 0 ? 0 : d); /* RxJS: negative is 0 */
   }
   if (strcmp(op, "bufferTime") == 0) {
@@ -731,7 +736,7 @@ static rill_observable_t *pipeable(struct build *b, const char *op,
         continue;
       UNSUP("bufferTime with bufferCreationInterval/maxBufferSize");
     }
-    return rill_buffer_time(src, s, d, RILL_OVERFLOW_LATEST);
+    return rill_buffer_time(src, s, d, NULL);
   }
   if (strcmp(op, "timeout") == 0) {
     json_t *with = NULL;
@@ -739,43 +744,43 @@ static rill_observable_t *pipeable(struct build *b, const char *op,
       if (json_object_get(a0, "meta"))
         UNSUP("timeout with `meta`");
       json_t *first = json_object_get(a0, "first");
-      rill_timeout_config_t cfg = {.first_ms = -1, .each_ms = -1};
+      double first_ms = -1, each_ms = HUGE_VAL;
+      rill_timeout_opts_t opts = {0};
       if (first != NULL) {
         /* A Date deadline is absolute on the virtual clock, which the
          * runner starts at 0 where the subscription happens. */
         json_t *f =
             is_tag(first, "$date") ? json_object_get(first, "$date") : first;
-        if (!get_num(f, &cfg.first_ms))
+        if (!get_num(f, &first_ms))
           UNSUP("timeout `first` argument");
+        /* A Date deadline already past expires at once (RxJS). */
         if (is_tag(first, "$date"))
-          cfg.first_ms -= rill_sched_now(s);
-        if (cfg.first_ms < 0)
-          cfg.first_ms = 0;
+          first_ms = fmax(first_ms - rill_sched_now(s), 0);
       }
       json_t *each = json_object_get(a0, "each");
-      if (each != NULL && !get_num(each, &cfg.each_ms))
+      if (each != NULL && !get_num(each, &each_ms))
         UNSUP("timeout `each` argument");
       if (first == NULL && each == NULL)
         UNSUP("timeout without `first` or `each`");
+      if (first == NULL)
+        first_ms = each_ms;
       with = json_object_get(a0, "with");
       if (with != NULL) {
-        cfg.with = thunk_source(b, with);
-        cfg.use_with = true;
-        if (cfg.with == NULL) {
+        opts.with = thunk_source(b, with);
+        if (opts.with == NULL) {
           rill_observable_free(src);
           return NULL;
         }
       }
-      return rill_timeout_config(src, s, &cfg);
+      return rill_timeout(src, s, first_ms, each_ms, &opts);
     } else if (is_tag(a0, "$date")) {
       /* timeout(date) is timeout({first: date}) in RxJS 7. */
-      rill_timeout_config_t cfg = {.first_ms = -1, .each_ms = -1};
-      if (!get_num(json_object_get(a0, "$date"), &cfg.first_ms))
+      double at;
+      if (!get_num(json_object_get(a0, "$date"), &at))
         UNSUP("timeout Date argument");
-      cfg.first_ms -= rill_sched_now(s);
-      if (cfg.first_ms < 0)
-        cfg.first_ms = 0;
-      return rill_timeout_config(src, s, &cfg);
+      /* A Date deadline already past expires at once (RxJS). */
+      return rill_timeout(src, s, fmax(at - rill_sched_now(s), 0), HUGE_VAL,
+                          NULL);
     } else if (!get_num(a0, &d)) {
       UNSUP("timeout argument");
     }
@@ -785,9 +790,9 @@ static rill_observable_t *pipeable(struct build *b, const char *op,
         rill_observable_free(src);
         return NULL;
       }
-      return rill_timeout_with(src, s, d, fb);
+      return rill_timeout(src, s, d, d, &(rill_timeout_opts_t){.with = fb});
     }
-    return rill_timeout(src, s, d);
+    return rill_timeout(src, s, d, d, NULL);
   }
   if (strcmp(op, "mergeMap") == 0) {
     const char *t = json_string_value(json_object_get(a0, "$function"));

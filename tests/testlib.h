@@ -15,6 +15,9 @@
 #include <check.h>
 #include <rill.h>
 
+/* Time-operator options with an overflow policy (rill_time_opts_t). */
+#define OVF(policy) (&(rill_time_opts_t){.overflow = (policy)})
+
 enum rec_terminal { REC_NONE = 0, REC_COMPLETE, REC_ERROR };
 
 typedef struct rec {

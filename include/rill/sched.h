@@ -25,6 +25,12 @@
 
 #include <stdbool.h>
 
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct rill_sched_s rill_sched_t;
 typedef struct rill_sched_timer_s rill_sched_timer_t;
 typedef struct rill_sched_io_s rill_sched_io_t;
@@ -38,8 +44,9 @@ enum { RILL_IO_READ = 1, RILL_IO_WRITE = 2 };
  * iteration, read once per iteration by a highest-priority check watcher
  * (so it costs a load); virtual: the manual clock. */
 RILL_EXTERN double rill_sched_now(rill_sched_t *s);
-/* Free a scheduler.  RILL_EBUSY while timers or watchers exist (nothing is
- * freed then); RILL_EINVAL for NULL. */
+/* Free a scheduler.  RILL_EBUSY while timers or watchers exist, or from
+ * inside one of its own callbacks (an advance or run is on the stack): free
+ * it after that returns.  Nothing is freed then.  RILL_EINVAL for NULL. */
 RILL_EXTERN int rill_sched_free(rill_sched_t *s);
 /* How many timers and watchers are currently started (armed).  After a
  * pipeline is cancelled this returns to what it was before. */
@@ -55,8 +62,10 @@ RILL_EXTERN int rill_sched_keepalive(rill_sched_t *s, bool keep);
 /* A stopped one-shot timer; NULL with errno ENOMEM/EINVAL. */
 RILL_EXTERN rill_sched_timer_t *
 rill_sched_timer_new(rill_sched_t *s, rill_sched_timer_cb cb, void *arg);
-/* (Re)arm to fire once, `after_ms` from now (negative counts as 0).
- * Re-arming an active timer moves it. */
+/* (Re)arm to fire once, `after_ms` from now (negative or NaN counts as 0).
+ * Re-arming an active timer moves it.  INFINITY means never: the timer is
+ * stopped instead (not active, holds no loop, never fires).  This is the
+ * one rule for infinite durations across rill's time operators. */
 RILL_EXTERN void rill_sched_timer_start(rill_sched_timer_t *t, double after_ms);
 RILL_EXTERN void rill_sched_timer_stop(rill_sched_timer_t *t);
 RILL_EXTERN bool rill_sched_timer_active(const rill_sched_timer_t *t);
@@ -82,7 +91,11 @@ RILL_EXTERN void rill_sched_io_free(rill_sched_io_t *w);
 RILL_EXTERN rill_sched_t *rill_sched_virtual_new(void);
 /* Move the clock forward by / to, firing every timer due on the way, in
  * order, with the clock set to each timer's due time while it runs.
- * RILL_EINVAL if the target is in the past or s is not virtual. */
+ * RILL_EINVAL if the target is in the past or infinite, or s is not
+ * virtual.  RILL_EAGAIN if 1,000,000 timers fired at one instant without
+ * the clock moving (interval(s, 0) re-arms at the same instant for ever):
+ * the clock then stays at that instant; cancel the culprit and advance
+ * again.  A timer callback may not free the scheduler (RILL_EBUSY). */
 RILL_EXTERN int rill_sched_advance_by(rill_sched_t *s, double ms);
 RILL_EXTERN int rill_sched_advance_to(rill_sched_t *s, double when_ms);
 /* Fire timers in order until none is armed, at most `max_events` of them
@@ -90,4 +103,7 @@ RILL_EXTERN int rill_sched_advance_to(rill_sched_t *s, double when_ms);
  * (an interval never goes idle). */
 RILL_EXTERN int rill_sched_run(rill_sched_t *s, long max_events);
 
+#ifdef __cplusplus
+}
+#endif
 #endif /* RILL_SCHED_H */

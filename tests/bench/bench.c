@@ -190,8 +190,7 @@ static int64_t floor_w3d(int64_t n) {
 }
 
 static int64_t rill_w3t(int64_t n) {
-  rill_throttle_config_t cfg = {.leading = true};
-  rill_observable_t *p = rill_throttle(rill_range(0, n), bench_sched, 10, &cfg);
+  rill_observable_t *p = rill_throttle(rill_range(0, n), bench_sched, 10, NULL);
   if (p == NULL)
     return -1;
   int64_t s = run_rill(p, RILL_UNBOUNDED);
@@ -201,7 +200,7 @@ static int64_t rill_w3t(int64_t n) {
 
 static int64_t rill_w3d(int64_t n) {
   rill_observable_t *p =
-      rill_debounce(rill_range(0, n), bench_sched, 10, RILL_OVERFLOW_LATEST);
+      rill_debounce(rill_range(0, n), bench_sched, 10, NULL);
   if (p == NULL)
     return -1;
   int64_t s = run_rill(p, RILL_UNBOUNDED);
