@@ -68,10 +68,23 @@ extern "C" {
 /* ------------------------------------------------------------------------ */
 /* Errors                                                                    */
 
-/* Static description of a RILL_E* code; "unknown error" for others. */
+/* Static description of a RILL_E* code; "application error" for an
+ * application code (<= RILL_EAPP_BASE); "unknown error" for others. */
 RILL_EXTERN const char *rill_strerror(int code);
-/* Static name of a RILL_E* code, e.g. "RILL_EINVAL"; "RILL_UNKNOWN" else. */
+/* Static name of a RILL_E* code, e.g. "RILL_EINVAL"; "RILL_EAPP" for an
+ * application code; "RILL_UNKNOWN" for others. */
 RILL_EXTERN const char *rill_err_name(int code);
+/* From inside a user callback, just before returning a failure: attach a
+ * message (printf format) to `code` and return `code`, so that
+ *     return rill_fail(RILL_EAPP_BASE - 3, "reading %d out of range", x);
+ * gives on_error a message "map: reading 7 out of range (code -1003)"
+ * instead of "map: callback failed (code -1003)".  The message is kept for
+ * this thread until the stage that called the callback reads it. */
+RILL_EXTERN int rill_fail(int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
 
 #define RILL_ERROR_MESSAGE_MAX 96
 
@@ -357,7 +370,10 @@ RILL_EXTERN rill_observable_t *rill_generate(rill_generate_init_fn init,
  * `new Observable(subscriber => ...)`), for tests and adapters.  At each
  * subscription start(ctx, e) runs (after on_subscribe) with that
  * subscription's emitter; push through it with rill_emitter_next (takes
- * over the value), rill_emitter_complete or rill_emitter_error (code < 0),
+ * over the value), rill_emitter_complete or rill_emitter_error (code < 0:
+ * a RILL_E* or application code, kept as it is; a code >= 0 is a misuse
+ * and becomes RILL_EUSER; `message`, when not NULL, is kept verbatim, so an
+ * error relayed from elsewhere keeps its own words; stage is "create"),
  * from start() or any later callback.  end(ctx, e) (may be NULL) runs once
  * when that subscription ends: complete, error or cancel; the emitter must
  * not be used after end() returns.  Values pushed without demand are
@@ -384,8 +400,10 @@ RILL_EXTERN void rill_emitter_error(rill_emitter_t *e, int code,
 /* Operators.  Each takes over its source(s) (rule 1).  User callbacks get
  * borrowed inputs and return 0 / a boolean, or a negative error code: then
  * downstream gets on_error (stage = operator name, code = that code) and
- * upstream is cancelled.  Each operator's file in operators/ states its
- * demand policy and any difference from RxJS 7.                           */
+ * upstream is cancelled.  Use a RILL_E* code or your own application code
+ * (<= RILL_EAPP_BASE, rill/errno.h); rill_fail() attaches a message.  Each
+ * operator's file in operators/ states its demand policy and any difference
+ * from RxJS 7.                                                             */
 
 /* Projection: *out receives a new owned value; `in` is borrowed. */
 typedef int (*rill_map_fn)(void *ctx, rill_value_t in, rill_value_t *out);
@@ -625,18 +643,22 @@ RILL_EXTERN rill_observable_t *rill_lines(rill_observable_t *src,
  * does NOT take over `src`.  Returns 0 or RILL_EINVAL/RILL_ENOMEM; cancel
  * through *out like any subscription (then done is not called).  Sockets
  * are written with MSG_NOSIGNAL; for pipes the application must ignore
- * SIGPIPE. */
+ * SIGPIPE.  `flags`: 0 (the fd stays the caller's, made non-blocking at
+ * subscription and left open) or RILL_FD_CLOSE (rill closes the fd when
+ * the stream ends, before done runs, or at cancel; also when rill_to_fd()
+ * returns RILL_ENOMEM, but not on RILL_EINVAL); any other bit is
+ * RILL_EINVAL. */
 typedef void (*rill_done_fn)(void *ctx, int code, int sys_errno);
 RILL_EXTERN int rill_to_fd(rill_observable_t *src, rill_sched_t *s, int fd,
                            unsigned flags, rill_done_fn done, void *ctx,
                            rill_subscription_t **out);
 
-/* TCP on loopback (IPv4 and IPv6).  A connection is an owned value
- * (RILL_KIND_OWNED) wrapping a connected non-blocking socket; releasing
- * it closes the socket.  rill_conn_fd() reads the fd; rill_conn_take()
- * takes the fd over (the value then releases without closing).  Both
- * return RILL_EINVAL for a value that is not a connection or whose fd was
- * taken. */
+/* TCP over IPv4 and IPv6, on any numeric address (no DNS).  A connection
+ * is an owned value (RILL_KIND_OWNED) wrapping a connected non-blocking
+ * socket; releasing it closes the socket.  rill_conn_fd() reads the fd;
+ * rill_conn_take() takes the fd over (the value then releases without
+ * closing).  Both return RILL_EINVAL for a value that is not a connection
+ * or whose fd was taken. */
 RILL_EXTERN int rill_conn_fd(rill_value_t conn);
 RILL_EXTERN int rill_conn_take(rill_value_t conn);
 /* Open a listening socket on host ("127.0.0.1", "::1", ...; numeric only)

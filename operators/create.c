@@ -124,7 +124,16 @@ static void emitter_error(rill_emitter_t *e, int code, const char *message) {
   if (op == NULL || rill__op_done(op))
     return;
   create_end(op);
-  rill__op_fail(op, code < 0 ? code : RILL_EINVAL, message);
+  rill_error_t err;
+  if (code >= 0) /* a misuse, not one of rule 3.9's EINVAL */
+    rill__error_init(&err, RILL_EUSER, 0, "create",
+                     "create: rill_emitter_error with code %d >= 0%s%s", code,
+                     message ? ": " : "", message ? message : "");
+  else if (message != NULL) /* the user's words, kept as they are */
+    rill__error_init(&err, code, 0, "create", "%s", message);
+  else
+    rill__error_callback(&err, "create", code, "emitter error");
+  rill__op_error(op, &err);
 }
 
 /* The emitter calls are public entry points, made from the application's

@@ -42,7 +42,7 @@ static void distinct_on_next(void *self, rill_value_t v) {
     if (rc != 0) {
       rill__drop(v);
       if (rc < 0)
-        rill__op_fail(op, rc, "comparator failed");
+        rill__op_fail_callback(op, rc, "comparator failed");
       else
         rill__op_request_up(op, 1);
       return;

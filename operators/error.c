@@ -37,7 +37,9 @@ rill_observable_t *rill_error(int code, const char *message) {
   o->err.code = code;
   o->err.sys_errno = 0;
   o->err.stage = "error";
-  snprintf(o->err.message, sizeof(o->err.message), "%s",
-           message ? message : rill_strerror(code));
+  if (message != NULL)
+    snprintf(o->err.message, sizeof(o->err.message), "%s", message);
+  else
+    rill__error_callback(&o->err, "error", code, rill_strerror(code));
   return &o->base;
 }

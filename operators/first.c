@@ -36,7 +36,7 @@ static void first_on_next(void *self, rill_value_t v) {
   int rc = a->fn ? a->fn(a->ctx, v) : 1;
   if (rc < 0) {
     rill__drop(v);
-    rill__op_fail(op, rc, "predicate failed");
+    rill__op_fail_callback(op, rc, "predicate failed");
     return;
   }
   if (rc == 0) {

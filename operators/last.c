@@ -38,7 +38,7 @@ static void last_on_next(void *self, rill_value_t v) {
   if (rc <= 0) {
     rill__drop(v);
     if (rc < 0)
-      rill__op_fail(op, rc, "predicate failed");
+      rill__op_fail_callback(op, rc, "predicate failed");
     return;
   }
   if (st->has_kept)

@@ -31,7 +31,7 @@ static void reduce_on_next(void *self, rill_value_t v) {
   }
   int rc = rill__acc_add(&st->acc, op->args, v);
   if (rc < 0)
-    rill__op_fail(op, rc, "accumulator failed");
+    rill__op_fail_callback(op, rc, "accumulator failed");
 }
 
 static void reduce_on_complete(struct rill__op *op) {

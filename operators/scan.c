@@ -30,7 +30,7 @@ static void scan_on_next(void *self, rill_value_t v) {
   }
   int rc = rill__acc_add(&st->acc, op->args, v);
   if (rc < 0) {
-    rill__op_fail(op, rc, "accumulator failed");
+    rill__op_fail_callback(op, rc, "accumulator failed");
     return;
   }
   rill__op_emit(op, rill_value_retain(st->acc.value));

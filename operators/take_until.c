@@ -133,11 +133,13 @@ static void take_until_on_complete(struct rill__op *op) {
   rill__op_complete(op);
 }
 
-/* Once the notifier has fired (perhaps before on_subscribe went down),
- * nothing more is asked of the source: the stage is about to complete. */
+/* Once the notifier has ended the stream (fired or failed, perhaps before
+ * on_subscribe went down), nothing more is asked of the source: the stage
+ * is about to deliver that ending, and a source allowed to run first could
+ * complete and so lose the notifier's error. */
 static void take_until_on_request(struct rill__op *op, int64_t n) {
   struct take_until_state *st = op->state;
-  if (!st->fired)
+  if (!st->fired && !st->failed)
     rill__op_request_up(op, n);
 }
 

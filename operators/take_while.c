@@ -26,7 +26,7 @@ static void take_while_on_next(void *self, rill_value_t v) {
   int rc = a->fn(a->ctx, v);
   if (rc < 0) {
     rill__drop(v);
-    rill__op_fail(op, rc, "predicate failed");
+    rill__op_fail_callback(op, rc, "predicate failed");
     return;
   }
   if (rc > 0) {

@@ -1,6 +1,7 @@
 /* rill: error strings from the one error table. */
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "rill-internal.h"
 
@@ -14,7 +15,7 @@ const char *rill_strerror(int code) {
   case 0:
     return "success";
   default:
-    return "unknown error";
+    return code <= RILL_EAPP_BASE ? "application error" : "unknown error";
   }
 }
 
@@ -28,8 +29,58 @@ const char *rill_err_name(int code) {
   case 0:
     return "RILL_OK";
   default:
-    return "RILL_UNKNOWN";
+    return code <= RILL_EAPP_BASE ? "RILL_EAPP" : "RILL_UNKNOWN";
   }
+}
+
+static bool code_in_table(int code) {
+  return code < 0 && code > RILL_EAPP_BASE &&
+         strcmp(rill_err_name(code), "RILL_UNKNOWN") != 0;
+}
+
+/* The message rill_fail() attached, per thread, until a stage reads it. */
+static _Thread_local struct {
+  int code;
+  bool set;
+  char text[RILL_ERROR_MESSAGE_MAX];
+} attached;
+
+int rill_fail(int code, const char *fmt, ...) {
+  attached.code = code;
+  attached.set = fmt != NULL;
+  if (fmt != NULL) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(attached.text, sizeof(attached.text), fmt, ap);
+    va_end(ap);
+  }
+  return code;
+}
+
+void rill__error_callback(rill_error_t *err, const char *stage, int code,
+                          const char *what) {
+  const char *text = what;
+  if (attached.set && attached.code == code) {
+    text = attached.text;
+    attached.set = false;
+  }
+  if (code_in_table(code))
+    rill__error_init(err, code, 0, stage, "%s: %s (%s)", stage, text,
+                     rill_err_name(code));
+  else
+    rill__error_init(err, code, 0, stage, "%s: %s (code %d)", stage, text,
+                     code);
+}
+
+void rill__error_sys(rill_error_t *err, const char *stage, int sys_errno,
+                     const char *fmt, ...) {
+  char what[RILL_ERROR_MESSAGE_MAX];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(what, sizeof(what), fmt, ap);
+  va_end(ap);
+  rill__error_init(err, RILL_ESYS, sys_errno, stage, "%s: %s: %s", stage, what,
+                   strerror(sys_errno));
 }
 
 void rill__errno_null_source(void) {

@@ -117,8 +117,7 @@ static const struct rill__node_vt fused_node_vt = {
 static void fused_fail(struct fused_node *f, int code, const char *stage) {
   struct rill__node *up = f->up;
   rill_error_t err;
-  rill__error_init(&err, code, 0, stage, "%s: callback failed (%s)", stage,
-                   rill_strerror(code));
+  rill__error_callback(&err, stage, code, "callback failed");
   fused_finish(f);
   if (up != NULL)
     rill__cancel(up);

@@ -159,6 +159,12 @@ void rill__op_fail(struct rill__op *op, int code, const char *msg) {
   rill__op_error(op, &err);
 }
 
+void rill__op_fail_callback(struct rill__op *op, int code, const char *what) {
+  rill_error_t err;
+  rill__error_callback(&err, op->ops->name, code, what);
+  rill__op_error(op, &err);
+}
+
 /* ---- the recipe ---------------------------------------------------------*/
 
 static void op_obs_subscribe(rill_observable_t *self, struct rill__node *down) {

@@ -73,7 +73,23 @@ static inline int64_t rill__demand_mul(int64_t a, int64_t b) {
  * rill_map(rill_range(...), ...) reports why its first step failed. */
 void rill__errno_null_source(void);
 void rill__error_init(rill_error_t *err, int code, int sys_errno,
-                      const char *stage, const char *fmt, ...);
+                      const char *stage, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 5, 6)))
+#endif
+    ;
+/* A user callback of `stage` returned `code`: "stage: what (RILL_X)" or
+ * "stage: what (code N)"; `what` gives way to a message the callback
+ * attached with rill_fail(). */
+void rill__error_callback(rill_error_t *err, const char *stage, int code,
+                          const char *what);
+/* RILL_ESYS with errno, in the user's terms: "stage: <fmt>: strerror". */
+void rill__error_sys(rill_error_t *err, const char *stage, int sys_errno,
+                     const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
 
 /* ---- nodes --------------------------------------------------------------*/
 struct rill__node;
@@ -90,13 +106,15 @@ struct rill__node_vt {
   void (*free)(struct rill__node *self); /* release memory; called once */
 };
 
-/* Both flags mean "finished", and the fused hot paths rely on it: they
- * test `flags != 0` (one instruction, folded into the step's result
- * check).  A flag that a live node may carry belongs in another field. */
-enum {
-  RILL__DONE = 1u << 0,    /* no more signals downstream, ignore requests */
-  RILL__RETIRED = 1u << 1, /* on the reap list or freed */
-};
+/* Both flags mean "finished" (RETIRED comes with DONE), and the fused hot
+ * paths rely on it: they OR `flags` into a user function's int result, so
+ * one test sees "failed or cancelled" after a map (non-zero) and "passed
+ * and still live" after a filter (> 0: DONE is the sign bit).  A flag that
+ * a live node may carry belongs in another field. */
+#define RILL__DONE (1u << 31) /* no more signals downstream, ignore requests */
+#define RILL__RETIRED (1u << 0) /* on the reap list or freed */
+/* `flags` ORed into a user function's result (see above). */
+static inline int rill__flags_or(const struct rill__node *n, int rc);
 
 struct rill__node {
   rill__next_fn next_fn; /* where on_next lands, after the fused steps */
@@ -122,6 +140,9 @@ struct rill__step {
 
 static inline bool rill__node_done(const struct rill__node *n) {
   return (n->flags & RILL__DONE) != 0;
+}
+static inline int rill__flags_or(const struct rill__node *n, int rc) {
+  return rc | (int)n->flags;
 }
 
 /* Make `n` receive on_next at its own handler. */
@@ -299,6 +320,8 @@ void rill__op_complete(struct rill__op *op);
 void rill__op_error(struct rill__op *op, const rill_error_t *err);
 /* Build an error for this stage and deliver it as rill__op_error(). */
 void rill__op_fail(struct rill__op *op, int code, const char *msg);
+/* A user callback returned `code` (see rill__error_callback). */
+void rill__op_fail_callback(struct rill__op *op, int code, const char *what);
 /* on_subscribe for stages that consume the source at its own pace: pass
  * on_subscribe down, then ask upstream for everything. */
 void rill__op_subscribe_unbounded(struct rill__op *op);

@@ -129,10 +129,12 @@ static int sink_start(rill_observable_t *obs, const rill_subscriber_t *sub,
     s->node.next_fn = sub->on_next; /* no wrapper on the hot path */
     s->node.next_ctx = ctx;
   }
-  rill__enter();
-  rill__subscribe(obs, &s->node);
+  /* The handle is the caller's before any signal can run: a callback that
+   * ends the stream synchronously may already use or free it. */
   if (out != NULL)
     *out = s;
+  rill__enter();
+  rill__subscribe(obs, &s->node);
   rill__leave();
   return 0;
 }

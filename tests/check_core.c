@@ -2,6 +2,7 @@
  * protocol (request/cancel rules of section 3), collect, stack depth. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,10 +16,88 @@ START_TEST(strerror_names_every_code) {
   ck_assert_str_eq(rill_strerror(RILL_EINVAL), "invalid argument");
   ck_assert_str_eq(rill_err_name(RILL_ENOMEM), "RILL_ENOMEM");
   ck_assert_str_eq(rill_strerror(0), "success");
-  ck_assert_str_eq(rill_strerror(-12345), "unknown error");
-  ck_assert_str_eq(rill_err_name(-12345), "RILL_UNKNOWN");
+  ck_assert_str_eq(rill_strerror(-77), "unknown error");
+  ck_assert_str_eq(rill_err_name(-77), "RILL_UNKNOWN");
+  ck_assert_str_eq(rill_strerror(-12345), "application error");
+  ck_assert_str_eq(rill_err_name(-12345), "RILL_EAPP");
+  ck_assert_str_eq(rill_err_name(RILL_EAPP_BASE), "RILL_EAPP");
   for (int code = RILL_EUSER; code <= RILL_EINVAL; code++)
     ck_assert_str_ne(rill_strerror(code), "unknown error");
+}
+END_TEST
+
+/* Issue 7 §3: a callback's own code used to come out as "map: callback
+ * failed (unknown error)"; the number is now always in the message, a
+ * callback can attach its words with rill_fail(), and relayed messages do
+ * not nest. */
+static int fail_77(void *ctx, rill_value_t in, rill_value_t *out) {
+  (void)ctx;
+  (void)in;
+  (void)out;
+  return -77;
+}
+static int fail_with_words(void *ctx, rill_value_t v) {
+  (void)ctx;
+  return rill_fail(RILL_EAPP_BASE - 3, "reading %lld out of range",
+                   (long long)v.as.i);
+}
+static int fail_scan(void *ctx, rill_value_t acc, rill_value_t v,
+                     rill_value_t *out) {
+  (void)ctx;
+  (void)acc;
+  (void)v;
+  (void)out;
+  return RILL_ENOMEM;
+}
+
+static rill_error_t collect_error(rill_observable_t *o) {
+  rill_values_t vals = {0};
+  rill_error_t err = {0};
+  ck_assert_int_lt(rill_observable_collect(o, &vals, &err), 0);
+  rill_values_clear(&vals);
+  rill_observable_free(o);
+  return err;
+}
+
+START_TEST(callback_errors_show_their_code_and_words) {
+  rill_error_t e = collect_error(rill_map(rill_range(0, 3), fail_77, NULL));
+  ck_assert_int_eq(e.code, -77);
+  ck_assert_str_eq(e.stage, "map");
+  ck_assert_str_eq(e.message, "map: callback failed (code -77)");
+  e = collect_error(rill_filter(rill_range(7, 3), fail_with_words, NULL));
+  ck_assert_int_eq(e.code, RILL_EAPP_BASE - 3);
+  ck_assert_str_eq(e.message, "filter: reading 7 out of range (code -1003)");
+  /* the attached words are used once */
+  e = collect_error(rill_map(rill_range(0, 3), fail_77, NULL));
+  ck_assert_str_eq(e.message, "map: callback failed (code -77)");
+  e = collect_error(rill_scan(rill_range(0, 3), fail_scan, NULL,
+                              &(rill_value_t){.kind = RILL_KIND_INT}));
+  ck_assert_int_eq(e.code, RILL_ENOMEM);
+  ck_assert_str_eq(e.message, "scan: accumulator failed (RILL_ENOMEM)");
+  e = collect_error(rill_error(-77, NULL));
+  ck_assert_str_eq(e.message, "error: unknown error (code -77)");
+}
+END_TEST
+
+static void relay_start(void *ctx, rill_emitter_t *em) {
+  const rill_error_t *inner = ctx;
+  rill_emitter_error(em, inner->code, inner->message);
+}
+static void misuse_start(void *ctx, rill_emitter_t *em) {
+  (void)ctx;
+  rill_emitter_error(em, 5, "oops");
+}
+
+START_TEST(emitter_errors_keep_codes_and_relayed_words) {
+  rill_error_t inner =
+      collect_error(rill_map(rill_range(0, 3), fail_77, NULL));
+  rill_error_t e = collect_error(rill_create(relay_start, NULL, &inner));
+  ck_assert_int_eq(e.code, -77);
+  ck_assert_str_eq(e.stage, "create");
+  ck_assert_str_eq(e.message, "map: callback failed (code -77)"); /* no nest */
+  e = collect_error(rill_create(misuse_start, NULL, NULL));
+  ck_assert_int_eq(e.code, RILL_EUSER); /* not rule 3.9's EINVAL */
+  ck_assert_ptr_nonnull(strstr(e.message, "code 5"));
 }
 END_TEST
 
@@ -336,10 +415,30 @@ START_TEST(request_one_per_on_next_runs_in_constant_stack) {
 }
 END_TEST
 
+/* ---- version
+ * ----------------------------------------------------------------*/
+
+START_TEST(runtime_version_matches_headers_and_configure) {
+  char expect[32];
+  snprintf(expect, sizeof(expect), "%d.%d.%d", RILL_VERSION_MAJOR,
+           RILL_VERSION_MINOR, RILL_VERSION_PATCH);
+  ck_assert_str_eq(rill_version(), expect);
+  ck_assert_str_eq(rill_version(), RILL_VERSION_STRING);
+  ck_assert_int_eq(rill_version_number(), RILL_VERSION_HEX);
+  ck_assert_int_eq(rill_version_number(), RILL_VERSION_MAJOR * 65536 +
+                                              RILL_VERSION_MINOR * 256 +
+                                              RILL_VERSION_PATCH);
+  /* configure.ac reads its version from rill/version.h */
+  ck_assert_str_eq(rill_version(), PACKAGE_VERSION);
+}
+END_TEST
+
 Suite *core_suite(void) {
   Suite *s = suite_create("core");
   TCase *tc = tcase_create("errors_values");
   tcase_add_test(tc, strerror_names_every_code);
+  tcase_add_test(tc, callback_errors_show_their_code_and_words);
+  tcase_add_test(tc, emitter_errors_keep_codes_and_relayed_words);
   tcase_add_test(tc, scalar_values_need_no_release);
   tcase_add_test(tc, owned_value_released_once_after_last_reference);
   tcase_add_test(tc, owned_value_enomem_releases_the_pointer);
@@ -361,6 +460,9 @@ Suite *core_suite(void) {
   tc = tcase_create("stack");
   tcase_set_timeout(tc, 600);
   tcase_add_test(tc, request_one_per_on_next_runs_in_constant_stack);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("version");
+  tcase_add_test(tc, runtime_version_matches_headers_and_configure);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -1293,6 +1293,271 @@ START_TEST(map_positive_return_is_not_an_error_on_any_source) {
 }
 END_TEST
 
+/* ---- issue 8 §3: a cancel made inside a fused user callback --------------
+ * Nothing may reach on_next after the cancel (not even the value in
+ * flight, which is released instead), and the source must stop at once,
+ * also when a filter dropped the value it cancelled on. */
+
+struct cx {
+  rill_subscription_t *sub;
+  int64_t cancel_on;   /* the value whose callback cancels */
+  int cancel_step;     /* which step cancels: 0 map, 1 filter, 2 last map */
+  bool pass_after;     /* filter result for the cancelling value */
+  bool owned_out;      /* maps produce owned values */
+  int64_t request;     /* demand asked in on_subscribe */
+  long calls[3];       /* calls of step 0, 1, 2 */
+  long nexts;
+  long nexts_after_cancel;
+  long terminals;
+  bool cancelled;
+  char got[256];
+};
+
+static int64_t cx_int(rill_value_t v) {
+  return v.kind == RILL_KIND_OWNED ? tl_owned_int(v) : v.as.i;
+}
+
+static void cx_cancel(struct cx *c) {
+  c->cancelled = true;
+  rill_subscription_cancel(c->sub);
+}
+
+static int cx_map(struct cx *c, int step, rill_value_t in, rill_value_t *out) {
+  int64_t x = cx_int(in);
+  c->calls[step]++;
+  if (c->cancel_step == step && x == c->cancel_on)
+    cx_cancel(c);
+  *out = c->owned_out ? tl_owned(x) : rill_value_int(x);
+  return 0;
+}
+static int cx_map0(void *ctx, rill_value_t in, rill_value_t *out) {
+  return cx_map(ctx, 0, in, out);
+}
+static int cx_map2(void *ctx, rill_value_t in, rill_value_t *out) {
+  return cx_map(ctx, 2, in, out);
+}
+static int cx_pred1(void *ctx, rill_value_t v) {
+  struct cx *c = ctx;
+  c->calls[1]++;
+  if (c->cancel_step == 1 && cx_int(v) == c->cancel_on) {
+    cx_cancel(c);
+    return c->pass_after;
+  }
+  /* After a cancel, pass nothing: a source that keeps pulling would call
+   * this again and again (the hang of issue 8). */
+  return !c->cancelled;
+}
+
+static void cx_on_subscribe(void *ctx, rill_subscription_t *s) {
+  struct cx *c = ctx;
+  c->sub = s;
+  rill_subscription_request(s, c->request);
+}
+static void cx_on_next(void *ctx, rill_value_t v) {
+  struct cx *c = ctx;
+  c->nexts++;
+  if (c->cancelled)
+    c->nexts_after_cancel++;
+  size_t at = strlen(c->got);
+  snprintf(c->got + at, sizeof(c->got) - at, "%s%lld", at ? "," : "",
+           (long long)cx_int(v));
+  rill_value_release(v);
+}
+static void cx_on_error(void *ctx, const rill_error_t *err) {
+  (void)err;
+  ((struct cx *)ctx)->terminals++;
+}
+static void cx_on_complete(void *ctx) {
+  ((struct cx *)ctx)->terminals++;
+}
+
+enum cx_src { CX_RANGE, CX_ARRAY, CX_OWNED_ARRAY, CX_MERGE, CX_NSRC };
+static const char *const cx_src_name[] = {"range", "from_array",
+                                          "from_array(owned)", "merge"};
+
+static rill_observable_t *cx_source(enum cx_src k, int64_t n) {
+  if (k == CX_RANGE)
+    return rill_range(0, n);
+  if (k == CX_MERGE) { /* wired straight through under unbounded demand */
+    rill_observable_t *r[2] = {rill_range(0, n), rill_range(n, n)};
+    return rill_merge(r, 2, 0);
+  }
+  rill_value_t *v = calloc((size_t)n, sizeof(*v));
+  for (int64_t i = 0; i < n; i++)
+    v[i] = k == CX_OWNED_ARRAY ? tl_owned(i) : rill_value_int(i);
+  rill_observable_t *o = rill_from_array(v, (size_t)n);
+  free(v);
+  return o;
+}
+
+/* Subscribe `obs` with `c`, free it, and check what every cancel test
+ * checks: values 0..cancel_on-1 arrived, nothing after, no terminal. */
+static void cx_run(struct cx *c, rill_observable_t *obs, const char *what) {
+  rill_subscriber_t sub = {.on_subscribe = cx_on_subscribe,
+                           .on_next = cx_on_next,
+                           .on_error = cx_on_error,
+                           .on_complete = cx_on_complete};
+  ck_assert_ptr_nonnull(obs);
+  ck_assert_int_eq(rill_observable_subscribe(obs, &sub, c, NULL), 0);
+  rill_observable_free(obs);
+  ck_assert_msg(c->cancelled, "%s: the callback never cancelled", what);
+  ck_assert_msg(c->nexts_after_cancel == 0,
+                "%s: %ld value(s) delivered after cancel (got %s)", what,
+                c->nexts_after_cancel, c->got);
+  ck_assert_msg(c->nexts == c->cancel_on, "%s: %ld values before (got %s)",
+                what, c->nexts, c->got);
+  ck_assert_msg(c->terminals == 0, "%s: a terminal after cancel", what);
+}
+
+static void cx_demands(int64_t *d) {
+  d[0] = RILL_UNBOUNDED;
+  d[1] = 100; /* bounded: range's counting loop, merge's queued path */
+}
+
+START_TEST(map_cancel_inside_project_delivers_nothing_more) {
+  int64_t demand[2];
+  cx_demands(demand);
+  for (int k = 0; k < CX_NSRC; k++)
+    for (int d = 0; d < 2; d++) {
+      struct cx c = {.cancel_on = 3, .cancel_step = 0, .request = demand[d]};
+      char what[64];
+      snprintf(what, sizeof(what), "%s, demand %lld", cx_src_name[k],
+               (long long)demand[d]);
+      cx_run(&c, rill_map(cx_source((enum cx_src)k, 10), cx_map0, &c), what);
+      ck_assert_str_eq(c.got, "0,1,2");
+      ck_assert_msg(c.calls[0] == 4, "%s: project called %ld times", what,
+                    c.calls[0]);
+    }
+  ck_assert_owned_balanced();
+}
+END_TEST
+
+START_TEST(filter_cancel_inside_predicate_delivers_nothing_more) {
+  int64_t demand[2];
+  cx_demands(demand);
+  for (int k = 0; k < CX_NSRC; k++)
+    for (int d = 0; d < 2; d++) {
+      /* The predicate passes the value it cancelled on. */
+      struct cx c = {.cancel_on = 3,
+                     .cancel_step = 1,
+                     .pass_after = true,
+                     .request = demand[d]};
+      char what[64];
+      snprintf(what, sizeof(what), "%s, demand %lld", cx_src_name[k],
+               (long long)demand[d]);
+      cx_run(&c, rill_filter(cx_source((enum cx_src)k, 10), cx_pred1, &c),
+             what);
+      ck_assert_str_eq(c.got, "0,1,2");
+      ck_assert_msg(c.calls[1] == 4, "%s: predicate called %ld times", what,
+                    c.calls[1]);
+    }
+  ck_assert_owned_balanced();
+}
+END_TEST
+
+/* The hang of issue 8: the predicate cancels on the first value and drops
+ * it; range used to go on calling it for the other 10^8 values. */
+START_TEST(filter_cancel_while_dropping_stops_the_source_at_once) {
+  const int64_t n = 100000000;
+  for (int k = 0; k < CX_NSRC; k++) {
+    if (k == CX_ARRAY || k == CX_OWNED_ARRAY)
+      continue; /* 10^8 values in an array: checked below with fewer */
+    struct cx c = {.cancel_on = 0,
+                   .cancel_step = 1,
+                   .pass_after = false,
+                   .request = RILL_UNBOUNDED};
+    cx_run(&c, rill_filter(cx_source((enum cx_src)k, n), cx_pred1, &c),
+           cx_src_name[k]);
+    ck_assert_msg(c.calls[1] == 1, "%s: predicate called %ld times",
+                  cx_src_name[k], c.calls[1]);
+  }
+  for (int k = CX_ARRAY; k <= CX_OWNED_ARRAY; k++) {
+    struct cx c = {.cancel_on = 0, .cancel_step = 1, .request = 7};
+    cx_run(&c, rill_filter(cx_source((enum cx_src)k, 1000), cx_pred1, &c),
+           cx_src_name[k]);
+    ck_assert_int_eq(c.calls[1], 1);
+  }
+  ck_assert_owned_balanced();
+}
+END_TEST
+
+/* map -> filter -> map, the filter (the middle step) cancels and passes:
+ * the last map is not called for that value and nothing is delivered; with
+ * owned values, the one in flight is released exactly once. */
+START_TEST(fused_chain_cancel_in_the_middle_step_delivers_nothing_more) {
+  int64_t demand[2];
+  cx_demands(demand);
+  for (int owned = 0; owned < 2; owned++)
+    for (int k = 0; k < CX_NSRC; k++)
+      for (int d = 0; d < 2; d++) {
+        struct cx c = {.cancel_on = 5,
+                       .cancel_step = 1,
+                       .pass_after = true,
+                       .owned_out = owned,
+                       .request = demand[d]};
+        char what[80];
+        snprintf(what, sizeof(what), "%s, demand %lld, %s maps",
+                 cx_src_name[k], (long long)demand[d],
+                 owned ? "owned" : "int");
+        rill_observable_t *obs = rill_map(
+            rill_filter(rill_map(cx_source((enum cx_src)k, 10), cx_map0, &c),
+                        cx_pred1, &c),
+            cx_map2, &c);
+        cx_run(&c, obs, what);
+        ck_assert_str_eq(c.got, "0,1,2,3,4");
+        ck_assert_msg(c.calls[0] == 6 && c.calls[1] == 6 && c.calls[2] == 5,
+                      "%s: steps called %ld, %ld, %ld times", what,
+                      c.calls[0], c.calls[1], c.calls[2]);
+        ck_assert_msg(tl_owned_made == tl_owned_released,
+                      "%s: owned values: %ld made, %ld released", what,
+                      tl_owned_made, tl_owned_released);
+      }
+}
+END_TEST
+
+/* Two-step shapes (range's specialised loops) with owned values: a map
+ * cancels, its owned output is the value in flight; then a filter cancels
+ * and passes (map -> filter) or drops (map -> filter, filter -> map). */
+START_TEST(fused_cancel_releases_the_owned_value_in_flight_once) {
+  int64_t demand[2];
+  cx_demands(demand);
+  for (int k = 0; k < CX_NSRC; k++)
+    for (int d = 0; d < 2; d++)
+      for (int shape = 0; shape < 5; shape++) {
+        struct cx c = {.cancel_on = 4,
+                       .owned_out = true,
+                       .pass_after = shape != 2,
+                       .request = demand[d]};
+        rill_observable_t *src = cx_source((enum cx_src)k, 10), *obs;
+        switch (shape) {
+        case 0: /* map (cancels) */
+          obs = rill_map(src, cx_map0, &c);
+          break;
+        case 1: /* map (cancels) -> map */
+          obs = rill_map(rill_map(src, cx_map0, &c), cx_map2, &c);
+          break;
+        case 2: /* map -> filter (cancels, drops) */
+        case 3: /* map -> filter (cancels, passes) */
+          c.cancel_step = 1;
+          obs = rill_filter(rill_map(src, cx_map0, &c), cx_pred1, &c);
+          break;
+        default: /* filter -> map (cancels) */
+          c.cancel_step = 2;
+          obs = rill_map(rill_filter(src, cx_pred1, &c), cx_map2, &c);
+          break;
+        }
+        char what[80];
+        snprintf(what, sizeof(what), "%s, demand %lld, shape %d",
+                 cx_src_name[k], (long long)demand[d], shape);
+        cx_run(&c, obs, what);
+        ck_assert_str_eq(c.got, "0,1,2,3");
+        ck_assert_msg(tl_owned_made == tl_owned_released,
+                      "%s: owned values: %ld made, %ld released", what,
+                      tl_owned_made, tl_owned_released);
+      }
+}
+END_TEST
+
 /* ============================================================================
  * take
  * ==========================================================================*/
@@ -4035,6 +4300,30 @@ START_TEST(take_until_stops_when_the_notifier_fires) {
 }
 END_TEST
 
+/* Issue 7, defect 1: a notifier error at subscribe, with a subscriber that
+ * requests in on_subscribe and a synchronous source, used to give the
+ * source's 5 values and on_complete; collect() returned 0. */
+START_TEST(take_until_notifier_error_at_subscribe_is_not_lost) {
+  rill_observable_t *o =
+      rill_take_until(rill_range(0, 5), rill_error(RILL_EUSER, "stop"));
+  rec_t r;
+  rec_init(&r);
+  r.request_on_subscribe = RILL_UNBOUNDED;
+  ck_assert_int_eq(rec_subscribe(&r, o), 0);
+  ck_assert_int_eq(r.nexts, 0);
+  ck_assert_int_eq(r.terminal, REC_ERROR);
+  ck_assert_int_eq(r.err.code, RILL_EUSER);
+  ck_assert_rec_ok(&r);
+  rec_clear(&r);
+  rill_values_t vals = {0};
+  rill_error_t err;
+  ck_assert_int_eq(rill_observable_collect(o, &vals, &err), RILL_EUSER);
+  ck_assert_uint_eq(vals.len, 0);
+  rill_values_clear(&vals);
+  rill_observable_free(o);
+}
+END_TEST
+
 Suite *operators_suite(void) {
   Suite *s = suite_create("operators");
   TCase *tc;
@@ -4081,6 +4370,12 @@ Suite *operators_suite(void) {
   tcase_add_test(tc, fused_chain_releases_owned_values_on_cancel_from_on_next);
   tcase_add_test(tc, fusion_leaves_a_shared_prefix_unchanged);
   tcase_add_test(tc, map_positive_return_is_not_an_error_on_any_source);
+  tcase_add_test(tc, map_cancel_inside_project_delivers_nothing_more);
+  tcase_add_test(tc, filter_cancel_inside_predicate_delivers_nothing_more);
+  tcase_add_test(tc, filter_cancel_while_dropping_stops_the_source_at_once);
+  tcase_add_test(tc,
+                 fused_chain_cancel_in_the_middle_step_delivers_nothing_more);
+  tcase_add_test(tc, fused_cancel_releases_the_owned_value_in_flight_once);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("take");
@@ -4277,6 +4572,7 @@ Suite *operators_suite(void) {
       tc, first_and_last_of_nothing_fail_with_eempty_or_give_the_default);
   tcase_add_test(tc, last_waits_for_demand_before_emitting);
   tcase_add_test(tc, take_until_stops_when_the_notifier_fires);
+  tcase_add_test(tc, take_until_notifier_error_at_subscribe_is_not_lost);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -4,6 +4,15 @@
  * The same table generates the enum, rill_strerror() and rill_err_name(),
  * so every string is static and nothing allocates.  System failures use
  * RILL_ESYS and carry the errno value separately (rill_error_t.sys_errno).
+ *
+ * APPLICATION CODES
+ *   A user callback (map, filter, a create emitter...) fails by returning a
+ *   negative code, which reaches on_error unchanged as rill_error_t.code.
+ *   Return a RILL_E* code when one says what happened (RILL_ENOMEM), or a
+ *   code of your own at or below RILL_EAPP_BASE: rill never produces those,
+ *   so they can never be mistaken for rill's.  -1 .. -999 belong to rill.
+ *   Messages always carry the number (e.g. "map: callback failed (code
+ *   -1003)"); rill_fail() attaches your own message to the code.
  */
 #ifndef RILL_ERRNO_H
 #define RILL_ERRNO_H
@@ -24,6 +33,9 @@
   XX(EBUSY, -12, "resource busy: objects still depend on it")                  \
   XX(ENOTSUP, -13, "operation not supported here")                             \
   XX(EEOF, -14, "end of input in the middle of an item")
+
+/* Application codes are <= RILL_EAPP_BASE (see above). */
+#define RILL_EAPP_BASE (-1000)
 
 typedef enum rill_errno {
 #define RILL__ERR_ENUM(name, value, msg) RILL_##name = (value),
