@@ -74,7 +74,7 @@ static int from_fd_read_once(struct rill__op *op) {
   if (n < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK)
       return 0;
-    rill__fd_fail_sys(op, errno, "read");
+    rill__fd_fail_sys(op, errno, "reading");
     return -1;
   }
   if (n == 0) {

@@ -1,6 +1,6 @@
-/* rill: TCP on loopback -- listen, accept(listen_fd) and connect(host,
- * port).  accept emits one connection per client and never completes;
- * connect emits one connection, then completes.
+/* rill: TCP on numeric IPv4/IPv6 addresses -- listen, accept(listen_fd)
+ * and connect(host, port).  accept emits one connection per client and
+ * never completes; connect emits one connection, then completes.
  *
  * A connection is an owned value (RILL_KIND_OWNED) wrapping a connected,
  * non-blocking, close-on-exec socket; releasing its last reference closes
@@ -35,6 +35,7 @@
 #endif
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -180,13 +181,13 @@ static int accept_once(struct rill__op *op) {
       continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK)
       return 0;
-    rill__fd_fail_sys(op, errno, "accept");
+    rill__fd_fail_sys(op, errno, "accepting on");
     return -1;
   }
   if (sock_setup(fd) < 0) {
     int e = errno;
     close(fd);
-    rill__fd_fail_sys(op, e, "fcntl");
+    rill__fd_fail_sys(op, e, "setting up a connection accepted on");
     return -1;
   }
   rill_value_t v;
@@ -216,6 +217,8 @@ static const struct rill__op_ops accept_ops = {
 rill_observable_t *rill_tcp_accept(rill_sched_t *s, int listen_fd,
                                    unsigned flags) {
   if (s == NULL || listen_fd < 0 || (flags & ~(unsigned)RILL_FD_CLOSE) != 0) {
+    if (listen_fd >= 0 && (flags & RILL_FD_CLOSE))
+      close(listen_fd); /* ownership passes at the call, also on failure */
     errno = EINVAL;
     return NULL;
   }
@@ -249,12 +252,26 @@ static void connect_close(struct connect_state *st) {
   st->fd = -1;
 }
 
+/* "tcp_connect: connecting to 127.0.0.1 port 9 failed: Connection
+ * refused": the address in the user's terms, whatever step failed. */
 static void connect_fail_sys(struct rill__op *op, int sys_errno,
-                             const char *what) {
+                             const char *doing) {
+  const struct connect_args *a = op->args;
   struct connect_state *st = op->state;
+  char host[INET6_ADDRSTRLEN] = "?";
+  int port;
+  if (a->addr.ss_family == AF_INET6) {
+    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&a->addr;
+    inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+    port = ntohs(in6->sin6_port);
+  } else {
+    const struct sockaddr_in *in4 = (const struct sockaddr_in *)&a->addr;
+    inet_ntop(AF_INET, &in4->sin_addr, host, sizeof(host));
+    port = ntohs(in4->sin_port);
+  }
   rill_error_t err;
-  rill__error_init(&err, RILL_ESYS, sys_errno, op->ops->name,
-                   "tcp_connect: %s failed (errno %d)", what, sys_errno);
+  rill__error_sys(&err, op->ops->name, sys_errno, "%s %s port %d failed",
+                  doing, host, port);
   connect_close(st);
   rill__op_error(op, &err);
 }
@@ -286,7 +303,7 @@ static void connect_writable(rill_sched_io_t *w, int events, void *arg) {
   if (getsockopt(st->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
     soerr = errno;
   if (soerr != 0) {
-    connect_fail_sys(op, soerr, "connect");
+    connect_fail_sys(op, soerr, "connecting to");
     return;
   }
   connect_done(op);
@@ -306,8 +323,12 @@ static void connect_on_subscribe(struct rill__op *op) {
   if (rill__op_done(op))
     return;
   st->fd = socket(a->addr.ss_family, SOCK_STREAM, 0);
-  if (st->fd < 0 || sock_setup(st->fd) < 0) {
-    connect_fail_sys(op, errno, "socket");
+  if (st->fd < 0) {
+    connect_fail_sys(op, errno, "opening a socket for");
+    return;
+  }
+  if (sock_setup(st->fd) < 0) {
+    connect_fail_sys(op, errno, "setting up a socket for");
     return;
   }
   int rc;
@@ -319,7 +340,7 @@ static void connect_on_subscribe(struct rill__op *op) {
     return;
   }
   if (errno != EINPROGRESS) {
-    connect_fail_sys(op, errno, "connect");
+    connect_fail_sys(op, errno, "connecting to");
     return;
   }
   st->io = rill_sched_io_new(a->sched, st->fd, connect_writable, op);

@@ -73,40 +73,31 @@ struct to_fd_args {
 };
 
 struct to_fd_state {
-  rill_sched_io_t *io;
+  struct rill__fd_use use;         /* the fd and its watcher */
   rill_buf_t *queue[TO_FD_WINDOW]; /* ring of buffers to write */
   unsigned head;
   unsigned count;
   size_t off; /* bytes of queue[head] already written */
-  int bad_errno;
   bool not_socket; /* send() said ENOTSOCK: use write() */
   bool up_done;
   bool flushing;
-  bool closed;
 };
 
 static void to_fd_release_fd(struct rill__op *op) {
   const struct to_fd_args *a = op->args;
   struct to_fd_state *st = op->state;
-  rill_sched_io_set(st->io, 0);
-  if (!st->closed && (a->flags & RILL_FD_CLOSE)) {
-    st->closed = true;
-    close(a->fd);
-  }
+  rill__fd_use_end(&st->use, (a->flags & RILL_FD_CLOSE) != 0);
 }
 
-static void to_fd_fail(struct rill__op *op, int code, int sys_errno,
-                       const char *msg) {
-  const struct to_fd_args *a = op->args;
-  rill_error_t err;
-  if (sys_errno != 0)
-    rill__error_init(&err, code, sys_errno, op->ops->name,
-                     "to_fd: %s(fd %d) failed (errno %d)", msg, a->fd,
-                     sys_errno);
-  else
-    rill__error_init(&err, code, 0, op->ops->name, "to_fd: %s", msg);
+static void to_fd_fail_with(struct rill__op *op, const rill_error_t *err) {
   to_fd_release_fd(op);
-  rill__op_error(op, &err); /* cancels upstream; the sink calls done */
+  rill__op_error(op, err); /* cancels upstream; the sink calls done */
+}
+
+static void to_fd_fail(struct rill__op *op, int code, const char *msg) {
+  rill_error_t err;
+  rill__error_init(&err, code, 0, op->ops->name, "to_fd: %s", msg);
+  to_fd_fail_with(op, &err);
 }
 
 static void to_fd_finish(struct rill__op *op) {
@@ -155,7 +146,11 @@ static void to_fd_flush(struct rill__op *op) {
         break;
       }
       st->flushing = false;
-      to_fd_fail(op, RILL_ESYS, errno, "write");
+      const struct to_fd_args *a = op->args;
+      rill_error_t err;
+      rill__error_sys(&err, op->ops->name, errno, "writing fd %d failed",
+                      a->fd);
+      to_fd_fail_with(op, &err);
       return;
     }
     st->off += (size_t)w;
@@ -172,10 +167,10 @@ static void to_fd_flush(struct rill__op *op) {
   if (rill__op_done(op))
     return;
   if (st->count > 0 && blocked) {
-    rill_sched_io_set(st->io, RILL_IO_WRITE);
+    rill_sched_io_set(st->use.io, RILL_IO_WRITE);
     return;
   }
-  rill_sched_io_set(st->io, 0);
+  rill_sched_io_set(st->use.io, 0);
   if (st->count == 0 && st->up_done)
     to_fd_finish(op);
 }
@@ -190,21 +185,11 @@ static int to_fd_init(struct rill__op *op) {
   const struct to_fd_args *a = op->args;
   struct to_fd_state *st = op->state;
   a->link->subscribed = true;
-  st->io = rill_sched_io_new(a->sched, a->fd, to_fd_writable, op);
-  if (st->io == NULL) {
-    int rc = errno == ENOTSUP  ? RILL_ENOTSUP
-             : errno == ENOMEM ? RILL_ENOMEM
-                               : RILL_EINVAL;
+  int rc = rill__fd_use_begin(&st->use, a->sched, a->fd, RILL_IO_WRITE,
+                              to_fd_writable, op);
+  if (rc < 0)
     to_fd_release_fd(op); /* closed before done runs */
-    return rc;            /* -> the sink's on_error -> done */
-  }
-  int fl = fcntl(a->fd, F_GETFL);
-  if (fl < 0 ||
-      (!(fl & O_NONBLOCK) && fcntl(a->fd, F_SETFL, fl | O_NONBLOCK) < 0)) {
-    st->bad_errno = errno;
-    st->closed = errno == EBADF; /* nothing of ours to close */
-  }
-  return 0;
+  return rc;              /* -> the sink's on_error -> done */
 }
 
 static void to_fd_on_subscribe(struct rill__op *op) {
@@ -212,8 +197,10 @@ static void to_fd_on_subscribe(struct rill__op *op) {
   op->down->vt->on_subscribe(op->down, &op->node);
   if (rill__op_done(op))
     return;
-  if (st->bad_errno != 0) {
-    to_fd_fail(op, RILL_ESYS, st->bad_errno, "fcntl");
+  if (st->use.bad_errno != 0) {
+    rill_error_t err;
+    rill__fd_use_error(&st->use, op->ops->name, &err);
+    to_fd_fail_with(op, &err);
     return;
   }
   rill__op_request_up(op, TO_FD_WINDOW);
@@ -228,12 +215,12 @@ static void to_fd_on_next(void *self, rill_value_t v) {
   }
   if (v.kind != RILL_KIND_BUF || v.as.buf == NULL) {
     rill__drop(v);
-    to_fd_fail(op, RILL_EINVAL, 0, "expected a byte buffer");
+    to_fd_fail(op, RILL_EINVAL, "expected a byte buffer");
     return;
   }
   if (st->count == TO_FD_WINDOW) { /* more than requested */
     rill__drop(v);
-    to_fd_fail(op, RILL_EPROTO, 0, "upstream sent more than requested");
+    to_fd_fail(op, RILL_EPROTO, "upstream sent more than requested");
     return;
   }
   if (rill_buf_len(v.as.buf) == 0) {
@@ -243,7 +230,7 @@ static void to_fd_on_next(void *self, rill_value_t v) {
   }
   st->queue[(st->head + st->count) % TO_FD_WINDOW] = v.as.buf;
   st->count++;
-  if (rill_sched_io_events(st->io) == 0) /* else: waiting for writable */
+  if (rill_sched_io_events(st->use.io) == 0) /* else: waiting for writable */
     to_fd_flush(op);
 }
 
@@ -267,7 +254,7 @@ static void to_fd_on_cancel(struct rill__op *op) {
 static void to_fd_destroy(struct rill__op *op) {
   struct to_fd_state *st = op->state;
   to_fd_release_fd(op);
-  rill_sched_io_free(st->io);
+  rill__fd_use_free(&st->use);
   for (; st->count > 0; st->count--) {
     rill_buf_unref(st->queue[st->head]);
     st->head = (st->head + 1) % TO_FD_WINDOW;
@@ -320,8 +307,11 @@ int rill_to_fd(rill_observable_t *src, rill_sched_t *s, int fd, unsigned flags,
   if (out != NULL)
     *out = NULL;
   if (src == NULL || s == NULL || fd < 0 ||
-      (flags & ~(unsigned)RILL_FD_CLOSE) != 0)
+      (flags & ~(unsigned)RILL_FD_CLOSE) != 0) {
+    if (fd >= 0 && (flags & RILL_FD_CLOSE))
+      close(fd); /* ownership passes at the call, also on failure */
     return RILL_EINVAL;
+  }
   struct to_fd_link *link = rill__calloc(1, sizeof(*link));
   if (link == NULL) {
     if (flags & RILL_FD_CLOSE)

@@ -143,8 +143,9 @@ rill_sched_io_t *rill_sched_io_new(rill_sched_t *s, int fd, rill_sched_io_cb cb,
   w->keepalive = !s->background;
   int rc = s->vt->io_init(w);
   if (rc < 0) {
+    int e = rc == RILL_ENOTSUP ? ENOTSUP : rc == RILL_ESYS ? errno : EINVAL;
     rill__free(w);
-    errno = rc == RILL_ENOTSUP ? ENOTSUP : EINVAL;
+    errno = e;
     return NULL;
   }
   s->objects++;

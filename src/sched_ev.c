@@ -3,8 +3,14 @@
  * calls ev_run.  Timer callbacks find their rill object with
  * container_of, as libev's manual suggests for composite watchers. */
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "rill/ev.h"
+#ifdef __linux__
+#include <sys/epoll.h>
+#endif
+
 #include "sched-internal.h"
 
 /* The current time is read once per loop iteration, as libev itself
@@ -85,7 +91,32 @@ static void ev_io_fired(struct ev_loop *loop, ev_io *w, int revents) {
   rill__sched_io_fire(io, events);
 }
 
+/* libev aborts the process when epoll_ctl rejects an fd (a closed fd, or
+ * an epoll instance: its own when stdin was closed and the loop got fd 0),
+ * so such fds are refused here, where an error can still be returned. */
+static bool fd_is_epoll(int fd) {
+#ifdef __linux__
+  int probe = epoll_create1(EPOLL_CLOEXEC);
+  if (probe < 0)
+    return false;
+  /* EINVAL exactly when `fd` is not an epoll instance (else ENOENT). */
+  int rc = epoll_ctl(fd, EPOLL_CTL_DEL, probe, NULL);
+  int e = errno;
+  close(probe);
+  return rc == 0 || e != EINVAL;
+#else
+  (void)fd;
+  return false;
+#endif
+}
+
 static int ev_sched_io_init(rill_sched_io_t *w) {
+  if (fcntl(w->fd, F_GETFD) < 0)
+    return RILL_ESYS; /* errno: EBADF */
+  if ((ev_backend(loop_of(w->s)) & EVBACKEND_EPOLL) && fd_is_epoll(w->fd)) {
+    errno = EINVAL;
+    return RILL_ESYS;
+  }
   ev_io_init(&w->ev, ev_io_fired, w->fd, 0);
   return 0;
 }

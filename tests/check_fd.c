@@ -77,6 +77,49 @@ static bool fd_is_open(int fd) {
   return fcntl(fd, F_GETFD) != -1;
 }
 
+/* The kernel buffer behind fd, in bytes: a pipe's (F_GETPIPE_SZ, Linux),
+ * else a socket's send plus receive buffers, else 64 KiB.  Byte counts of
+ * the fd tests stay at 4 times this under any RILL_TEST_SCALE, so that
+ * to_fd still has to wait for writability. */
+static int64_t fd_buffer_size(int fd) {
+  int64_t size = 0;
+#ifdef F_GETPIPE_SZ
+  int ps = fcntl(fd, F_GETPIPE_SZ);
+  if (ps > 0)
+    size = ps;
+#endif
+  if (size == 0) {
+    int snd = 0, rcv = 0;
+    socklen_t len = sizeof(snd);
+    if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &snd, &len) == 0) {
+      len = sizeof(rcv);
+      if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, &len) != 0)
+        rcv = 0;
+      size = (int64_t)snd + rcv;
+    }
+  }
+  return size > 65536 ? size : 65536;
+}
+
+/* A fresh pipe's buffer size (the floor for byte counts that are not
+ * tied to one fd). */
+static int64_t pipe_buffer_size(void) {
+  int p[2];
+  ck_assert_int_eq(pipe(p), 0);
+  int64_t size = fd_buffer_size(p[1]);
+  close(p[0]);
+  close(p[1]);
+  return size;
+}
+
+/* A watchdog for the allocation sweeps' own loops: breaks a run that would
+ * hang (its firing leaves it inactive, which the sweep reports). */
+static void sweep_dog(struct ev_loop *loop, ev_timer *w, int revents) {
+  (void)w;
+  (void)revents;
+  ev_break(loop, EVBREAK_ALL);
+}
+
 /* ---- helpers: buffers, patterns, sinks ------------------------------------*/
 
 static rill_value_t bufv(const void *p, size_t n) {
@@ -555,6 +598,17 @@ START_TEST(lines_out_of_memory_at_every_allocation) {
     if (o != NULL) {
       rc = rill_observable_collect(o, &got, NULL);
       rill_observable_free(o);
+    } else if (made == 3) {
+      ck_assert_int_eq(errno, ENOMEM);
+    }
+    /* a completion, even after an injected failure, has every line: never
+     * a quiet completion with lines missing (issue 7 section 7) */
+    if (rc == 0) {
+      static const char *const want[] = {"abc", "def", "ghijklmn"};
+      ck_assert_msg(got.len == 3, "k=%ld: completed with %zu lines of 3", k,
+                    got.len);
+      for (size_t i = 0; i < 3; i++)
+        expect_buf(got.items[i], want[i], strlen(want[i]));
     }
     rill_values_clear(&got);
     long attempted = tl_alloc_index;
@@ -661,14 +715,18 @@ START_TEST(pipe_to_fd_from_fd_round_trip) {
   int p[2];
   ck_assert_int_eq(pipe(p), 0);
   /* several times the pipe buffer: to_fd must wait for writability */
-  round_trip(p[1], p[0], (size_t)tl_scaled(2 << 20) + 12345, 65536, 0);
+  round_trip(p[1], p[0],
+             (size_t)tl_scaled_min(2 << 20, 4 * fd_buffer_size(p[1])) + 12345,
+             65536, 0);
 }
 END_TEST
 
 START_TEST(socketpair_to_fd_from_fd_round_trip) {
   int sv[2];
   ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-  round_trip(sv[0], sv[1], (size_t)tl_scaled(2 << 20) + 777, 10000, 4096);
+  round_trip(sv[0], sv[1],
+             (size_t)tl_scaled_min(2 << 20, 4 * fd_buffer_size(sv[0])) + 777,
+             10000, 4096);
 }
 END_TEST
 
@@ -783,6 +841,8 @@ START_TEST(slow_consumer_pushes_back_a_fast_writer) {
   int sv[2];
   ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
   ck_assert_int_eq(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
+  if ((int64_t)total < 4 * fd_buffer_size(sv[0])) /* any RILL_TEST_SCALE */
+    total = (size_t)(4 * fd_buffer_size(sv[0]));
   rill_observable_t *in = rill_from_fd(f.s, sv[1], CHUNK, RILL_FD_CLOSE);
   bsink_t b = {.check_pattern = true};
   rill_subscription_t *h;
@@ -1048,7 +1108,16 @@ START_TEST(to_fd_out_of_memory_at_every_allocation) {
     tl_fail_at = setup + k;
     struct done_rec d = {0};
     int rc = rill_to_fd(src, s, sv[0], RILL_FD_CLOSE, done_cb, &d, NULL);
+    /* a watchdog: a hang fails this site instead of the whole run */
+    ev_timer dog;
+    ev_timer_init(&dog, sweep_dog, FX_LIMIT_S, 0.);
+    ev_timer_start(loop, &dog);
+    ev_unref(loop);
     ev_run(loop, 0);
+    ev_ref(loop);
+    bool hung = ev_is_active(&dog) == 0;
+    ev_timer_stop(loop, &dog);
+    ck_assert_msg(!hung, "k=%ld: the loop never went idle (a hang)", k);
     long attempted = tl_alloc_index - setup;
     tl_fail_at = -1;
     if (rc == 0) {
@@ -1061,8 +1130,11 @@ START_TEST(to_fd_out_of_memory_at_every_allocation) {
     }
     ck_assert_msg(!fd_is_open(sv[0]), "k=%ld: fd left open", k);
     if (rc == 0 && d.code == 0) {
+      /* done(0) after an injected failure: everything was written */
       char buf[32];
-      ck_assert_int_eq(read(sv[1], buf, sizeof(buf)), 11);
+      ck_assert_msg(read(sv[1], buf, sizeof(buf)) == 11,
+                    "k=%ld: done(0) without the 11 bytes", k);
+      ck_assert(memcmp(buf, "hello world", 11) == 0);
     }
     close(sv[1]);
     rill_observable_free(src);
@@ -1109,6 +1181,183 @@ START_TEST(closed_fd_is_a_clean_error) {
   ck_assert_int_eq(errno, EINVAL);
   ck_assert_ptr_null(rill_from_fd(NULL, 0, 0, 0));
   ck_assert_ptr_null(rill_from_fd(f.s, 0, 0, 0x100));
+  fx_fini(&f);
+}
+END_TEST
+
+/* Issue 7, defect 5: with stdin closed, libev's epoll fd becomes fd 0, and
+ * from_fd(s, 0) ended in a libev assertion (abort).  It is an on_error. */
+START_TEST(from_fd_on_the_loops_own_epoll_fd_is_an_error_not_an_abort) {
+  int saved = dup(0);
+  ck_assert_int_ge(saved, 0);
+  close(0);
+  fx_t f;
+  fx_init(&f); /* the loop's epoll fd takes the lowest free number: 0 */
+  int own = fcntl(0, F_GETFD) != -1;
+  rill_observable_t *in = rill_from_fd(f.s, 0, 0, RILL_FD_CLOSE);
+  bsink_t b = {.initial = 1};
+  ck_assert_int_eq(rill_observable_subscribe(in, &bsink_sub, &b, NULL), 0);
+  rill_observable_free(in);
+  fx_run(&f); /* the loop still works: nothing was closed */
+  fx_fini(&f);
+  dup2(saved, 0);
+  close(saved);
+  ck_assert_msg(own, "fd 0 was not the loop's");
+  ck_assert_int_eq(b.terminal, REC_ERROR);
+  ck_assert_int_eq(b.err.code, RILL_ESYS);
+  ck_assert_int_eq(b.err.sys_errno, EINVAL);
+  ck_assert_ptr_nonnull(strstr(b.err.message, "fd 0 cannot be watched"));
+}
+END_TEST
+
+/* Issue 7, defect 5: a write-only fd neither read nor failed; a read-only
+ * one given to to_fd is the mirror case. */
+START_TEST(fd_opened_the_wrong_way_is_an_error_at_subscribe) {
+  fx_t f;
+  fx_init(&f);
+  int p[2];
+  ck_assert_int_eq(pipe(p), 0);
+  rill_observable_t *in = rill_from_fd(f.s, p[1], 0, 0);
+  bsink_t b = {.initial = 1};
+  ck_assert_int_eq(rill_observable_subscribe(in, &bsink_sub, &b, NULL), 0);
+  ck_assert_int_eq(b.terminal, REC_ERROR);
+  ck_assert_int_eq(b.err.code, RILL_ESYS);
+  ck_assert_int_eq(b.err.sys_errno, EBADF);
+  ck_assert_msg(strstr(b.err.message, "is open for writing only") != NULL,
+                "%s", b.err.message);
+  rill_observable_free(in);
+  rill_observable_t *src = rill_just(1, strv("x"));
+  struct done_rec d = {0};
+  ck_assert_int_eq(rill_to_fd(src, f.s, p[0], 0, done_cb, &d, NULL), 0);
+  ck_assert_int_eq(d.calls, 1);
+  ck_assert_int_eq(d.code, RILL_ESYS);
+  ck_assert_int_eq(d.sys_errno, EBADF);
+  rill_observable_free(src);
+  fx_run(&f);
+  ck_assert(fd_is_open(p[0]) && fd_is_open(p[1])); /* not ours to close */
+  close(p[0]);
+  close(p[1]);
+  fx_fini(&f);
+}
+END_TEST
+
+/* Issue 7, defect 5: from_fd made the fd non-blocking for good, leaving a
+ * shell that shares the terminal with a non-blocking stdin. */
+START_TEST(fd_flags_are_restored_when_the_stream_ends) {
+  fx_t f;
+  fx_init(&f);
+  int p[2];
+  ck_assert_int_eq(pipe(p), 0);
+  ck_assert_int_eq(fcntl(p[0], F_GETFL) & O_NONBLOCK, 0);
+  /* ended by cancel */
+  rill_observable_t *in = rill_from_fd(f.s, p[0], 0, 0);
+  bsink_t b = {.initial = 1};
+  rill_subscription_t *h;
+  ck_assert_int_eq(rill_observable_subscribe(in, &bsink_sub, &b, &h), 0);
+  ck_assert_int_ne(fcntl(p[0], F_GETFL) & O_NONBLOCK, 0);
+  rill_subscription_cancel(h);
+  rill_subscription_free(h);
+  ck_assert_int_eq(fcntl(p[0], F_GETFL) & O_NONBLOCK, 0);
+  /* ended by end of file */
+  bsink_t b2 = {.initial = 8};
+  ck_assert_int_eq(rill_observable_subscribe(in, &bsink_sub, &b2, NULL), 0);
+  ck_assert_int_eq(write(p[1], "abc", 3), 3);
+  close(p[1]);
+  fx_run(&f);
+  ck_assert_int_eq(b2.terminal, REC_COMPLETE);
+  ck_assert_int_eq(fcntl(p[0], F_GETFL) & O_NONBLOCK, 0);
+  rill_observable_free(in);
+  /* to_fd too; a non-blocking fd stays non-blocking */
+  ck_assert_int_eq(pipe(p), 0);
+  rill_observable_t *src = rill_just(1, strv("x"));
+  struct done_rec d = {0};
+  ck_assert_int_eq(rill_to_fd(src, f.s, p[1], 0, done_cb, &d, NULL), 0);
+  fx_run(&f);
+  ck_assert_int_eq(d.code, 0);
+  ck_assert_int_eq(fcntl(p[1], F_GETFL) & O_NONBLOCK, 0);
+  fcntl(p[1], F_SETFL, fcntl(p[1], F_GETFL) | O_NONBLOCK);
+  d.calls = 0;
+  ck_assert_int_eq(rill_to_fd(src, f.s, p[1], 0, done_cb, &d, NULL), 0);
+  fx_run(&f);
+  ck_assert_int_eq(d.calls, 1);
+  ck_assert_int_ne(fcntl(p[1], F_GETFL) & O_NONBLOCK, 0);
+  rill_observable_free(src);
+  close(p[0]);
+  close(p[1]);
+  fx_fini(&f);
+}
+END_TEST
+
+/* Issue 7, defect 6: one rule for RILL_FD_CLOSE: ownership passes at the
+ * call, so a call that fails closes the fd (tcp_accept and to_fd did not). */
+START_TEST(fd_close_flag_closes_on_a_failed_call_everywhere) {
+  int p[2];
+  ck_assert_int_eq(pipe(p), 0);
+  ck_assert_ptr_null(rill_from_fd(NULL, p[0], 0, RILL_FD_CLOSE));
+  ck_assert(!fd_is_open(p[0]));
+  ck_assert_ptr_null(rill_tcp_accept(NULL, p[1], RILL_FD_CLOSE));
+  ck_assert(!fd_is_open(p[1]));
+  ck_assert_int_eq(pipe(p), 0);
+  rill_observable_t *src = rill_just(1, strv("x"));
+  ck_assert_int_eq(
+      rill_to_fd(src, NULL, p[1], RILL_FD_CLOSE, done_cb, NULL, NULL),
+      RILL_EINVAL);
+  ck_assert(!fd_is_open(p[1]));
+  /* without the flag nothing is closed */
+  ck_assert_ptr_null(rill_tcp_accept(NULL, p[0], 0));
+  ck_assert(fd_is_open(p[0]));
+  close(p[0]);
+  rill_observable_free(src);
+}
+END_TEST
+
+/* Issue 7, defect 3: `*out` used to be written after subscribe returned, so
+ * a done() that ran synchronously and freed the handle freed NULL and the
+ * real handle leaked (valgrind and ASan see the leak). */
+static void done_frees_handle(void *ctx, int code, int sys_errno) {
+  (void)sys_errno;
+  rill_subscription_t **h = ctx;
+  ck_assert_ptr_nonnull(*h);
+  ck_assert_int_eq(code, 0);
+  rill_subscription_free(*h);
+  *h = NULL;
+}
+
+START_TEST(to_fd_done_may_free_the_handle_synchronously) {
+  fx_t f;
+  fx_init(&f);
+  int p[2];
+  ck_assert_int_eq(pipe(p), 0);
+  rill_observable_t *src = rill_just(2, strv("ab"), strv("cd"));
+  rill_subscription_t *h = NULL;
+  ck_assert_int_eq(
+      rill_to_fd(src, f.s, p[1], 0, done_frees_handle, &h, &h), 0);
+  ck_assert_ptr_null(h); /* done ran inside rill_to_fd and freed it */
+  rill_observable_free(src);
+  fx_run(&f);
+  char buf[8];
+  ck_assert_int_eq(read(p[0], buf, sizeof(buf)), 4);
+  close(p[0]);
+  close(p[1]);
+  fx_fini(&f);
+}
+END_TEST
+
+START_TEST(fd_errors_speak_the_users_terms) {
+  fx_t f;
+  fx_init(&f);
+  int p[2];
+  ck_assert_int_eq(pipe(p), 0);
+  close(p[0]);
+  close(p[1]);
+  rill_observable_t *in = rill_from_fd(f.s, p[0], 0, 0);
+  bsink_t b = {.initial = 1};
+  ck_assert_int_eq(rill_observable_subscribe(in, &bsink_sub, &b, NULL), 0);
+  char want[96];
+  snprintf(want, sizeof(want), "from_fd: fd %d is not open: %s", p[0],
+           strerror(EBADF));
+  ck_assert_str_eq(b.err.message, want);
+  rill_observable_free(in);
   fx_fini(&f);
 }
 END_TEST
@@ -1281,16 +1530,39 @@ START_TEST(from_fd_out_of_memory_at_every_allocation) {
       ck_assert_int_eq(pipe(p), 0);
       ck_assert_int_eq(write(p[1], "ab\ncd\nef", 8), 8);
       close(p[1]);
+      errno = 0;
       rill_observable_t *o =
           rill_lines(rill_from_fd(s, p[0], 3, RILL_FD_CLOSE), 16, false);
-      bsink_t b = {.initial = RILL_UNBOUNDED};
-      if (o != NULL &&
-          rill_observable_subscribe(o, &bsink_sub, &b, NULL) == 0) {
+      if (o == NULL)
+        ck_assert_msg(errno == ENOMEM, "k=%ld: NULL with errno %d", k, errno);
+      unsigned char kept[16];
+      bsink_t b = {.initial = RILL_UNBOUNDED,
+                   .keep = kept,
+                   .keep_cap = sizeof(kept)};
+      int sub_rc =
+          o != NULL ? rill_observable_subscribe(o, &bsink_sub, &b, NULL) : 0;
+      if (sub_rc != 0)
+        ck_assert_msg(sub_rc == RILL_ENOMEM, "k=%ld: subscribe gave %s", k,
+                      rill_err_name(sub_rc));
+      if (o != NULL && sub_rc == 0) {
+        ev_timer dog;
+        ev_timer_init(&dog, sweep_dog, FX_LIMIT_S, 0.);
+        ev_timer_start(loop, &dog);
+        ev_unref(loop);
         ev_run(loop, 0);
-        ck_assert_int_ne(b.terminal, REC_NONE);
+        ev_ref(loop);
+        bool hung = ev_is_active(&dog) == 0;
+        ev_timer_stop(loop, &dog);
+        ck_assert_msg(!hung, "k=%ld: the loop never went idle (a hang)", k);
+        ck_assert_msg(b.terminal != REC_NONE, "k=%ld: no terminal", k);
+        ck_assert_int_eq(b.violations, 0);
         rc = b.terminal == REC_COMPLETE ? 0 : b.err.code;
-        if (rc == 0)
-          ck_assert_int_eq(b.nexts, 3);
+        if (rc == 0) { /* complete only with every line, in order */
+          ck_assert_msg(b.nexts == 3, "k=%ld: completed with %lld lines of 3",
+                        k, (long long)b.nexts);
+          ck_assert_uint_eq(b.bytes, 6);
+          ck_assert(memcmp(kept, "abcdef", 6) == 0);
+        }
       }
       rill_observable_free(o);
       /* RILL_FD_CLOSE holds on every path, failed constructors included */
@@ -1416,7 +1688,9 @@ static void tcp_echo(const char *host) {
   memset(&e, 0, sizeof(e));
   e.f = &f;
   rec_init(&e.lines);
-  struct numbered g = {0, tl_scaled(20000) < 200 ? 200 : tl_scaled(20000)};
+  /* at least 4 pipe buffers' worth of bytes ("line N\n" is >= 7 bytes,
+   * most are 10 or more), whatever RILL_TEST_SCALE says */
+  struct numbered g = {0, (long)tl_scaled_min(20000, 4 * pipe_buffer_size() / 7)};
   e.payload = rill_generate(NULL, numbered_next, NULL, &g);
   rill_observable_t *acc = rill_tcp_accept(f.s, lfd, RILL_FD_CLOSE);
   ck_assert_int_eq(rill_observable_subscribe(acc, &srv_sub, &e, &e.accept_h),
@@ -1645,6 +1919,14 @@ Suite *fd_suite(void) {
   tcase_add_test(tc, from_fd_needs_a_scheduler_with_io);
   tcase_add_test(tc, cancel_while_reading_stops_the_watcher);
   tcase_add_test(tc, cancel_from_on_next_stops_the_watcher);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("fd_edges");
+  tcase_add_test(tc, from_fd_on_the_loops_own_epoll_fd_is_an_error_not_an_abort);
+  tcase_add_test(tc, fd_opened_the_wrong_way_is_an_error_at_subscribe);
+  tcase_add_test(tc, fd_flags_are_restored_when_the_stream_ends);
+  tcase_add_test(tc, fd_close_flag_closes_on_a_failed_call_everywhere);
+  tcase_add_test(tc, to_fd_done_may_free_the_handle_synchronously);
+  tcase_add_test(tc, fd_errors_speak_the_users_terms);
   suite_add_tcase(s, tc);
   tc = tcase_create("tcp");
   tcase_set_timeout(tc, 60);

@@ -76,8 +76,9 @@ RILL_EXTERN void rill_sched_timer_free(rill_sched_timer_t *t);
 
 /* ---- fd watchers ---- */
 /* A stopped watcher on fd; RILL_IO_* events are set with rill_sched_io_set.
- * NULL with errno EINVAL (bad fd), ENOTSUP (the virtual scheduler has no I/O)
- * or ENOMEM. */
+ * NULL with errno EINVAL (fd < 0, cb NULL, or an fd libev cannot watch: an
+ * epoll instance, such as the loop's own), EBADF (fd not open), ENOTSUP
+ * (the virtual scheduler has no I/O) or ENOMEM. */
 RILL_EXTERN rill_sched_io_t *rill_sched_io_new(rill_sched_t *s, int fd,
                                                rill_sched_io_cb cb, void *arg);
 /* Watch for RILL_IO_READ and/or RILL_IO_WRITE; 0 stops watching. */
