@@ -607,10 +607,21 @@ RILL_EXTERN rill_observable_t *rill_buffer_time(rill_observable_t *src,
 enum {
   RILL_FD_CLOSE = 1 /* close the fd when the stream ends, on every path
                        (complete, error, cancel, a failed subscription; a
-                       recipe freed unsubscribed, or a constructor failing
-                       with ENOMEM, closes it too: ownership passes at the
-                       call) */
+                       recipe freed unsubscribed, or a call that fails for
+                       any reason, closes it too: ownership passes at the
+                       call).  One rule for every call that takes an fd:
+                       from_fd, tcp_accept, to_fd.  Only an fd that is not
+                       open, or is an epoll instance, is never closed. */
 };
+
+/* Every call that takes an fd checks it at subscription, and a bad fd is
+ * on_error(RILL_ESYS) right after on_subscribe (for to_fd: done()), with
+ * sys_errno and a message in your terms: not open (EBADF), open in the
+ * wrong direction (EBADF: a write-only fd given to from_fd), or an fd the
+ * event loop cannot watch (EINVAL: an epoll instance, such as libev's own
+ * fd 0 when the program started with stdin closed).  The fd is made
+ * non-blocking while rill uses it, and its flags are put back when the
+ * stream ends (unless rill closes it). */
 
 /* from_fd(fd): reads chunks of up to `chunk` bytes (0 = 64 KiB) into
  * refcounted buffers (RILL_KIND_BUF).  Reads only while there is demand:
@@ -618,8 +629,8 @@ enum {
  * on the writer.  EOF completes; EAGAIN/EINTR are retried; other errors
  * give on_error(RILL_ESYS, sys_errno); a closed fd gives
  * on_error(RILL_ESYS, EBADF) right after on_subscribe, a scheduler without
- * I/O (virtual) on_error(RILL_ENOTSUP).  The fd is made non-blocking.
- * Subscribe once: every subscription reads the same fd.  NULL with errno
+ * I/O (virtual) on_error(RILL_ENOTSUP).  See above for fd checks and
+ * flags.  Subscribe once: every subscription reads the same fd.  NULL with errno
  * EINVAL for s NULL, fd < 0 or unknown flags. */
 RILL_EXTERN rill_observable_t *rill_from_fd(rill_sched_t *s, int fd,
                                             size_t chunk, unsigned flags);
