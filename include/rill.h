@@ -376,7 +376,8 @@ RILL_EXTERN rill_observable_t *rill_generate(rill_generate_init_fn init,
  * error relayed from elsewhere keeps its own words; stage is "create"),
  * from start() or any later callback.  end(ctx, e) (may be NULL) runs once
  * when that subscription ends: complete, error or cancel; the emitter must
- * not be used after end() returns.  Values pushed without demand are
+ * not be used after end() returns.  start and end come in pairs: a
+ * subscriber that cancels inside on_subscribe gets neither.  Values pushed without demand are
  * queued and delivered as requests arrive (the queue is not bounded: check
  * rill_emitter_demand() to honour backpressure); completion waits behind
  * them, an error does not.  NULL with errno EINVAL for start NULL. */

@@ -9,6 +9,8 @@
  * which is how an adapter honours backpressure (the FIFO itself is not
  * bounded: a producer that ignores the demand grows it).
  * Time: none of its own.
+ * Pairs: end() runs exactly once for every start(), and never without
+ * one: a subscription cancelled inside on_subscribe calls neither.
  * Owns: the queued values.  A source: it has no upstream. */
 #include <errno.h>
 #include <stdlib.h>
@@ -27,7 +29,8 @@ struct create_state {
   int64_t demand;
   bool closing;
   bool draining;
-  bool ended; /* end() has run */
+  bool started; /* start() was called: end() is owed */
+  bool ended;   /* end() has run */
 };
 
 static void create_end(struct rill__op *op) {
@@ -36,7 +39,7 @@ static void create_end(struct rill__op *op) {
   if (st->ended)
     return;
   st->ended = true;
-  if (a->end != NULL)
+  if (a->end != NULL && st->started)
     a->end(a->ctx, (rill_emitter_t *)op);
 }
 
@@ -158,11 +161,17 @@ void rill_emitter_error(rill_emitter_t *e, int code, const char *message) {
   rill__leave();
 }
 
+/* start() and end() come in pairs: a subscriber that cancels inside
+ * on_subscribe gets neither, so a resource opened in start() and closed in
+ * end() is never closed without having been opened. */
 static void create_on_subscribe(struct rill__op *op) {
   const struct create_args *a = op->args;
+  struct create_state *st = op->state;
   op->down->vt->on_subscribe(op->down, &op->node);
-  if (!rill__op_done(op))
-    a->start(a->ctx, (rill_emitter_t *)op);
+  if (rill__op_done(op))
+    return;
+  st->started = true;
+  a->start(a->ctx, (rill_emitter_t *)op);
 }
 
 static void create_on_request(struct rill__op *op, int64_t n) {

@@ -1309,6 +1309,28 @@ START_TEST(create_error_drops_queued_values_and_cancel_ends_it) {
 }
 END_TEST
 
+/* Issue 7, defect 7: a subscriber that cancels in on_subscribe used to get
+ * end() without start(). */
+START_TEST(create_start_and_end_come_in_pairs) {
+  struct pusher p = {0};
+  rill_observable_t *o = rill_create(pusher_start, pusher_end, &p);
+  rec_t r;
+  rec_init(&r);
+  r.cancel_on_subscribe = true;
+  ck_assert_int_eq(rec_subscribe(&r, o), 0);
+  ck_assert_int_eq(p.starts, 0);
+  ck_assert_int_eq(p.ends, 0);
+  rec_init(&r);
+  r.request_on_subscribe = 1;
+  ck_assert_int_eq(rec_subscribe(&r, o), 0);
+  ck_assert_int_eq(p.starts, 1);
+  ck_assert_int_eq(p.ends, 0);
+  rec_cancel(&r);
+  ck_assert_int_eq(p.ends, 1);
+  rill_observable_free(o);
+}
+END_TEST
+
 Suite *sources_suite(void) {
   Suite *s = suite_create("sources");
   TCase *tc = tcase_create("range");
@@ -1361,6 +1383,7 @@ Suite *sources_suite(void) {
   tcase_add_test(tc, create_delivers_pushed_values_under_demand);
   tcase_add_test(tc, create_completion_waits_behind_queued_values);
   tcase_add_test(tc, create_error_drops_queued_values_and_cancel_ends_it);
+  tcase_add_test(tc, create_start_and_end_come_in_pairs);
   suite_add_tcase(s, tc);
   return s;
 }
