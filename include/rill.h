@@ -44,6 +44,20 @@
  *      handle beyond that, ask rill_observable_subscribe() for it (the `out`
  *      argument); then you own a reference and call rill_subscription_free().
  *
+ * DEPTH (a documented limit)
+ *   Stages call each other directly: subscribing, requesting, and every
+ *   value go through one C call per stage.  A chain N stages deep (N
+ *   operators applied one on top of the other) therefore uses stack in
+ *   proportion to N (about 100 to 200 bytes per stage), and freeing its
+ *   recipe recurses too.  Chains of thousands of stages are fine; nesting
+ *   100,000 stages overflows an 8 MiB stack (take() nested 100,000 deep
+ *   does).  Every value also passes through every stage, so nesting k
+ *   start_with costs O(k) per value, O(k^2) in all: to emit many values
+ *   first, give one start_with all of them, or concat an array of
+ *   sources.  RxJS and RxJava have the same limits.  Long-running
+ *   repetition (a source re-subscribed, a request made from on_next) is
+ *   different: it is iterative, with a flat stack.
+ *
  * THREADS
  *   rill is single-threaded like libev: one pipeline belongs to one thread.
  *   Different threads may run different pipelines (the deferred-free list is
