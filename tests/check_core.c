@@ -101,6 +101,24 @@ START_TEST(emitter_errors_keep_codes_and_relayed_words) {
 }
 END_TEST
 
+/* Issue 7, defect 10: the documented depth (DEPTH in rill.h): thousands
+ * of nested stages work, on subscribe, request, values and free. */
+START_TEST(thousands_of_nested_stages_work) {
+  rill_observable_t *o = rill_range(0, 10);
+  for (int i = 0; i < 5000; i++)
+    o = rill_take(o, 100);
+  for (int i = 0; i < 1000; i++)
+    o = rill_start_with(o, 1, rill_value_int(-1 - i));
+  rill_values_t vals = {0};
+  ck_assert_int_eq(rill_observable_collect(o, &vals, NULL), 0);
+  ck_assert_uint_eq(vals.len, 1010);
+  ck_assert_int_eq(vals.items[0].as.i, -1000); /* the outermost first */
+  ck_assert_int_eq(vals.items[1009].as.i, 9);
+  rill_values_clear(&vals);
+  rill_observable_free(o);
+}
+END_TEST
+
 /* ---- values
  * ----------------------------------------------------------------*/
 
@@ -438,6 +456,7 @@ Suite *core_suite(void) {
   TCase *tc = tcase_create("errors_values");
   tcase_add_test(tc, strerror_names_every_code);
   tcase_add_test(tc, callback_errors_show_their_code_and_words);
+  tcase_add_test(tc, thousands_of_nested_stages_work);
   tcase_add_test(tc, emitter_errors_keep_codes_and_relayed_words);
   tcase_add_test(tc, scalar_values_need_no_release);
   tcase_add_test(tc, owned_value_released_once_after_last_reference);
