@@ -18,8 +18,9 @@
  * Owns: the timer and the queued values (released on every path).
  * RxJS differences: a negative or NaN delay is a bad argument (NULL, errno
  * EINVAL, source released); RxJS treats a negative delay as 0.  An absolute
- * date (RxJS delay(new Date(...))) is not supported.  An infinite delay
- * never emits (the timer is not armed). */
+ * date (RxJS delay(new Date(...))) is rill_delay_until(), a separate
+ * constructor on the same stage.  An infinite delay never emits (the
+ * timer is not armed). */
 #include <errno.h>
 #include <math.h>
 
