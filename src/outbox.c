@@ -3,10 +3,43 @@
  * and nothing is requested. */
 #include "rill-internal.h"
 
+/* Emit one value.  Demand is taken before the call and given back if a
+ * fused filter dropped the value, so a value offered from inside this
+ * on_next (a subscriber that makes the source push) sees the demand that
+ * is really left; `emitting` makes such a value wait for this call to
+ * return instead of nesting (rule 1.3). */
 static void outbox_emit(struct rill__op *op, struct rill__outbox *ob,
                         rill_value_t v) {
-  if (rill__emit(op->down, v) && ob->demand != RILL_UNBOUNDED)
+  bool counted = ob->demand != RILL_UNBOUNDED;
+  if (counted)
     ob->demand--;
+  ob->emitting = true;
+  bool consumed = rill__emit(op->down, v);
+  ob->emitting = false;
+  if (!consumed && counted)
+    ob->demand++;
+}
+
+static void outbox_hold(struct rill__outbox *ob, rill_value_t v) {
+  if (ob->has_held)
+    rill_value_release(ob->held);
+  ob->held = v;
+  ob->has_held = true;
+}
+
+/* Deliver the held value while there is demand, then complete if closing.
+ * Never nested in an emission of the same outbox: the emission on the
+ * stack flushes when it returns. */
+static void outbox_flush(struct rill__op *op, struct rill__outbox *ob) {
+  if (ob->emitting)
+    return;
+  while (ob->has_held && ob->demand > 0 && !rill__op_done(op)) {
+    rill_value_t v = ob->held;
+    ob->has_held = false;
+    outbox_emit(op, ob, v);
+  }
+  if (ob->closing && !ob->has_held)
+    rill__op_complete(op);
 }
 
 void rill__outbox_offer(struct rill__op *op, struct rill__outbox *ob,
@@ -15,8 +48,13 @@ void rill__outbox_offer(struct rill__op *op, struct rill__outbox *ob,
     rill__drop(v);
     return;
   }
-  if (ob->demand > 0 && !ob->has_held) {
+  if (ob->demand > 0 && !ob->has_held && !ob->emitting) {
     outbox_emit(op, ob, v);
+    outbox_flush(op, ob); /* what arrived during that emission */
+    return;
+  }
+  if (ob->demand > 0) { /* requested, but an emission is on the stack */
+    outbox_hold(ob, v);
     return;
   }
   switch (ob->policy) {
@@ -28,29 +66,9 @@ void rill__outbox_offer(struct rill__op *op, struct rill__outbox *ob,
     rill__op_fail(op, RILL_EOVERFLOW, "a value was due with no demand");
     break;
   default:
-    if (ob->has_held)
-      rill_value_release(ob->held);
-    ob->held = v;
-    ob->has_held = true;
+    outbox_hold(ob, v);
     break;
   }
-}
-
-/* Deliver the held value if there is demand, then complete if closing.
- * A request made from inside that on_next only adds demand: the flush on
- * the stack completes after on_next returns, never nested in it (1.3). */
-static void outbox_flush(struct rill__op *op, struct rill__outbox *ob) {
-  if (ob->flushing)
-    return;
-  ob->flushing = true;
-  if (ob->has_held && ob->demand > 0 && !rill__op_done(op)) {
-    rill_value_t v = ob->held;
-    ob->has_held = false;
-    outbox_emit(op, ob, v);
-  }
-  ob->flushing = false;
-  if (ob->closing && !ob->has_held)
-    rill__op_complete(op);
 }
 
 void rill__outbox_request(struct rill__op *op, struct rill__outbox *ob,

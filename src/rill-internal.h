@@ -441,7 +441,7 @@ struct rill__outbox {
   rill_value_t held;
   bool has_held;
   bool closing;
-  bool flushing; /* a flush is on the stack: nested requests only add */
+  bool emitting; /* an emission is on the stack: nested calls only add */
   rill_overflow_t policy;
 };
 void rill__outbox_offer(struct rill__op *op, struct rill__outbox *ob,
