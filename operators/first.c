@@ -44,7 +44,7 @@ static void first_on_next(void *self, rill_value_t v) {
     rill__op_request_up(op, 1);
     return;
   }
-  rill__emit(op->down, v);
+  rill__op_emit(op, v);
   rill__op_complete(op);
 }
 

@@ -34,7 +34,7 @@ static void take_while_on_next(void *self, rill_value_t v) {
     return;
   }
   if (a->inclusive)
-    rill__emit(op->down, v);
+    rill__op_emit(op, v);
   else
     rill__drop(v);
   rill__op_complete(op);

@@ -109,6 +109,12 @@ static const struct rill__node_vt op_node_vt = {
 /* ---- helpers for operator handlers --------------------------------------*/
 
 void rill__op_emit(struct rill__op *op, rill_value_t v) {
+  /* A user callback that ran just before (scan's accumulator, a predicate,
+   * a comparator) may have cancelled: then nothing more goes down. */
+  if (RILL__UNLIKELY(rill__op_done(op))) {
+    rill__drop(v);
+    return;
+  }
   if (!rill__emit(op->down, v) && !rill__op_done(op) && op->up != NULL)
     rill__request(op->up, 1);
 }

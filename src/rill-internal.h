@@ -106,13 +106,15 @@ struct rill__node_vt {
   void (*free)(struct rill__node *self); /* release memory; called once */
 };
 
-/* Both flags mean "finished" (RETIRED comes with DONE), and the fused hot
- * paths rely on it: they OR `flags` into a user function's int result, so
- * one test sees "failed or cancelled" after a map (non-zero) and "passed
- * and still live" after a filter (> 0: DONE is the sign bit).  A flag that
- * a live node may carry belongs in another field. */
-#define RILL__DONE (1u << 31) /* no more signals downstream, ignore requests */
-#define RILL__RETIRED (1u << 0) /* on the reap list or freed */
+/* Node flags.  DONE: no more signals downstream, ignore requests.
+ * RETIRED: on the reap list or freed (always with DONE).  Both mean
+ * "finished", and the fused hot paths rely on it: they OR `flags` into a
+ * user function's int result, and DONE is the sign bit, so one test after
+ * a map sees "failed or cancelled meanwhile" (< 0) and one test after a
+ * filter sees "passed and still live" (> 0).  A flag that a live node may
+ * carry belongs in another field. */
+#define RILL__DONE (1u << 31)
+#define RILL__RETIRED (1u << 0)
 /* `flags` ORed into a user function's result (see above). */
 static inline int rill__flags_or(const struct rill__node *n, int rc);
 
@@ -311,7 +313,8 @@ rill_observable_t *rill__op_create(rill_observable_t *src,
                                    const void *args);
 
 /* Helpers for operator handlers. */
-/* Emit downstream; if a fused filter dropped it, ask upstream for one more. */
+/* Emit downstream; if a fused filter dropped it, ask upstream for one more.
+ * On a stage already done (a user callback cancelled it) v is released. */
 void rill__op_emit(struct rill__op *op, rill_value_t v);
 /* Deliver on_complete downstream (once) and retire. Cancels upstream first
  * if it is still there (take, take_while). */

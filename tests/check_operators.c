@@ -1300,12 +1300,12 @@ END_TEST
 
 struct cx {
   rill_subscription_t *sub;
-  int64_t cancel_on;   /* the value whose callback cancels */
-  int cancel_step;     /* which step cancels: 0 map, 1 filter, 2 last map */
-  bool pass_after;     /* filter result for the cancelling value */
-  bool owned_out;      /* maps produce owned values */
-  int64_t request;     /* demand asked in on_subscribe */
-  long calls[3];       /* calls of step 0, 1, 2 */
+  int64_t cancel_on; /* the value whose callback cancels */
+  int cancel_step;   /* which step cancels: 0 map, 1 filter, 2 last map */
+  bool pass_after;   /* filter result for the cancelling value */
+  bool owned_out;    /* maps produce owned values */
+  int64_t request;   /* demand asked in on_subscribe */
+  long calls[3];     /* calls of step 0, 1, 2 */
   long nexts;
   long nexts_after_cancel;
   long terminals;
@@ -1371,9 +1371,37 @@ static void cx_on_complete(void *ctx) {
   ((struct cx *)ctx)->terminals++;
 }
 
-enum cx_src { CX_RANGE, CX_ARRAY, CX_OWNED_ARRAY, CX_MERGE, CX_NSRC };
-static const char *const cx_src_name[] = {"range", "from_array",
-                                          "from_array(owned)", "merge"};
+enum cx_src {
+  CX_RANGE,
+  CX_ARRAY,
+  CX_OWNED_ARRAY,
+  CX_MERGE,
+  CX_GENERATE,
+  CX_NSRC
+};
+static const char *const cx_src_name[] = {
+    "range", "from_array", "from_array(owned)", "merge", "generate"};
+
+/* generate: 0, 1, ... n-1 from a counter (state: a malloc'd pair). */
+static int cx_gen_init(void *ctx, void **state) {
+  int64_t *st = malloc(2 * sizeof(int64_t));
+  if (st == NULL)
+    return RILL_ENOMEM;
+  st[0] = 0;
+  st[1] = *(int64_t *)ctx;
+  *state = st;
+  return 0;
+}
+static int cx_gen_next(void *state, rill_value_t *out) {
+  int64_t *st = state;
+  if (st[0] == st[1])
+    return 0;
+  *out = rill_value_int(st[0]++);
+  return 1;
+}
+static void cx_gen_fini(void *state) {
+  free(state);
+}
 
 static rill_observable_t *cx_source(enum cx_src k, int64_t n) {
   if (k == CX_RANGE)
@@ -1381,6 +1409,11 @@ static rill_observable_t *cx_source(enum cx_src k, int64_t n) {
   if (k == CX_MERGE) { /* wired straight through under unbounded demand */
     rill_observable_t *r[2] = {rill_range(0, n), rill_range(n, n)};
     return rill_merge(r, 2, 0);
+  }
+  if (k == CX_GENERATE) {
+    static int64_t count; /* read by init, at subscribe */
+    count = n;
+    return rill_generate(cx_gen_init, cx_gen_next, cx_gen_fini, &count);
   }
   rill_value_t *v = calloc((size_t)n, sizeof(*v));
   for (int64_t i = 0; i < n; i++)
@@ -1496,9 +1529,8 @@ START_TEST(fused_chain_cancel_in_the_middle_step_delivers_nothing_more) {
                        .owned_out = owned,
                        .request = demand[d]};
         char what[80];
-        snprintf(what, sizeof(what), "%s, demand %lld, %s maps",
-                 cx_src_name[k], (long long)demand[d],
-                 owned ? "owned" : "int");
+        snprintf(what, sizeof(what), "%s, demand %lld, %s maps", cx_src_name[k],
+                 (long long)demand[d], owned ? "owned" : "int");
         rill_observable_t *obs = rill_map(
             rill_filter(rill_map(cx_source((enum cx_src)k, 10), cx_map0, &c),
                         cx_pred1, &c),
@@ -1506,8 +1538,8 @@ START_TEST(fused_chain_cancel_in_the_middle_step_delivers_nothing_more) {
         cx_run(&c, obs, what);
         ck_assert_str_eq(c.got, "0,1,2,3,4");
         ck_assert_msg(c.calls[0] == 6 && c.calls[1] == 6 && c.calls[2] == 5,
-                      "%s: steps called %ld, %ld, %ld times", what,
-                      c.calls[0], c.calls[1], c.calls[2]);
+                      "%s: steps called %ld, %ld, %ld times", what, c.calls[0],
+                      c.calls[1], c.calls[2]);
         ck_assert_msg(tl_owned_made == tl_owned_released,
                       "%s: owned values: %ld made, %ld released", what,
                       tl_owned_made, tl_owned_released);
@@ -4324,6 +4356,84 @@ START_TEST(take_until_notifier_error_at_subscribe_is_not_lost) {
 }
 END_TEST
 
+/* Issue 8 §3: cancel from inside an operator's user callback still
+ * delivered the value in flight (scan, take_while, distinct_until_changed's
+ * comparator, first's predicate).  Nothing may follow a cancel. */
+static rill_subscription_t *cancel_target;
+static int cancel_calls;
+static int cancel_in_pred(void *ctx, rill_value_t v) {
+  (void)ctx;
+  (void)v;
+  cancel_calls++;
+  rill_subscription_cancel(cancel_target);
+  return 1;
+}
+static int cancel_in_equal(void *ctx, rill_value_t a, rill_value_t b) {
+  (void)ctx;
+  (void)a;
+  (void)b;
+  cancel_calls++;
+  rill_subscription_cancel(cancel_target);
+  return 0; /* "different": the value would pass */
+}
+static int cancel_in_acc(void *ctx, rill_value_t acc, rill_value_t v,
+                         rill_value_t *out) {
+  (void)ctx;
+  (void)acc;
+  cancel_calls++;
+  rill_subscription_cancel(cancel_target);
+  *out = rill_value_retain(v);
+  return 0;
+}
+
+static void cancel_in_callback_case(rill_observable_t *(*make)(void),
+                                    int64_t want_nexts) {
+  tl_owned_reset();
+  rill_observable_t *o = make();
+  rec_t r;
+  rec_init(&r);
+  cancel_calls = 0;
+  ck_assert_int_eq(rec_subscribe(&r, o), 0); /* no request yet */
+  cancel_target = r.s; /* the borrowed handle, valid until the cancel */
+  rec_request(&r, RILL_UNBOUNDED);
+  ck_assert_int_eq(cancel_calls, 1);
+  ck_assert_int_eq(r.nexts, want_nexts);
+  ck_assert_int_eq(r.terminals, 0);
+  ck_assert_rec_ok(&r);
+  rec_clear(&r);
+  rill_observable_free(o);
+  ck_assert_owned_balanced();
+}
+
+static rill_observable_t *owned_range(int n) {
+  rill_value_t vals[4];
+  for (int i = 0; i < n; i++)
+    vals[i] = tl_owned(i);
+  return rill_from_array(vals, (size_t)n);
+}
+static rill_observable_t *cancel_mk_scan(void) {
+  return rill_scan(owned_range(3), cancel_in_acc, NULL, NULL);
+}
+static rill_observable_t *cancel_mk_take_while(void) {
+  return rill_take_while(owned_range(3), cancel_in_pred, NULL, false);
+}
+static rill_observable_t *cancel_mk_distinct(void) {
+  return rill_distinct_until_changed(owned_range(3), cancel_in_equal, NULL);
+}
+static rill_observable_t *cancel_mk_first(void) {
+  return rill_first(owned_range(3), cancel_in_pred, NULL, NULL);
+}
+
+START_TEST(cancel_inside_an_operator_callback_delivers_nothing_more) {
+  /* scan's first value is the seed-less accumulator, taken without a call;
+   * the call comes with the second value. */
+  cancel_in_callback_case(cancel_mk_scan, 1);
+  cancel_in_callback_case(cancel_mk_take_while, 0);
+  cancel_in_callback_case(cancel_mk_distinct, 1); /* first value: no comparison */
+  cancel_in_callback_case(cancel_mk_first, 0);
+}
+END_TEST
+
 Suite *operators_suite(void) {
   Suite *s = suite_create("operators");
   TCase *tc;
@@ -4573,6 +4683,7 @@ Suite *operators_suite(void) {
   tcase_add_test(tc, last_waits_for_demand_before_emitting);
   tcase_add_test(tc, take_until_stops_when_the_notifier_fires);
   tcase_add_test(tc, take_until_notifier_error_at_subscribe_is_not_lost);
+  tcase_add_test(tc, cancel_inside_an_operator_callback_delivers_nothing_more);
   suite_add_tcase(s, tc);
   return s;
 }
