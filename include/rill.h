@@ -497,6 +497,41 @@ RILL_EXTERN rill_observable_t *rill_merge(rill_observable_t *const *sources,
                                           size_t n, size_t prefetch);
 
 /* ------------------------------------------------------------------------ */
+/* Higher-order operators: each value becomes an observable, and their
+ * values are flattened into one stream.  fn borrows the value and stores a
+ * new observable reference in *out (taken over by the operator); it
+ * returns 0, or a negative code to fail the stream (then *out, if set, is
+ * released).  Errors of the outer or of any inner cancel everything else
+ * and arrive at once.  Queued values are released on every path.         */
+typedef int (*rill_flat_map_fn)(void *ctx, rill_value_t v,
+                                rill_observable_t **out);
+/* mergeMap(fn, concurrent): up to max_concurrency inners at once (0: no
+ * limit); the outer is asked for that many values, then one more as each
+ * inner ends.  Each inner is asked for `prefetch` (0: 128) values and
+ * refilled by halves; values interleave as they arrive. */
+RILL_EXTERN rill_observable_t *rill_merge_map(rill_observable_t *src,
+                                              rill_flat_map_fn fn, void *ctx,
+                                              size_t max_concurrency,
+                                              size_t prefetch);
+/* concatMap: one inner at a time, in order (merge_map with 1). */
+RILL_EXTERN rill_observable_t *rill_concat_map(rill_observable_t *src,
+                                               rill_flat_map_fn fn, void *ctx);
+/* switchMap: a new outer value cancels the current inner (its queued
+ * values are released); the outer is consumed at its own pace. */
+RILL_EXTERN rill_observable_t *rill_switch_map(rill_observable_t *src,
+                                               rill_flat_map_fn fn, void *ctx);
+/* exhaustMap: outer values arriving while an inner is live are released
+ * unused; the outer is consumed at its own pace. */
+RILL_EXTERN rill_observable_t *rill_exhaust_map(rill_observable_t *src,
+                                                rill_flat_map_fn fn, void *ctx);
+/* concatMapEager (Reactor flatMapSequential): up to max_concurrency inners
+ * subscribed at once (0: no limit), values emitted in outer order; each
+ * inner queues at most `prefetch` (0: 128) values. */
+RILL_EXTERN rill_observable_t *
+rill_concat_map_eager(rill_observable_t *src, rill_flat_map_fn fn, void *ctx,
+                      size_t max_concurrency, size_t prefetch);
+
+/* ------------------------------------------------------------------------ */
 /* Time sources and operators (on a scheduler: rill/sched.h).  Durations are
  * milliseconds.  The scheduler must outlive the pipelines that use it.
  *

@@ -1,0 +1,387 @@
+/* rill: the engine of the higher-order family (merge_map, concat_map,
+ * switch_map, exhaust_map, concat_map_eager), built from the kit.
+ *
+ * Each outer value goes through the user's function, which returns an
+ * observable; each such observable is subscribed as an inner (kit/inner.h)
+ * and its values are flattened into one stream.  The modes differ only in
+ * which inners may run and which may emit:
+ *   MERGE   up to max_concurrency inners at once; values interleave.  The
+ *           outer is asked for max_concurrency values, then one more as
+ *           each inner ends (RxJS mergeMap(project, concurrent), Reactor
+ *           flatMap(fn, concurrency, prefetch)).  concat_map is MERGE with
+ *           one inner.
+ *   EAGER   like MERGE, but only the oldest live inner emits; the others
+ *           fill their queues (Reactor flatMapSequential).
+ *   SWITCH  a new outer value cancels the current inner (releasing what it
+ *           queued); the outer is consumed at its own pace (unbounded).
+ *   EXHAUST an outer value that arrives while an inner runs is released
+ *           unused; the outer is consumed at its own pace (unbounded).
+ *
+ * Flow control is the kit's: every signal updates state and calls
+ * flat_drain(); only the drain loop emits, requests more from the outer,
+ * retires finished inners and delivers the terminal.  A value arriving
+ * while nothing drains, with demand and an empty queue ahead of it, is
+ * emitted at once inside the drain bracket (the fast path): no queueing
+ * and no allocation per element.
+ *
+ * Errors: an outer or inner error, or the function failing, cancels
+ * everything else and is delivered once, at once (RxJS; no "delay errors"
+ * variant).  Ownership: queued values are released on every path; the
+ * outer value is borrowed by the function and released after it. */
+#include <errno.h>
+
+#include "flatten.h"
+#include "kit/kit.h"
+
+struct flat_args {
+  rill_flat_map_fn fn;
+  void *ctx;
+  enum rill__flat_mode mode;
+  int64_t max_concurrency; /* RILL_UNBOUNDED: no limit */
+  int64_t prefetch;        /* per inner */
+};
+
+struct flat_state {
+  struct rill__drain drain;
+  int64_t demand;          /* downstream's, not yet produced */
+  int64_t outer_credit;    /* outer values to request at the next pass */
+  struct rill__inner *head; /* live inners, oldest first */
+  struct rill__inner *tail;
+  struct rill__inner *cursor; /* MERGE: where the next pass starts */
+  uint64_t next_index;
+  bool outer_done;
+  bool failed;
+  rill_error_t err;
+};
+
+static void flat_drain(struct rill__op *op);
+static void flat_drain_pass(struct rill__op *op);
+static void flat_request_outer(struct rill__op *op);
+
+/* ---- inners ---------------------------------------------------------------*/
+
+static void flat_unlink(struct flat_state *st, struct rill__inner *in) {
+  struct rill__inner **pp = &st->head;
+  struct rill__inner *prev = NULL;
+  while (*pp != in) {
+    prev = *pp;
+    pp = &(*pp)->next;
+  }
+  *pp = in->next;
+  if (st->tail == in)
+    st->tail = prev;
+  if (st->cursor == in)
+    st->cursor = in->next;
+  in->next = NULL;
+}
+
+static void flat_release_all(struct flat_state *st) {
+  while (st->head != NULL) {
+    struct rill__inner *in = st->head;
+    st->head = in->next;
+    rill__inner_release(in);
+  }
+  st->tail = st->cursor = NULL;
+}
+
+static void flat_fail(struct rill__op *op, const rill_error_t *err) {
+  struct flat_state *st = op->state;
+  if (!st->failed) {
+    st->failed = true;
+    st->err = *err;
+  }
+  flat_drain(op);
+}
+
+/* May the inner emit now?  EAGER: only the oldest. */
+static bool flat_may_emit(const struct rill__op *op,
+                          const struct rill__inner *in) {
+  const struct flat_args *a = op->args;
+  const struct flat_state *st = op->state;
+  return a->mode != RILL__FLAT_EAGER || st->head == in;
+}
+
+static void flat_inner_next(struct rill__inner *in, rill_value_t v) {
+  struct rill__op *op = in->owner;
+  struct flat_state *st = op->state;
+  if (rill__op_done(op) || st->failed) {
+    rill__drop(v);
+    return;
+  }
+  if (st->demand > 0 && rill__ring_empty(&in->queue) &&
+      flat_may_emit(op, in) && rill__drain_enter(&st->drain)) {
+    /* The fast path, inside the bracket: a value from this inner's
+     * on_next makes nothing nest. */
+    rill__demand_emit(&st->demand, op->down, v);
+    rill__inner_consumed(in, 1);
+    while (rill__drain_again(&st->drain))
+      flat_drain_pass(op); /* what was missed meanwhile */
+    flat_request_outer(op);
+    return;
+  }
+  int rc = rill__ring_push(&in->queue, v);
+  if (rc < 0) {
+    rill_error_t err;
+    rill__error_init(&err, rc == RILL_EOVERFLOW ? RILL_EPROTO : rc, 0,
+                     op->ops->name,
+                     rc == RILL_EOVERFLOW
+                         ? "%s: an inner sent more than requested (rule 1.1)"
+                         : "%s: cannot queue a value",
+                     op->ops->name);
+    flat_fail(op, &err);
+    return;
+  }
+  flat_drain(op);
+}
+
+static void flat_inner_end(struct rill__inner *in, const rill_error_t *err) {
+  struct rill__op *op = in->owner;
+  if (err != NULL) {
+    flat_fail(op, err);
+    return;
+  }
+  flat_drain(op);
+}
+
+static const struct rill__inner_ops flat_inner_ops = {
+    .on_next = flat_inner_next,
+    .on_end = flat_inner_end,
+};
+
+/* ---- the drain loop ---------------------------------------------------------*/
+
+/* The next inner with a value that may go out, or NULL. */
+static struct rill__inner *flat_pick(struct rill__op *op) {
+  const struct flat_args *a = op->args;
+  struct flat_state *st = op->state;
+  if (a->mode == RILL__FLAT_EAGER)
+    return st->head != NULL && !rill__ring_empty(&st->head->queue) ? st->head
+                                                                   : NULL;
+  struct rill__inner *start = st->cursor ? st->cursor : st->head;
+  struct rill__inner *in = start;
+  while (in != NULL) {
+    if (!rill__ring_empty(&in->queue)) {
+      st->cursor = in->next; /* round robin: the next pass starts after */
+      return in;
+    }
+    in = in->next ? in->next : st->head;
+    if (in == start)
+      break;
+  }
+  return NULL;
+}
+
+/* Retire inners that ended and have nothing left to emit; each gives the
+ * outer credit for one more value (MERGE, EAGER).  Returns how many. */
+static int flat_retire_finished(struct rill__op *op) {
+  const struct flat_args *a = op->args;
+  struct flat_state *st = op->state;
+  struct rill__inner *in = st->head;
+  int retired = 0;
+  while (in != NULL) {
+    struct rill__inner *next = in->next;
+    if (in->done && rill__ring_empty(&in->queue)) {
+      flat_unlink(st, in);
+      rill__inner_release(in);
+      retired++;
+      if (a->max_concurrency != RILL_UNBOUNDED &&
+          (a->mode == RILL__FLAT_MERGE || a->mode == RILL__FLAT_EAGER))
+        st->outer_credit++;
+    }
+    in = next;
+  }
+  return retired;
+}
+
+static void flat_drain_pass(struct rill__op *op) {
+  struct flat_state *st = op->state;
+  if (rill__op_done(op)) { /* cancelled */
+    flat_release_all(st);
+    return;
+  }
+  if (st->failed) {
+    flat_release_all(st);
+    rill__op_error(op, &st->err); /* cancels the outer, retires the node */
+    return;
+  }
+  do {
+    while (st->demand > 0) {
+      struct rill__inner *in = flat_pick(op);
+      if (in == NULL)
+        break;
+      rill__demand_emit(&st->demand, op->down, rill__ring_pop(&in->queue));
+      rill__inner_consumed(in, 1);
+      if (rill__op_done(op) || st->failed) {
+        st->drain.wip++; /* one more pass cleans up */
+        return;
+      }
+    }
+  } while (flat_retire_finished(op) > 0); /* EAGER: a new oldest */
+  if (st->outer_done && st->head == NULL)
+    rill__op_complete(op);
+}
+
+/* Ask the outer for the values finished inners made room for.  Outside
+ * the drain bracket, so that a synchronous inner subscribed from the
+ * outer's on_next takes the fast path; the outer's own drain loop absorbs
+ * a request made while it emits, so the stack stays flat. */
+static void flat_request_outer(struct rill__op *op) {
+  struct flat_state *st = op->state;
+  if (st->outer_credit == 0 || st->outer_done || op->up == NULL ||
+      rill__op_done(op))
+    return;
+  int64_t n = st->outer_credit;
+  st->outer_credit = 0;
+  rill__request(op->up, n);
+}
+
+static void flat_drain(struct rill__op *op) {
+  struct flat_state *st = op->state;
+  if (!rill__drain_enter(&st->drain))
+    return;
+  do
+    flat_drain_pass(op);
+  while (rill__drain_again(&st->drain));
+  flat_request_outer(op);
+}
+
+/* ---- the outer ----------------------------------------------------------------*/
+
+static void flat_outer_next(void *self, rill_value_t v) {
+  struct rill__op *op = self;
+  const struct flat_args *a = op->args;
+  struct flat_state *st = op->state;
+  if (rill__op_done(op) || st->failed) {
+    rill__drop(v);
+    return;
+  }
+  if (a->mode == RILL__FLAT_EXHAUST && st->head != NULL) {
+    rill__drop(v); /* busy: dropped unused */
+    return;
+  }
+  rill_observable_t *inner_obs = NULL;
+  int rc = a->fn(a->ctx, v, &inner_obs);
+  rill__drop(v);
+  if (rc >= 0 && inner_obs == NULL)
+    rc = RILL_EINVAL; /* a function that says yes must give an observable */
+  if (rc < 0) {
+    rill_observable_free(inner_obs);
+    rill_error_t err;
+    rill__error_callback(&err, op->ops->name, rc, "function failed");
+    flat_fail(op, &err);
+    return;
+  }
+  if (rill__op_done(op) || st->failed) { /* the function cancelled */
+    rill_observable_free(inner_obs);
+    return;
+  }
+  if (a->mode == RILL__FLAT_SWITCH && st->head != NULL) {
+    struct rill__inner *old = st->head;
+    flat_unlink(st, old);
+    rill__inner_release(old); /* releases what it queued */
+  }
+  struct rill__inner *in = rill__inner_new(&flat_inner_ops, op, a->prefetch);
+  if (in == NULL) {
+    rill_observable_free(inner_obs);
+    rill_error_t err;
+    rill__error_init(&err, RILL_ENOMEM, 0, op->ops->name,
+                     "%s: cannot allocate an inner subscription",
+                     op->ops->name);
+    flat_fail(op, &err);
+    return;
+  }
+  in->index = st->next_index++;
+  if (st->tail != NULL)
+    st->tail->next = in;
+  else
+    st->head = in;
+  st->tail = in;
+  rill__inner_subscribe(in, inner_obs);
+  rill_observable_free(inner_obs);
+  flat_drain(op);
+}
+
+static void flat_on_subscribe(struct rill__op *op) {
+  const struct flat_args *a = op->args;
+  struct flat_state *st = op->state;
+  op->down->vt->on_subscribe(op->down, &op->node);
+  bool bounded = a->max_concurrency != RILL_UNBOUNDED &&
+                 (a->mode == RILL__FLAT_MERGE || a->mode == RILL__FLAT_EAGER);
+  st->outer_credit = bounded ? a->max_concurrency : RILL_UNBOUNDED;
+  flat_drain(op);
+}
+
+static void flat_on_error(struct rill__op *op, const rill_error_t *err) {
+  flat_fail(op, err);
+}
+
+static void flat_on_complete(struct rill__op *op) {
+  struct flat_state *st = op->state;
+  st->outer_done = true;
+  flat_drain(op);
+}
+
+static void flat_on_request(struct rill__op *op, int64_t n) {
+  struct flat_state *st = op->state;
+  rill__demand_more(&st->demand, n);
+  flat_drain(op);
+}
+
+static void flat_on_cancel(struct rill__op *op) {
+  struct flat_state *st = op->state;
+  if (!rill__drain_running(&st->drain))
+    flat_release_all(st);
+  else
+    st->drain.wip++; /* the loop on the stack releases them */
+}
+
+static void flat_destroy(struct rill__op *op) {
+  flat_release_all(op->state);
+}
+
+#define FLAT_OPS(n)                                                            \
+  {                                                                            \
+    .name = (n), .args_size = sizeof(struct flat_args),                        \
+    .state_size = sizeof(struct flat_state),                                   \
+    .on_subscribe = flat_on_subscribe, .on_next = flat_outer_next,             \
+    .on_error = flat_on_error, .on_complete = flat_on_complete,                \
+    .on_request = flat_on_request, .on_cancel = flat_on_cancel,                \
+    .destroy = flat_destroy                                                    \
+  }
+
+static const struct rill__op_ops flat_ops_by_name[] = {
+    FLAT_OPS("merge_map"),   FLAT_OPS("concat_map"),
+    FLAT_OPS("switch_map"),  FLAT_OPS("exhaust_map"),
+    FLAT_OPS("concat_map_eager"),
+};
+
+rill_observable_t *rill__flatten_create(rill_observable_t *src,
+                                        const char *name,
+                                        enum rill__flat_mode mode,
+                                        rill_flat_map_fn fn, void *ctx,
+                                        size_t max_concurrency,
+                                        size_t prefetch) {
+  const struct rill__op_ops *ops = NULL;
+  for (size_t i = 0; i < sizeof(flat_ops_by_name) / sizeof(*flat_ops_by_name);
+       i++)
+    if (strcmp(flat_ops_by_name[i].name, name) == 0)
+      ops = &flat_ops_by_name[i];
+  if (fn == NULL || ops == NULL) {
+    rill_observable_free(src);
+    errno = EINVAL;
+    return NULL;
+  }
+  struct flat_args args = {
+      .fn = fn,
+      .ctx = ctx,
+      .mode = mode,
+      .max_concurrency =
+          max_concurrency == 0 || max_concurrency >= (size_t)RILL_UNBOUNDED
+              ? RILL_UNBOUNDED
+              : (int64_t)max_concurrency,
+      .prefetch = prefetch == 0 ? RILL__FLAT_DEFAULT_PREFETCH
+                  : prefetch >= (size_t)RILL_UNBOUNDED ? RILL_UNBOUNDED
+                                                        : (int64_t)prefetch,
+  };
+  return rill__op_create(src, ops, &args);
+}

@@ -1,0 +1,54 @@
+/* rill kit: an inner subscription -- an operator-owned subscriber to
+ * another observable (merge_map's inners, a notifier, a fallback).
+ *
+ * It keeps its upstream, a bounded queue, `done`, and its own demand:
+ * `prefetch` is requested at subscription (RILL_UNBOUNDED: everything) and,
+ * once half of it has been consumed, what was consumed is requested again
+ * (prefetch-and-refill-by-half), so an inner never holds more than
+ * `prefetch` values.  Its signals go to the owner through `ops`; after
+ * rill__inner_cancel() (or a terminal) nothing more arrives.
+ *
+ * Memory: the owner allocates the inner with rill__inner_new() and lets go
+ * of it with rill__inner_release(), which cancels it, releases what its
+ * queue holds and frees it at the outermost rill call (so a release from
+ * inside one of its own signals is safe). */
+#ifndef RILL_KIT_INNER_H
+#define RILL_KIT_INNER_H
+
+#include "kit/ring.h"
+
+struct rill__inner;
+struct rill__inner_ops {
+  /* A value (owned) from the inner's upstream. */
+  void (*on_next)(struct rill__inner *in, rill_value_t v);
+  /* The upstream ended: err NULL for complete.  `in->done` is set. */
+  void (*on_end)(struct rill__inner *in, const rill_error_t *err);
+};
+
+struct rill__inner {
+  struct rill__node node; /* the subscriber its upstream talks to */
+  struct rill__node *up;
+  const struct rill__inner_ops *ops;
+  void *owner;
+  struct rill__inner *next; /* the owner's list */
+  struct rill__ring queue;  /* values waiting for downstream demand */
+  int64_t prefetch;
+  int64_t consumed; /* since the last refill */
+  uint64_t index;   /* owner's use: arrival order */
+  bool done;        /* the upstream ended */
+  bool cancelled;   /* we ended it */
+};
+
+/* NULL on ENOMEM.  prefetch: 1 .. RILL_UNBOUNDED. */
+struct rill__inner *rill__inner_new(const struct rill__inner_ops *ops,
+                                    void *owner, int64_t prefetch);
+/* Subscribe to obs (not consumed; the subscription keeps what it needs). */
+void rill__inner_subscribe(struct rill__inner *in, rill_observable_t *obs);
+/* n values of this inner went downstream: refill by half. */
+void rill__inner_consumed(struct rill__inner *in, int64_t n);
+/* Cancel the upstream and release the queue (idempotent). */
+void rill__inner_cancel(struct rill__inner *in);
+/* Cancel and free (deferred to the outermost rill call). */
+void rill__inner_release(struct rill__inner *in);
+
+#endif
