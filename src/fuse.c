@@ -61,6 +61,9 @@ static void fused_on_subscribe(struct rill__node *self, struct rill__node *up) {
 
 static void fused_finish(struct fused_node *f) {
   f->node.flags |= RILL__DONE;
+  /* A producer running our steps stops at its next compare. */
+  f->node.gate_map = RILL__GATE_SHUT;
+  f->node.gate_pred = RILL__GATE_SHUT;
   f->up = NULL;
   rill__retire(&f->node);
 }

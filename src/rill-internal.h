@@ -106,17 +106,21 @@ struct rill__node_vt {
   void (*free)(struct rill__node *self); /* release memory; called once */
 };
 
-/* Node flags.  DONE: no more signals downstream, ignore requests.
- * RETIRED: on the reap list or freed (always with DONE).  Both mean
- * "finished", and the fused hot paths rely on it: they OR `flags` into a
- * user function's int result, and DONE is the sign bit, so one test after
- * a map sees "failed or cancelled meanwhile" (< 0) and one test after a
- * filter sees "passed and still live" (> 0).  A flag that a live node may
- * carry belongs in another field. */
-#define RILL__DONE (1u << 31)
-#define RILL__RETIRED (1u << 0)
-/* `flags` ORed into a user function's result (see above). */
-static inline int rill__flags_or(const struct rill__node *n, int rc);
+enum {
+  RILL__DONE = 1u << 0,    /* no more signals downstream, ignore requests */
+  RILL__RETIRED = 1u << 1, /* on the reap list or freed */
+};
+
+/* The gates of a fused node (the steps' owner): thresholds that a user
+ * function's int result is compared with, so that one compare after the
+ * call tells both what the function said and whether the subscription
+ * was cancelled (or failed) inside it.  Live: a map's result <= -1 is a
+ * failure, a filter's result > 0 a pass.  Finished: every result is
+ * "stop" after a map and nothing passes a filter.  Set by fuse.c when the
+ * node finishes; read by range's loops. */
+#define RILL__GATE_MAP_LIVE (-1)
+#define RILL__GATE_PRED_LIVE 0
+#define RILL__GATE_SHUT INT32_MAX
 
 struct rill__node {
   rill__next_fn next_fn; /* where on_next lands, after the fused steps */
@@ -127,6 +131,8 @@ struct rill__node {
   uint32_t flags;
   const struct rill__node_vt *vt;
   struct rill__node *reap_next;
+  int32_t gate_map;  /* RILL__GATE_MAP_LIVE, or SHUT once finished */
+  int32_t gate_pred; /* RILL__GATE_PRED_LIVE, or SHUT once finished */
 };
 
 /* A fused map/filter step (src/fuse.c). */
@@ -143,15 +149,14 @@ struct rill__step {
 static inline bool rill__node_done(const struct rill__node *n) {
   return (n->flags & RILL__DONE) != 0;
 }
-static inline int rill__flags_or(const struct rill__node *n, int rc) {
-  return rc | (int)n->flags;
-}
 
 /* Make `n` receive on_next at its own handler. */
 static inline void rill__node_init(struct rill__node *n,
                                    const struct rill__node_vt *vt,
                                    rill__next_fn on_next) {
   memset(n, 0, sizeof(*n));
+  n->gate_map = RILL__GATE_MAP_LIVE;
+  n->gate_pred = RILL__GATE_PRED_LIVE;
   n->vt = vt;
   n->next_fn = on_next;
   n->next_ctx = n;
@@ -194,7 +199,7 @@ static RILL__ALWAYS_INLINE bool rill__emit(struct rill__node *down,
         return false;
       }
     }
-    if (RILL__UNLIKELY(owner->flags != 0)) { /* DONE: cancelled meanwhile */
+    if (RILL__UNLIKELY(rill__node_done(owner))) { /* cancelled meanwhile */
       rill_value_release(v);
       return false;
     }

@@ -14,5 +14,9 @@ Suite *time_suite(void);
 Suite *rate_suite(void);
 Suite *shift_suite(void);
 Suite *fd_suite(void);
+Suite *kit_suite(void);
+Suite *enomem_suite(void);
+Suite *realtime_suite(void);
+Suite *async_demand_suite(void);
 
 #endif
