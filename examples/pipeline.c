@@ -79,7 +79,7 @@ static int demo_windows(void) {
 
 static int demo_merge(void) {
   rill_observable_t *feeds[2] = {rill_range(100, 3), rill_range(200, 3)};
-  rill_observable_t *p = rill_take(rill_merge(feeds, 2, 0), 5);
+  rill_observable_t *p = rill_take(rill_merge(feeds, 2, 0, 0), 5);
   rill_values_t got = {0};
   int rc = rill_observable_collect(p, &got, NULL);
   printf("merge(range(100,3), range(200,3)) | take(5):");

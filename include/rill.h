@@ -490,11 +490,13 @@ RILL_EXTERN rill_observable_t *rill_buffer_count(rill_observable_t *src,
  * one completes.  Takes over all n sources. */
 RILL_EXTERN rill_observable_t *rill_concat(rill_observable_t *const *sources,
                                            size_t n);
-/* merge(sources, prefetch): subscribe to all sources at once and interleave
- * their values.  prefetch (0 = default 128) bounds each source's buffer.
- * Takes over all n sources. */
+/* merge(sources, concurrent): subscribe to the sources -- all at once, or
+ * at most max_concurrency at a time (0: no limit), the next as one
+ * completes -- and interleave their values.  prefetch (0 = default 128)
+ * bounds each source's buffer.  Takes over all n sources. */
 RILL_EXTERN rill_observable_t *rill_merge(rill_observable_t *const *sources,
-                                          size_t n, size_t prefetch);
+                                          size_t n, size_t max_concurrency,
+                                          size_t prefetch);
 
 /* ------------------------------------------------------------------------ */
 /* Higher-order operators: each value becomes an observable, and their
@@ -704,11 +706,10 @@ RILL_EXTERN rill_observable_t *rill_lines(rill_observable_t *src,
  * does NOT take over `src`.  Returns 0 or RILL_EINVAL/RILL_ENOMEM; cancel
  * through *out like any subscription (then done is not called).  Sockets
  * are written with MSG_NOSIGNAL; for pipes the application must ignore
- * SIGPIPE.  `flags`: 0 (the fd stays the caller's, made non-blocking at
- * subscription and left open) or RILL_FD_CLOSE (rill closes the fd when
- * the stream ends, before done runs, or at cancel; also when rill_to_fd()
- * returns RILL_ENOMEM, but not on RILL_EINVAL); any other bit is
- * RILL_EINVAL. */
+ * SIGPIPE.  `flags`: 0 (the fd stays the caller's, to close after done
+ * or a cancel) or RILL_FD_CLOSE (rill closes it: at the end of the stream,
+ * before done runs, at cancel, or when rill_to_fd() fails, as above); any
+ * other bit is RILL_EINVAL. */
 typedef void (*rill_done_fn)(void *ctx, int code, int sys_errno);
 RILL_EXTERN int rill_to_fd(rill_observable_t *src, rill_sched_t *s, int fd,
                            unsigned flags, rill_done_fn done, void *ctx,

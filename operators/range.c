@@ -272,6 +272,7 @@ static void range_subscribe(rill_observable_t *self, struct rill__node *down) {
     return;
   }
   rill__node_init(&r->node, &range_node_vt, NULL);
+  r->node.flags |= RILL__PULL_ONLY;
   r->down = down;
   r->next = o->start;
   r->end = o->end;

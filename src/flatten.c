@@ -23,6 +23,13 @@
  * while nothing drains, with demand and an empty queue ahead of it, is
  * emitted at once inside the drain bracket (the fast path): no queueing
  * and no allocation per element.
+ * Wiring: when downstream demand is unbounded, nothing is queued and no
+ * drain runs, an inner whose upstream is pull-only (RILL__PULL_ONLY: it
+ * emits only inside its own request call) is wired straight to downstream
+ * and asked for everything while flatten holds its drain bracket: its
+ * values then cost flatten nothing (merge of ranges runs at range's
+ * speed), and anything that happens meanwhile waits for the bracket, so
+ * nothing nests.
  *
  * Errors: an outer or inner error, or the function failing, cancels
  * everything else and is delivered once, at once (RxJS; no "delay errors"
@@ -36,6 +43,7 @@
 struct flat_args {
   rill_flat_map_fn fn;
   void *ctx;
+  void (*ctx_free)(void *ctx); /* with the recipe, or NULL */
   enum rill__flat_mode mode;
   int64_t max_concurrency; /* RILL_UNBOUNDED: no limit */
   int64_t prefetch;        /* per inner */
@@ -49,6 +57,7 @@ struct flat_state {
   struct rill__inner *tail;
   struct rill__inner *cursor; /* MERGE: where the next pass starts */
   uint64_t next_index;
+  struct rill__inner *wiring; /* may be wired when its upstream is known */
   bool outer_done;
   bool failed;
   rill_error_t err;
@@ -143,10 +152,37 @@ static void flat_inner_end(struct rill__inner *in, const rill_error_t *err) {
   flat_drain(op);
 }
 
+/* The inner's upstream is known: wire it if flat_outer_next allowed it
+ * and the upstream is pull-only (see the top comment). */
+static void flat_inner_upstream(struct rill__inner *in) {
+  struct rill__op *op = in->owner;
+  struct flat_state *st = op->state;
+  if (st->wiring != in || !(in->up->flags & RILL__PULL_ONLY))
+    return;
+  rill__node_wire(&in->node, op->down);
+  in->prefetch = RILL_UNBOUNDED;
+}
+
 static const struct rill__inner_ops flat_inner_ops = {
     .on_next = flat_inner_next,
     .on_end = flat_inner_end,
+    .on_upstream = flat_inner_upstream,
 };
+
+/* May a new inner be wired?  Only with unbounded demand, no drain on the
+ * stack (so not inside a downstream on_next) and nothing queued ahead. */
+static bool flat_may_wire(struct rill__op *op, const struct rill__inner *in) {
+  const struct flat_args *a = op->args;
+  const struct flat_state *st = op->state;
+  if (st->demand != RILL_UNBOUNDED || rill__drain_running(&st->drain))
+    return false;
+  if (a->mode == RILL__FLAT_EAGER && st->head != in)
+    return false;
+  for (const struct rill__inner *i = st->head; i != NULL; i = i->next)
+    if (!rill__ring_empty(&i->queue))
+      return false;
+  return true;
+}
 
 /* ---- the drain loop ---------------------------------------------------------*/
 
@@ -296,6 +332,18 @@ static void flat_outer_next(void *self, rill_value_t v) {
   else
     st->head = in;
   st->tail = in;
+  if (flat_may_wire(op, in)) {
+    /* Hold the bracket while a wired inner delivers (see the top). */
+    rill__drain_enter(&st->drain);
+    st->wiring = in;
+    rill__inner_subscribe(in, inner_obs);
+    st->wiring = NULL;
+    rill_observable_free(inner_obs);
+    while (rill__drain_again(&st->drain))
+      flat_drain_pass(op);
+    flat_request_outer(op);
+    return;
+  }
   rill__inner_subscribe(in, inner_obs);
   rill_observable_free(inner_obs);
   flat_drain(op);
@@ -329,14 +377,25 @@ static void flat_on_request(struct rill__op *op, int64_t n) {
 
 static void flat_on_cancel(struct rill__op *op) {
   struct flat_state *st = op->state;
-  if (!rill__drain_running(&st->drain))
+  if (!rill__drain_running(&st->drain)) {
     flat_release_all(st);
-  else
-    st->drain.wip++; /* the loop on the stack releases them */
+    return;
+  }
+  /* A loop (or a wired inner) is on the stack: stop every inner now, so a
+   * wired one stops emitting; the loop frees them. */
+  for (struct rill__inner *in = st->head; in != NULL; in = in->next)
+    rill__inner_cancel(in);
+  st->drain.wip++;
 }
 
 static void flat_destroy(struct rill__op *op) {
   flat_release_all(op->state);
+}
+
+static void flat_args_release(void *args) {
+  struct flat_args *a = args;
+  if (a->ctx_free != NULL)
+    a->ctx_free(a->ctx);
 }
 
 #define FLAT_OPS(n)                                                            \
@@ -346,13 +405,13 @@ static void flat_destroy(struct rill__op *op) {
     .on_subscribe = flat_on_subscribe, .on_next = flat_outer_next,             \
     .on_error = flat_on_error, .on_complete = flat_on_complete,                \
     .on_request = flat_on_request, .on_cancel = flat_on_cancel,                \
-    .destroy = flat_destroy                                                    \
+    .destroy = flat_destroy, .args_release = flat_args_release                 \
   }
 
 static const struct rill__op_ops flat_ops_by_name[] = {
     FLAT_OPS("merge_map"),   FLAT_OPS("concat_map"),
     FLAT_OPS("switch_map"),  FLAT_OPS("exhaust_map"),
-    FLAT_OPS("concat_map_eager"),
+    FLAT_OPS("concat_map_eager"), FLAT_OPS("merge"),
 };
 
 rill_observable_t *rill__flatten_create(rill_observable_t *src,
@@ -361,6 +420,14 @@ rill_observable_t *rill__flatten_create(rill_observable_t *src,
                                         rill_flat_map_fn fn, void *ctx,
                                         size_t max_concurrency,
                                         size_t prefetch) {
+  return rill__flatten_create_owning(src, name, mode, fn, ctx, NULL,
+                                     max_concurrency, prefetch);
+}
+
+rill_observable_t *rill__flatten_create_owning(
+    rill_observable_t *src, const char *name, enum rill__flat_mode mode,
+    rill_flat_map_fn fn, void *ctx, void (*ctx_free)(void *ctx),
+    size_t max_concurrency, size_t prefetch) {
   const struct rill__op_ops *ops = NULL;
   for (size_t i = 0; i < sizeof(flat_ops_by_name) / sizeof(*flat_ops_by_name);
        i++)
@@ -368,12 +435,15 @@ rill_observable_t *rill__flatten_create(rill_observable_t *src,
       ops = &flat_ops_by_name[i];
   if (fn == NULL || ops == NULL) {
     rill_observable_free(src);
+    if (ctx_free != NULL)
+      ctx_free(ctx);
     errno = EINVAL;
     return NULL;
   }
   struct flat_args args = {
       .fn = fn,
       .ctx = ctx,
+      .ctx_free = ctx_free,
       .mode = mode,
       .max_concurrency =
           max_concurrency == 0 || max_concurrency >= (size_t)RILL_UNBOUNDED

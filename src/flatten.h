@@ -24,5 +24,11 @@ rill_observable_t *rill__flatten_create(rill_observable_t *src,
                                         rill_flat_map_fn fn, void *ctx,
                                         size_t max_concurrency,
                                         size_t prefetch);
+/* The same, with a destructor for ctx that runs when the recipe goes (or
+ * at once if the call fails) -- "merge" uses it for its sources. */
+rill_observable_t *rill__flatten_create_owning(
+    rill_observable_t *src, const char *name, enum rill__flat_mode mode,
+    rill_flat_map_fn fn, void *ctx, void (*ctx_free)(void *ctx),
+    size_t max_concurrency, size_t prefetch);
 
 #endif

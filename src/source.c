@@ -91,6 +91,7 @@ static void pull_subscribe(rill_observable_t *self, struct rill__node *down) {
     return;
   }
   rill__node_init(&p->node, &pull_node_vt, NULL);
+  p->node.flags |= RILL__PULL_ONLY;
   p->down = down;
   p->obs = rill_observable_ref(self);
   p->ops = ops;

@@ -177,27 +177,54 @@ static rill_observable_t *f_concat(int64_t n, bool owned) {
 static rill_observable_t *f_merge(int64_t n, bool owned) {
   rill_observable_t *parts[3] = {elems(n / 2, owned), rill_empty(),
                                  elems(n - n / 2, owned)};
-  return rill_merge(parts, 3, 4);
+  return rill_merge(parts, 3, 0, 4);
 }
 static rill_observable_t *f_merge_default(int64_t n, bool owned) {
   rill_observable_t *parts[2] = {elems(n / 3, owned), elems(n - n / 3, owned)};
-  return rill_merge(parts, 2, 0);
+  return rill_merge(parts, 2, 0, 0);
 }
 
 static rill_observable_t *f_first(int64_t n, bool owned) {
-  /* n is 0 or 1: with a default, an empty source still gives a value */
+  /* n is 0 or 1.  n == 0 is first over an empty source without a default:
+   * it ends in on_error(RILL_EEMPTY) (the factory's zero_error), which is
+   * what first does with nothing to emit (not take(0), which never runs
+   * first at all). */
   if (n == 0)
-    return rill_take(rill_first(elems(3, owned), NULL, NULL, NULL), 0);
+    return rill_first(elems(0, owned), NULL, NULL, NULL);
   return rill_first(elems(5, owned), tl_is_even, NULL, NULL);
 }
 static rill_observable_t *f_last(int64_t n, bool owned) {
-  if (n == 0)
-    return rill_take(rill_last(elems(3, owned), NULL, NULL, NULL), 0);
+  if (n == 0) /* last over an empty source, no default: RILL_EEMPTY */
+    return rill_last(elems(0, owned), NULL, NULL, NULL);
   rill_value_t dflt = elem(-1, owned);
   return rill_last(elems(5, owned), tl_is_even, NULL, &dflt);
 }
 static rill_observable_t *f_take_until(int64_t n, bool owned) {
   return rill_take_until(elems(n, owned), rill_never());
+}
+
+/* create: start() pushes n values at once (no demand yet: they queue)
+ * and completes; delivered as requested. */
+struct pushed {
+  int64_t n;
+  bool owned;
+};
+static struct pushed pushed_templates[64];
+static int npushed;
+
+static void push_all(void *ctx, rill_emitter_t *e) {
+  const struct pushed *p = ctx;
+  for (int64_t i = 0; i < p->n; i++)
+    if (rill_emitter_next(e, elem(i, p->owned)) < 0)
+      return; /* RILL_ENOMEM: the subscription has failed */
+  rill_emitter_complete(e);
+}
+
+static rill_observable_t *f_create(int64_t n, bool owned) {
+  struct pushed *t = &pushed_templates[npushed++ % 64];
+  t->n = n;
+  t->owned = owned;
+  return rill_create(push_all, NULL, t);
 }
 
 struct factory {
@@ -206,31 +233,33 @@ struct factory {
   int64_t max_n; /* largest n it can produce */
   int64_t min_n;
   bool owned_ok; /* can carry owned values */
+  int zero_error; /* at n == 0: ends with on_error(this), 0: completes */
 };
 
 static const struct factory factories[] = {
-    {"range", f_range, INT64_MAX, 0, false},
-    {"from_array", f_from_array, 1 << 20, 0, true},
-    {"just", f_just, 3, 0, true},
-    {"generate", f_generate, INT64_MAX, 0, true},
-    {"empty", f_empty, 0, 0, false},
-    {"map", f_map, INT64_MAX, 0, true},
-    {"filter", f_filter, INT64_MAX / 4, 0, true},
-    {"map_filter_map", f_map_filter_map, INT64_MAX / 4, 0, true},
-    {"take", f_take, INT64_MAX / 2, 0, true},
-    {"skip", f_skip, INT64_MAX / 2, 0, true},
-    {"take_while", f_take_while, INT64_MAX / 2, 0, true},
-    {"scan", f_scan, INT64_MAX, 0, true},
-    {"reduce", f_reduce, 1, 0, true},
-    {"first", f_first, 1, 0, true},
-    {"last", f_last, 1, 0, true},
-    {"take_until", f_take_until, INT64_MAX, 0, true},
-    {"distinct_until_changed", f_distinct, INT64_MAX / 4, 0, true},
-    {"start_with", f_start_with, INT64_MAX, 0, true},
-    {"buffer_count", f_buffer_count, INT64_MAX / 4, 0, true},
-    {"concat", f_concat, INT64_MAX, 0, true},
-    {"merge", f_merge, INT64_MAX, 0, true},
-    {"merge_default_prefetch", f_merge_default, INT64_MAX, 0, true},
+    {"range", f_range, INT64_MAX, 0, false, 0},
+    {"from_array", f_from_array, 1 << 20, 0, true, 0},
+    {"just", f_just, 3, 0, true, 0},
+    {"generate", f_generate, INT64_MAX, 0, true, 0},
+    {"empty", f_empty, 0, 0, false, 0},
+    {"create", f_create, 1 << 20, 0, true, 0},
+    {"map", f_map, INT64_MAX, 0, true, 0},
+    {"filter", f_filter, INT64_MAX / 4, 0, true, 0},
+    {"map_filter_map", f_map_filter_map, INT64_MAX / 4, 0, true, 0},
+    {"take", f_take, INT64_MAX / 2, 0, true, 0},
+    {"skip", f_skip, INT64_MAX / 2, 0, true, 0},
+    {"take_while", f_take_while, INT64_MAX / 2, 0, true, 0},
+    {"scan", f_scan, INT64_MAX, 0, true, 0},
+    {"reduce", f_reduce, 1, 0, true, 0},
+    {"first", f_first, 1, 0, true, RILL_EEMPTY},
+    {"last", f_last, 1, 0, true, RILL_EEMPTY},
+    {"take_until", f_take_until, INT64_MAX, 0, true, 0},
+    {"distinct_until_changed", f_distinct, INT64_MAX / 4, 0, true, 0},
+    {"start_with", f_start_with, INT64_MAX, 0, true, 0},
+    {"buffer_count", f_buffer_count, INT64_MAX / 4, 0, true, 0},
+    {"concat", f_concat, INT64_MAX, 0, true, 0},
+    {"merge", f_merge, INT64_MAX, 0, true, 0},
+    {"merge_default_prefetch", f_merge_default, INT64_MAX, 0, true, 0},
 };
 #define NFACTORIES ((int)(sizeof(factories) / sizeof(factories[0])))
 
@@ -338,30 +367,113 @@ START_TEST(unbounded_demand_delivers_everything) {
 }
 END_TEST
 
+/* A subscriber that makes one bad request from inside on_subscribe, while
+ * the subscription is certainly live (an empty source completes only after
+ * on_subscribe returns). */
+static int64_t bad_request_value;
+static void bad_on_subscribe(void *ctx, rill_subscription_t *s) {
+  b_on_subscribe(ctx, s);
+  rill_subscription_request(s, bad_request_value);
+}
+static const rill_subscriber_t bad_request_sub = {
+    .on_subscribe = bad_on_subscribe,
+    .on_next = b_on_next,
+    .on_error = b_on_error,
+    .on_complete = b_on_complete,
+};
+
 START_TEST(non_positive_request_signals_einval_once) {
   const struct factory *f = &factories[_i];
   static const int64_t bad[] = {0, -1, INT64_MIN};
   for (size_t b = 0; b < 3; b++) {
     int64_t n = clamp_n(f, 5);
+    /* 1. from inside on_subscribe: live for every factory, empty ones too */
     rill_observable_t *obs = f->make(n, false);
     rec_t r;
     rec_init(&r);
+    bad_request_value = bad[b];
+    ck_assert_int_eq(rill_observable_subscribe(obs, &bad_request_sub, &r, NULL),
+                     0);
+    ck_assert_msg(r.terminal == REC_ERROR && r.err.code == RILL_EINVAL,
+                  "%s: request(%lld) in on_subscribe: terminal %d (%s)",
+                  f->name, (long long)bad[b], r.terminal,
+                  r.terminal == REC_ERROR ? rill_err_name(r.err.code) : "-");
+    ck_assert_int_eq(r.terminals, 1);
+    ck_assert_int_eq(r.nexts, 0);
+    release_checked(&r, obs);
+    /* 2. after subscribe, before any positive request */
+    obs = f->make(n, false);
+    rec_init(&r);
     ck_assert_int_eq(rec_subscribe(&r, obs), 0);
-    if (r.terminal != REC_NONE) { /* empty sources finish at subscribe */
-      release_checked(&r, obs);
-      continue;
-    }
-    rec_request(&r, 1);
-    int64_t before = r.nexts;
-    if (r.terminal == REC_NONE) {
+    if (r.terminal != REC_NONE) {
+      /* an empty source finished at subscribe: the bad request is on a
+       * terminated subscription, a no-op (1.6), not a second terminal */
+      ck_assert_int_eq(r.terminal, f->zero_error ? REC_ERROR : REC_COMPLETE);
+      rill_subscription_request(r.s, bad[b]);
+    } else {
       rill_subscription_request(r.s, bad[b]);
       ck_assert_int_eq(r.terminal, REC_ERROR);
       ck_assert_int_eq(r.err.code, RILL_EINVAL);
-      ck_assert_int_eq(r.nexts, before);
+      ck_assert_int_eq(r.nexts, 0);
     }
     ck_assert_int_eq(r.terminals, 1);
     ck_assert_rec_ok(&r);
     release_checked(&r, obs);
+    /* 3. after some values, while still live */
+    obs = f->make(n, false);
+    rec_init(&r);
+    ck_assert_int_eq(rec_subscribe(&r, obs), 0);
+    if (n >= 2) {
+      rec_request(&r, 1);
+      ck_assert_int_eq(r.nexts, 1);
+      ck_assert_msg(r.terminal == REC_NONE, "%s: ended after 1 of %lld",
+                    f->name, (long long)n);
+      rill_subscription_request(r.s, bad[b]);
+      ck_assert_int_eq(r.terminal, REC_ERROR);
+      ck_assert_int_eq(r.err.code, RILL_EINVAL);
+      ck_assert_int_eq(r.nexts, 1);
+      ck_assert_int_eq(r.terminals, 1);
+    }
+    ck_assert_rec_ok(&r);
+    release_checked(&r, obs);
+  }
+}
+END_TEST
+
+/* Every factory at n == 0: no value, exactly one terminal (on_complete, or
+ * the factory's zero_error), with or without a request; a bad request,
+ * more requests and a double cancel afterwards change nothing. */
+START_TEST(zero_elements_end_with_one_terminal) {
+  const struct factory *f = &factories[_i];
+  if (f->min_n > 0)
+    return;
+  for (int owned = 0; owned < 2; owned++) {
+    if (owned && !f->owned_ok)
+      continue;
+    tl_owned_reset();
+    rill_observable_t *obs = f->make(0, owned);
+    ck_assert_ptr_nonnull(obs);
+    rill_subscription_t *s;
+    rec_t r;
+    rec_init(&r);
+    ck_assert_int_eq(rill_observable_subscribe(obs, &battery_rec_sub, &r, &s),
+                     0);
+    if (r.terminal == REC_NONE)
+      ck_assert_int_eq(rill_subscription_request(s, 1), 0);
+    ck_assert_msg(r.terminal == (f->zero_error ? REC_ERROR : REC_COMPLETE),
+                  "%s: n = 0 ended with terminal %d", f->name, r.terminal);
+    if (f->zero_error)
+      ck_assert_int_eq(r.err.code, f->zero_error);
+    ck_assert_int_eq(r.nexts, 0);
+    ck_assert_int_eq(rill_subscription_request(s, 0), 0);
+    ck_assert_int_eq(rill_subscription_request(s, 5), 0);
+    ck_assert_int_eq(rill_subscription_cancel(s), 0);
+    ck_assert_int_eq(rill_subscription_cancel(s), 0);
+    ck_assert_int_eq(r.terminals, 1);
+    ck_assert_int_eq(r.nexts, 0);
+    rill_subscription_free(s);
+    release_checked(&r, obs);
+    ck_assert_owned_balanced();
   }
 }
 END_TEST
@@ -393,16 +505,23 @@ END_TEST
 START_TEST(cancel_twice_inside_on_next_stops_at_once) {
   const struct factory *f = &factories[_i];
   int64_t n = clamp_n(f, 10);
-  if (n < 3)
-    return; /* needs three elements */
   rill_observable_t *obs = f->make(n, false);
   rec_t r;
   rec_init(&r);
   r.request_on_subscribe = RILL_UNBOUNDED;
-  r.cancel_at = 3;
-  r.cancel_times = 2;
+  if (n == 0) {
+    /* no on_next to cancel from: cancel twice in on_subscribe, before the
+     * empty source's completion (the recorder cancels twice there) */
+    r.cancel_on_subscribe = true;
+  } else {
+    /* the third value, or the last one when there are fewer: for a single
+     * value (reduce, first, last) the completion that would follow it in
+     * the same call must not come */
+    r.cancel_at = n < 3 ? n : 3;
+    r.cancel_times = 2;
+  }
   ck_assert_int_eq(rec_subscribe(&r, obs), 0);
-  ck_assert_int_eq(r.nexts, 3);
+  ck_assert_int_eq(r.nexts, n < 3 ? n : 3);
   ck_assert_int_eq(r.terminal, REC_NONE);
   ck_assert_rec_ok(&r);
   release_checked(&r, obs);
@@ -618,6 +737,7 @@ Suite *battery_suite(void) {
   tcase_add_loop_test(tc, unbounded_demand_delivers_everything, 0, NFACTORIES);
   tcase_add_loop_test(tc, non_positive_request_signals_einval_once, 0,
                       NFACTORIES);
+  tcase_add_loop_test(tc, zero_elements_end_with_one_terminal, 0, NFACTORIES);
   suite_add_tcase(s, tc);
   tc = tcase_create("cancel");
   tcase_add_loop_test(tc, cancel_before_request_then_requests_give_nothing, 0,

@@ -142,7 +142,7 @@ static rill_observable_t *tagged_array(int id, int64_t n, bool owned) {
 
 static rill_observable_t *merge_of(rill_observable_t **srcs, size_t n,
                                    size_t prefetch) {
-  rill_observable_t *m = rill_merge(srcs, n, prefetch);
+  rill_observable_t *m = rill_merge(srcs, n, 0, prefetch);
   ck_assert_ptr_nonnull(m);
   ck_assert_str_eq(rill_observable_name(m), "merge");
   return m;
@@ -354,7 +354,7 @@ END_TEST
 
 START_TEST(merge_of_zero_sources_completes_without_request) {
   rill_observable_t *none[1] = {NULL};
-  rill_observable_t *ms[2] = {rill_merge(NULL, 0, 0), rill_merge(none, 0, 4)};
+  rill_observable_t *ms[2] = {rill_merge(NULL, 0, 0, 0), rill_merge(none, 0, 0, 4)};
   for (int k = 0; k < 2; k++) {
     ck_assert_ptr_nonnull(ms[k]);
     for (int again = 0; again < 2; again++) {
@@ -415,16 +415,16 @@ START_TEST(merge_rejects_null_sources_and_releases_the_others) {
   rill_observable_t *srcs[3] = {tagged_range(0, 3), NULL,
                                 tagged_array(2, 3, true)};
   errno = 0;
-  ck_assert_ptr_null(rill_merge(srcs, 3, 0));
+  ck_assert_ptr_null(rill_merge(srcs, 3, 0, 0));
   ck_assert_int_eq(errno, EINVAL);
   ck_assert_owned_balanced(); /* the from_array was taken over and freed */
   errno = 0;
-  ck_assert_ptr_null(rill_merge(NULL, 2, 0));
+  ck_assert_ptr_null(rill_merge(NULL, 2, 0, 0));
   ck_assert_int_eq(errno, EINVAL);
   /* An absurd prefetch is EINVAL too, and the sources are released. */
   rill_observable_t *one[1] = {tagged_array(0, 2, true)};
   errno = 0;
-  ck_assert_ptr_null(rill_merge(one, 1, SIZE_MAX));
+  ck_assert_ptr_null(rill_merge(one, 1, 0, SIZE_MAX));
   ck_assert_int_eq(errno, EINVAL);
   ck_assert_owned_balanced();
 }
@@ -1240,7 +1240,7 @@ START_TEST(merge_subscribe_enomem_at_every_allocation_is_clean) {
       rill_observable_t *inner[2] = {tagged_range(3, 4), rill_empty()};
       rill_observable_t *srcs[4] = {tagged_range(0, 6),
                                     tagged_array(1, 3, false), gen_obs(&g),
-                                    rill_merge(inner, 2, 2)};
+                                    rill_merge(inner, 2, 0, 2)};
       rill_observable_t *m = merge_of(srcs, 4, 2);
       tl_alloc_index = 0;
       tl_fail_at = fail;

@@ -1408,7 +1408,7 @@ static rill_observable_t *cx_source(enum cx_src k, int64_t n) {
     return rill_range(0, n);
   if (k == CX_MERGE) { /* wired straight through under unbounded demand */
     rill_observable_t *r[2] = {rill_range(0, n), rill_range(n, n)};
-    return rill_merge(r, 2, 0);
+    return rill_merge(r, 2, 0, 0);
   }
   if (k == CX_GENERATE) {
     static int64_t count; /* read by init, at subscribe */

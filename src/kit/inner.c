@@ -8,7 +8,10 @@ static void inner_on_subscribe(struct rill__node *self, struct rill__node *up) {
     return;
   }
   in->up = up;
-  rill__request(up, in->prefetch);
+  if (in->ops->on_upstream != NULL)
+    in->ops->on_upstream(in);
+  if (in->up != NULL && !in->cancelled)
+    rill__request(up, in->prefetch);
 }
 
 static void inner_on_next(void *self, rill_value_t v) {

@@ -23,6 +23,9 @@ struct rill__inner_ops {
   void (*on_next)(struct rill__inner *in, rill_value_t v);
   /* The upstream ended: err NULL for complete.  `in->done` is set. */
   void (*on_end)(struct rill__inner *in, const rill_error_t *err);
+  /* Optional: the upstream is known (in->up), nothing requested yet; the
+   * owner may change in->prefetch, or wire the node (rill__node_wire). */
+  void (*on_upstream)(struct rill__inner *in);
 };
 
 struct rill__inner {

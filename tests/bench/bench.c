@@ -150,7 +150,7 @@ static rill_observable_t *build_w2(int64_t n) {
   rill_observable_t *r[4];
   for (int k = 0; k < 4; k++)
     r[k] = rill_range(0, n / 4);
-  return rill_map(rill_merge(r, 4, 0), rill_double, NULL);
+  return rill_map(rill_merge(r, 4, 0, 0), rill_double, NULL);
 }
 
 static int64_t rill_w1(int64_t n) {
