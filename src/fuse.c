@@ -56,8 +56,6 @@ static void fused_on_subscribe(struct rill__node *self, struct rill__node *up) {
     return;
   }
   f->up = up;
-  /* Steps run inside the upstream's emission: pull-only if it is. */
-  f->node.flags |= up->flags & RILL__PULL_ONLY;
   f->down->vt->on_subscribe(f->down, self);
 }
 

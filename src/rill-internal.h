@@ -109,11 +109,13 @@ struct rill__node_vt {
 enum {
   RILL__DONE = 1u << 0,    /* no more signals downstream, ignore requests */
   RILL__RETIRED = 1u << 1, /* on the reap list or freed */
-  /* A subscription that emits only inside its own request() call, and
-   * emits everything requested there (range, from_array, just, generate,
-   * and a fused map/filter over one of them).  A stage that requests
-   * RILL_UNBOUNDED from it while holding its own drain bracket can let it
-   * deliver straight downstream without risk of nesting (src/flatten.c). */
+  /* A subscription that emits only inside its own request() call, emits
+   * everything requested there, and reads its subscriber's next_fn at each
+   * value (range, from_array, just, generate; not a fused map/filter,
+   * which copies its subscriber's next_fn when subscribed).  A stage that
+   * requests RILL_UNBOUNDED from it while holding its own drain bracket
+   * may wire its subscriber node straight downstream without risk of
+   * nesting (src/flatten.c). */
   RILL__PULL_ONLY = 1u << 2,
 };
 

@@ -1278,6 +1278,87 @@ START_TEST(merge_subscribe_enomem_at_every_allocation_is_clean) {
 }
 END_TEST
 
+/* Issue 8 §3: with unbounded demand, merge wired its inners straight
+ * downstream, so a value from A whose on_next made B push was delivered
+ * inside A's on_next (rule 1.3).  Only pull-only inners are wired now, and
+ * only while merge holds its drain bracket. */
+struct two_pushers {
+  rill_emitter_t *a, *b;
+  int depth, max_depth, nexts;
+  bool pushed;
+};
+static void tp_start_a(void *ctx, rill_emitter_t *e) {
+  ((struct two_pushers *)ctx)->a = e;
+}
+static void tp_start_b(void *ctx, rill_emitter_t *e) {
+  ((struct two_pushers *)ctx)->b = e;
+}
+static void tp_next(void *ctx, rill_value_t v) {
+  struct two_pushers *t = ctx;
+  rill_value_release(v);
+  if (++t->depth > t->max_depth)
+    t->max_depth = t->depth;
+  t->nexts++;
+  if (!t->pushed) {
+    t->pushed = true;
+    rill_emitter_next(t->b, rill_value_int(2)); /* B pushes from A's value */
+    rill_emitter_next(t->b, rill_value_int(3));
+  }
+  t->depth--;
+}
+
+START_TEST(merge_never_nests_when_on_next_makes_another_source_push) {
+  for (int mc = 0; mc < 2; mc++) {
+    struct two_pushers t = {0};
+    rill_observable_t *srcs[2] = {rill_create(tp_start_a, NULL, &t),
+                                  rill_create(tp_start_b, NULL, &t)};
+    rill_observable_t *m = rill_merge(srcs, 2, (size_t)mc * 2, 0);
+    rill_subscriber_t sub = {.on_next = tp_next};
+    rill_subscription_t *h;
+    ck_assert_int_eq(rill_observable_consume(m, &sub, &t, RILL_UNBOUNDED, &h),
+                     0);
+    rill_emitter_next(t.a, rill_value_int(1));
+    ck_assert_int_eq(t.nexts, 3);
+    ck_assert_int_eq(t.max_depth, 1);
+    rill_subscription_free(h);
+    rill_observable_free(m);
+  }
+}
+END_TEST
+
+/* merge's concurrency limit: at most k sources subscribed at once, the next
+ * as one completes (RxJS merge(..., concurrent)). */
+struct live_probe {
+  int live, max_live, subscribed;
+};
+static void lp_start(void *ctx, rill_emitter_t *e) {
+  struct live_probe *p = ctx;
+  p->subscribed++;
+  if (++p->live > p->max_live)
+    p->max_live = p->live;
+  rill_emitter_next(e, rill_value_int(p->subscribed));
+  p->live--;
+  rill_emitter_complete(e);
+}
+
+START_TEST(merge_max_concurrency_limits_live_sources) {
+  struct live_probe p = {0};
+  rill_observable_t *srcs[6];
+  for (int i = 0; i < 6; i++)
+    srcs[i] = rill_create(lp_start, NULL, &p);
+  rill_observable_t *m = rill_merge(srcs, 6, 2, 0);
+  rill_values_t vals = {0};
+  ck_assert_int_eq(rill_observable_collect(m, &vals, NULL), 0);
+  ck_assert_uint_eq(vals.len, 6);
+  ck_assert_int_eq(p.subscribed, 6);
+  ck_assert_int_le(p.max_live, 2);
+  for (size_t i = 0; i < vals.len; i++) /* one after another, in order */
+    ck_assert_int_eq(vals.items[i].as.i, (int64_t)i + 1);
+  rill_values_clear(&vals);
+  rill_observable_free(m);
+}
+END_TEST
+
 Suite *merge_suite(void) {
   Suite *s = suite_create("merge");
   TCase *tc = tcase_create("values");
@@ -1328,6 +1409,8 @@ Suite *merge_suite(void) {
   tcase_add_test(tc, merge_cancel_inside_on_subscribe_subscribes_nothing);
   tcase_add_test(tc, merge_of_the_same_observable_twice);
   tcase_add_test(tc, merge_subscription_outlives_the_observable);
+  tcase_add_test(tc, merge_never_nests_when_on_next_makes_another_source_push);
+  tcase_add_test(tc, merge_max_concurrency_limits_live_sources);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("enomem");
