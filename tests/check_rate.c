@@ -53,8 +53,7 @@ static void expect(rill_observable_t *o, double until, const char *want) {
   ck_assert_ptr_nonnull(o);
   marble_result_t r;
   marble_run(vs, o, until, &r);
-  ck_assert_msg(marble_equal(r.text, want), "got \"%s\", want \"%s\"", r.text,
-                want);
+  ck_assert_marble_result(&r, want);
   ck_assert_int_eq(r.active_after, 0);
   if (strchr(want, '#') != NULL)
     ck_assert_int_eq(r.error_code, RILL_EUSER);
@@ -67,8 +66,7 @@ static void expect_cancel(rill_observable_t *o, double until, double cancel_at,
   ck_assert_ptr_nonnull(o);
   marble_result_t r;
   marble_run_cancel(vs, o, until, cancel_at, &r);
-  ck_assert_msg(marble_equal(r.text, want), "got \"%s\", want \"%s\"", r.text,
-                want);
+  ck_assert_marble_result(&r, want);
   ck_assert_int_eq(r.terminals, 0);
   ck_assert_int_eq(r.active_after, 0); /* the cancel stopped every timer */
   rill_observable_free(o);
@@ -275,7 +273,7 @@ START_TEST(throttle_leading_arms_no_timer) {
   rill_observable_t *o = thr(bursts(), 10, &LEAD);
   marble_result_t r;
   marble_run(vs, o, 0, &r);
-  ck_assert_str_eq(r.text, "0-----|");
+  ck_assert_marble_result(&r, "0-----|");
   ck_assert_int_eq(max_active, 0);
   rill_observable_free(o);
 }
@@ -286,7 +284,7 @@ START_TEST(throttle_trailing_burst_uses_one_timer) {
   marble_result_t r;
   marble_run(vs, o, 0, &r);
   /* 0 leads; 999 trails at 2 (opening 2..4); 1999 (at 3) trails at 4. */
-  ck_assert_str_eq(r.text, "0-{999}-{1999}-|");
+  ck_assert_marble_result(&r, "0-{999}-{1999}-|");
   ck_assert_int_eq(max_active, 1);
   ck_assert_int_eq(r.active_after, 0);
   rill_observable_free(o);
@@ -373,7 +371,7 @@ START_TEST(sample_burst_uses_one_timer) {
   marble_result_t r;
   marble_run(vs, o, 0, &r);
   /* Ticks at 2, 4, 6: 999 (burst at 0), 1999 (burst at 3), then nothing. */
-  ck_assert_str_eq(r.text, "--{999}-{1999}-|");
+  ck_assert_marble_result(&r, "--{999}-{1999}-|");
   ck_assert_int_eq(max_active, 1);
   rill_observable_free(o);
 }
@@ -465,7 +463,7 @@ START_TEST(audit_burst_uses_one_timer) {
   rill_observable_t *o = aud(bursts(), 2);
   marble_result_t r;
   marble_run(vs, o, 0, &r);
-  ck_assert_str_eq(r.text, "--{999}--{1999}|");
+  ck_assert_marble_result(&r, "--{999}--{1999}|");
   ck_assert_int_eq(max_active, 1);
   rill_observable_free(o);
 }
@@ -483,8 +481,7 @@ static void expect_owned(rill_observable_t *o, double until, double cancel_at,
     marble_run_cancel(vs, o, until, cancel_at, &r);
   else
     marble_run(vs, o, until, &r);
-  ck_assert_msg(marble_equal(r.text, want), "got \"%s\", want \"%s\"", r.text,
-                want);
+  ck_assert_marble_result(&r, want);
   ck_assert_int_eq(r.active_after, 0);
   rill_observable_free(o);
   ck_assert_int_gt(tl_owned_made, 0);

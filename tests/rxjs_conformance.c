@@ -18,12 +18,17 @@
  *     idle (or max_frames), and every notification (frame, kind, value or
  *     error value) and every source's subscription log are compared.
  *
- * A case that does not pass must be listed, with its reason, in
- * tests/conformance/deviations.txt; otherwise it fails the run.  Cases of
- * operators rill does not implement are counted as "not implemented".
- * `conformance --list` prints every case that does not pass, with the
- * runner's own reason, in the deviations file's format.
- * Exit: 0, 1 (a failing case), 77 (no data: skipped). */
+ * Each RxJS operator is built by its entry in `ops` (the table build()
+ * dispatches on; `rxjs_conformance --ops` prints it).  Arguments are passed
+ * to rill as the case gives them: when rill refuses one (NULL, EINVAL),
+ * the case is "refused".  A case using an operator that has no entry is
+ * "not implemented"; every other case runs, and one that does not pass
+ * must be listed, with its kind and its observed difference, in
+ * tests/conformance/deviations.txt (format below, at load_deviations).
+ * `rxjs_conformance --list` prints every case that does not pass in that
+ * format; `--help` gives the environment (RILL_CONFORMANCE_DIR, CI).
+ * Exit: 0, 1 (a failing case, or no data when CI is set), 77 (no data:
+ * skipped). */
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
@@ -45,42 +50,6 @@
 #endif
 
 #define NEVER_FRAME (-1L)
-
-/* The operator groups (data files) rill implements. */
-static const char *const implemented[] = {
-    "auditTime",
-    "bufferCount",
-    "bufferTime",
-    "concat",
-    "debounceTime",
-    "delay",
-    "distinctUntilChanged",
-    "filter",
-    "first",
-    "interval",
-    "last",
-    "map",
-    "merge",
-    "range",
-    "reduce",
-    "sampleTime",
-    "scan",
-    "skip",
-    "startWith",
-    "take",
-    "takeUntil",
-    "takeWhile",
-    "throttleTime",
-    "timeout",
-    "timer",
-};
-
-static bool is_implemented(const char *group) {
-  for (size_t i = 0; i < sizeof(implemented) / sizeof(implemented[0]); i++)
-    if (strcmp(implemented[i], group) == 0)
-      return true;
-  return false;
-}
 
 static void *xcalloc(size_t n, size_t size) {
   void *p = calloc(n, size);
@@ -352,26 +321,51 @@ static struct source *find_source(struct runner *r, const char *name) {
 
 /* ---- building the pipeline ------------------------------------------------*/
 
-enum { B_OK, B_NOTIMPL, B_NOCB, B_UNSUP };
+/* A case that the runner cannot build is "not implemented" when it uses an
+ * RxJS operator that has no entry in `ops` below (the table build()
+ * dispatches on), and "refused" when the entry exists but cannot build
+ * this use of it: a rill constructor returned NULL (bad argument), an
+ * argument rill has no parameter for, or a callback not translated. */
+enum { B_OK, B_REFUSED };
 
 struct build {
   struct runner *r;
   int status;
-  char why[200];
+  char why[256];
 };
 
-static rill_observable_t *bfail(struct build *b, int status, const char *fmt,
-                                ...) __attribute__((format(printf, 3, 4)));
-static rill_observable_t *bfail(struct build *b, int status, const char *fmt,
-                                ...) {
+static rill_observable_t *bfail(struct build *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static rill_observable_t *bfail(struct build *b, const char *fmt, ...) {
   if (b->status == B_OK) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(b->why, sizeof(b->why), fmt, ap);
     va_end(ap);
-    b->status = status;
+    b->status = B_REFUSED;
   }
   return NULL;
+}
+
+/* The result of a rill constructor: NULL (rill refused its arguments, or
+ * a source it was given was already NULL) becomes the case's reason. */
+static rill_observable_t *made(struct build *b, rill_observable_t *o,
+                               const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static rill_observable_t *made(struct build *b, rill_observable_t *o,
+                               const char *fmt, ...) {
+  if (o != NULL || b->status != B_OK)
+    return o;
+  int err = errno;
+  char call[160];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(call, sizeof(call), fmt, ap);
+  va_end(ap);
+  return bfail(b, "rill refused %s: NULL, errno %s", call,
+               err == EINVAL   ? "EINVAL"
+               : err == ENOMEM ? "ENOMEM"
+                               : strerror(err));
 }
 
 static bool is_tag(json_t *j, const char *tag) {
@@ -423,7 +417,7 @@ static conf_cb_t *callback_text(struct build *b, const char *text,
                                 cb_kind_t kind) {
   const conf_cb_entry_t *e = conf_cb_find(text, kind);
   if (e == NULL) {
-    bfail(b, B_NOCB, "callback not translated: %s", text);
+    bfail(b, "callback not translated: %s", text);
     return NULL;
   }
   conf_cb_t *cb = xcalloc(1, sizeof(*cb));
@@ -431,13 +425,35 @@ static conf_cb_t *callback_text(struct build *b, const char *text,
   return cb_keep(b->r, cb);
 }
 
-static conf_cb_t *callback(struct build *b, json_t *fn, cb_kind_t kind) {
+/* A callback, with its thisArg (NULL if none): `function (x) {return
+ * this.NAME(x);}` calls the thisArg's field NAME, itself a callback. */
+static conf_cb_t *callback_this(struct build *b, json_t *fn, json_t *self,
+                                cb_kind_t kind) {
   const char *text = json_string_value(json_object_get(fn, "$function"));
   if (text == NULL) {
-    bfail(b, B_NOCB, "callback not translated (not a function)");
+    bfail(b, "callback not translated (not a function)");
     return NULL;
   }
-  return callback_text(b, text, kind);
+  const char *pre = "function (x) {return this.";
+  size_t len = strlen(pre);
+  json_t *fields = json_object_get(self, "fields");
+  if (strncmp(text, pre, len) == 0 && json_is_object(fields)) {
+    char field[64];
+    size_t k = strcspn(text + len, "(");
+    snprintf(field, sizeof(field), "%.*s", (int)k, text + len);
+    const char *t = json_string_value(
+        json_object_get(json_object_get(fields, field), "$function"));
+    if (strcmp(text + len + k, "(x);}") == 0 && t != NULL)
+      return callback_text(b, t, kind);
+  }
+  conf_cb_t *cb = callback_text(b, text, kind);
+  if (cb != NULL)
+    cb->self = self;
+  return cb;
+}
+
+static conf_cb_t *callback(struct build *b, json_t *fn, cb_kind_t kind) {
+  return callback_this(b, fn, NULL, kind);
 }
 
 static rill_observable_t *build(struct build *b, json_t *node);
@@ -451,7 +467,7 @@ static rill_observable_t *input(struct build *b, json_t *j) {
       v[i] = conf_from_json(json_array_get(j, i));
     rill_observable_t *o = rill_from_array(v, n);
     free(v);
-    return o;
+    return made(b, o, "rill_from_array(%zu values)", n);
   }
   return build(b, j);
 }
@@ -470,11 +486,11 @@ static rill_observable_t *combine(struct build *b, const char *op,
   double concurrent = INFINITY;
   if (src != NULL)
     v[n++] = src;
-  for (size_t i = 0; i < nargs(args) && n < 32; i++) {
+  for (size_t i = 0; i < nargs(args); i++) {
     json_t *a = json_array_get(args, i);
     if (get_num(a, &concurrent))
       continue;
-    rill_observable_t *o = input(b, a);
+    rill_observable_t *o = n < 32 ? input(b, a) : bfail(b, "over 32 inputs");
     if (o == NULL) {
       free_all(v, n);
       return NULL;
@@ -484,17 +500,73 @@ static rill_observable_t *combine(struct build *b, const char *op,
   if (strcmp(op, "merge") == 0) {
     if (concurrent < (double)n) {
       free_all(v, n);
-      return bfail(b, B_UNSUP,
-                   "merge with concurrent=%g (rill merge has no "
-                   "concurrency limit)",
+      return bfail(b,
+                   "missing feature: merge(concurrent=%g): rill_merge has "
+                   "no concurrency limit (prefetch bounds buffering)",
                    concurrent);
     }
-    return rill_merge(v, n, 0);
+    return made(b, rill_merge(v, n, 0, 0), "rill_merge(%zu sources)", n);
   }
-  return rill_concat(v, n);
+  return made(b, rill_concat(v, n), "rill_concat(%zu sources)", n);
 }
 
-static rill_observable_t *error_from_text(struct build *b, json_t *fn) {
+/* ---- the operator table: creation forms ----------------------------------*/
+
+static rill_observable_t *c_merge(struct build *b, json_t *args) {
+  return combine(b, "merge", NULL, args);
+}
+
+static rill_observable_t *c_concat(struct build *b, json_t *args) {
+  return combine(b, "concat", NULL, args);
+}
+
+static rill_observable_t *c_of(struct build *b, json_t *args) {
+  json_t *arr = json_array();
+  for (size_t i = 0; i < nargs(args); i++)
+    json_array_append(arr, json_array_get(args, i));
+  rill_observable_t *o = input(b, arr);
+  json_decref(arr);
+  return o;
+}
+
+static rill_observable_t *c_range(struct build *b, json_t *args) {
+  double a0, a1;
+  if (!get_num(json_array_get(args, 0), &a0))
+    return bfail(b, "range arguments");
+  if (nargs(args) < 2) /* range(count) counts from 0 */
+    a1 = a0, a0 = 0;
+  else if (!get_num(json_array_get(args, 1), &a1))
+    return bfail(b, "range arguments");
+  return made(b, rill_range((int64_t)a0, (int64_t)a1), "rill_range(%g, %g)", a0,
+              a1);
+}
+
+static rill_observable_t *c_timer(struct build *b, json_t *args) {
+  rill_sched_t *s = b->r->s;
+  json_t *d = json_array_get(args, 0);
+  double due;
+  if (nargs(args) >= 2 && !is_undef(json_array_get(args, 1)))
+    return bfail(b, "missing feature: timer(due, period): rill_timer has no "
+                    "period");
+  /* rill_timer has no Date form: a Date is its distance from now (the
+   * build happens at frame 0, where the case subscribes) */
+  if (is_tag(d, "$date"))
+    due = json_number_value(json_object_get(d, "$date")) - rill_sched_now(s);
+  else if (!get_num(d, &due))
+    return bfail(b, "timer arguments");
+  return made(b, rill_timer(s, due), "rill_timer(%g)", due);
+}
+
+static rill_observable_t *c_interval(struct build *b, json_t *args) {
+  double period;
+  if (!get_num(json_array_get(args, 0), &period))
+    return bfail(b, "interval arguments");
+  return made(b, rill_interval(b->r->s, period, NULL), "rill_interval(%g)",
+              period);
+}
+
+static rill_observable_t *c_throw_error(struct build *b, json_t *args) {
+  json_t *fn = json_array_get(args, 0);
   const char *text = json_string_value(json_object_get(fn, "$function"));
   const char *pre = "() => new Error('";
   if (text != NULL && strncmp(text, pre, strlen(pre)) == 0) {
@@ -503,11 +575,10 @@ static rill_observable_t *error_from_text(struct build *b, json_t *fn) {
     if (end != NULL) {
       json_t *e = json_pack("{s:{s:s,s:s#}}", "$error", "name", "Error",
                             "message", msg, (int)(end - msg));
-      return rill_error(conf_error_code(e), "error");
+      return made(b, rill_error(conf_error_code(e), "error"), "rill_error");
     }
   }
-  return bfail(b, B_NOCB, "callback not translated: %s",
-               text ? text : "(error value)");
+  return bfail(b, "callback not translated: %s", text ? text : "(error value)");
 }
 
 /* `() => name` where name is a source. */
@@ -516,72 +587,18 @@ static rill_observable_t *thunk_source(struct build *b, json_t *fn) {
   if (text != NULL && strncmp(text, "() => ", 6) == 0 &&
       find_source(b->r, text + 6) != NULL)
     return rill_observable_ref(find_source(b->r, text + 6)->obs);
-  return bfail(b, B_NOCB, "callback not translated: %s",
+  return bfail(b, "callback not translated: %s",
                text ? text : "(not a function)");
 }
 
-static rill_observable_t *creation(struct build *b, const char *op,
-                                   json_t *args) {
-  rill_sched_t *s = b->r->s;
-  size_t n = nargs(args);
-  double a0 = 0, a1 = 0;
-  if (strcmp(op, "merge") == 0 || strcmp(op, "concat") == 0)
-    return combine(b, op, NULL, args);
-  if (strcmp(op, "of") == 0) {
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++)
-      json_array_append(arr, json_array_get(args, i));
-    rill_observable_t *o = input(b, arr);
-    json_decref(arr);
-    return o;
-  }
-  if (strcmp(op, "range") == 0) {
-    if (!get_num(json_array_get(args, 0), &a0))
-      return bfail(b, B_UNSUP, "range arguments");
-    if (n < 2) /* range(count) counts from 0 */
-      a1 = a0, a0 = 0;
-    else if (!get_num(json_array_get(args, 1), &a1))
-      return bfail(b, B_UNSUP, "range arguments");
-    return rill_range((int64_t)a0, a1 < 0 ? 0 : (int64_t)a1);
-  }
-  if (strcmp(op, "timer") == 0) {
-    json_t *d = json_array_get(args, 0);
-    if (is_tag(d, "$date"))
-      a0 = json_number_value(json_object_get(d, "$date")) - rill_sched_now(s);
-    else if (!get_num(d, &a0))
-      return bfail(b, B_UNSUP, "timer arguments");
-    if (a0 < 0)
-      a0 = 0;
-    rill_observable_t *t = isinf(a0) ? rill_never() : rill_timer(s, a0);
-    if (n >= 2 && get_num(json_array_get(args, 1), &a1) && a1 >= 0) {
-      /* timer(due, period) = concat(timer(due), interval(period) + 1) */
-      conf_cb_t *cb = callback_text(b, "(x) => x + 1", CB_MAP);
-      rill_observable_t *v[2] = {
-          t, rill_map(rill_interval(s, a1, NULL), cb->entry->map,
-                      cb)};
-      return rill_concat(v, 2);
-    }
-    return t;
-  }
-  if (strcmp(op, "interval") == 0) {
-    if (!get_num(json_array_get(args, 0), &a0))
-      return bfail(b, B_UNSUP, "interval arguments");
-    if (a0 < 0)
-      a0 = 0; /* RxJS: a negative period counts as 0 (rill: EINVAL) */
-    return rill_interval(s, a0, NULL);
-  }
-  if (strcmp(op, "throwError") == 0)
-    return error_from_text(b, json_array_get(args, 0));
-  return bfail(b, B_NOTIMPL, "uses %s (not implemented in rill)", op);
-}
+/* ---- the operator table: operator (pipeable) forms ----------------------*/
 
-static rill_observable_t *pipeable(struct build *b, const char *op,
-                                   json_t *args, rill_observable_t *src) {
-  rill_sched_t *s = b->r->s;
-  size_t n = nargs(args);
-  json_t *a0 = json_array_get(args, 0), *a1 = json_array_get(args, 1);
-  double d = 0, e = 0;
-  conf_cb_t *cb = NULL;
+#define ARGS                                                                   \
+  size_t n = nargs(args);                                                      \
+  json_t *a0 = json_array_get(args, 0), *a1 = json_array_get(args, 1);         \
+  (void)n;                                                                     \
+  (void)a0;                                                                    \
+  (void)a1
 #define NEED(x)                                                                \
   do {                                                                         \
     if (!(x)) {                                                                \
@@ -589,226 +606,723 @@ static rill_observable_t *pipeable(struct build *b, const char *op,
       return NULL;                                                             \
     }                                                                          \
   } while (0)
-#define UNSUP(...)                                                             \
+#define REFUSE(...)                                                            \
   do {                                                                         \
     rill_observable_free(src);                                                 \
-    return bfail(b, B_UNSUP, __VA_ARGS__);                                     \
+    return bfail(b, __VA_ARGS__);                                              \
   } while (0)
-  if (strcmp(op, "map") == 0) {
-    NEED(cb = callback(b, a0, CB_MAP));
-    return rill_map(src, cb->entry->map, cb);
-  }
-  if (strcmp(op, "filter") == 0) {
+
+static rill_observable_t *p_map(struct build *b, json_t *args,
+                                rill_observable_t *src) {
+  ARGS;
+  conf_cb_t *cb;
+  NEED(cb = callback_this(b, a0, n > 1 ? a1 : NULL, CB_MAP));
+  return made(b, rill_map(src, cb->entry->map, cb), "rill_map");
+}
+
+static rill_observable_t *p_filter(struct build *b, json_t *args,
+                                   rill_observable_t *src) {
+  ARGS;
+  conf_cb_t *cb;
+  NEED(cb = callback_this(b, a0, n > 1 ? a1 : NULL, CB_PRED));
+  return made(b, rill_filter(src, cb->entry->pred, cb), "rill_filter");
+}
+
+static bool get_count(json_t *j, int64_t *out) {
+  double d;
+  if (!get_num(j, &d) || isnan(d))
+    return false;
+  /* Infinity: rill counts are int64_t, and INT64_MAX is never reached */
+  *out = d >= 9.2e18 ? INT64_MAX : d <= -9.2e18 ? INT64_MIN : (int64_t)d;
+  return true;
+}
+
+static rill_observable_t *p_take(struct build *b, json_t *args,
+                                 rill_observable_t *src) {
+  ARGS;
+  int64_t k;
+  if (!get_count(a0, &k))
+    REFUSE("take argument");
+  return made(b, rill_take(src, k), "rill_take(%lld)", (long long)k);
+}
+
+static rill_observable_t *p_skip(struct build *b, json_t *args,
+                                 rill_observable_t *src) {
+  ARGS;
+  int64_t k;
+  if (!get_count(a0, &k))
+    REFUSE("skip argument");
+  return made(b, rill_skip(src, k), "rill_skip(%lld)", (long long)k);
+}
+
+static rill_observable_t *first_last(struct build *b, json_t *args,
+                                     rill_observable_t *src, bool first) {
+  ARGS;
+  /* RxJS counts a default when a second argument is passed at all, even
+   * `undefined`. */
+  rill_pred_fn fn = NULL;
+  conf_cb_t *cb = NULL;
+  if (n > 0 && !is_undef(a0)) {
     NEED(cb = callback(b, a0, CB_PRED));
-    return rill_filter(src, cb->entry->pred, cb);
+    fn = cb->entry->pred;
   }
-  if (strcmp(op, "take") == 0 || strcmp(op, "skip") == 0) {
-    if (!get_num(a0, &d))
-      UNSUP("%s argument", op);
-    int64_t k = d < 0 ? 0 : isinf(d) ? INT64_MAX : (int64_t)d;
-    return op[0] == 't' ? rill_take(src, k) : rill_skip(src, k);
+  rill_value_t dflt;
+  const rill_value_t *dp = NULL;
+  if (n > 1) {
+    dflt = conf_from_json(a1);
+    dp = &dflt;
   }
-  if (strcmp(op, "first") == 0 || strcmp(op, "last") == 0) {
-    /* RxJS counts a default when a second argument is passed at all, even
-     * `undefined`. */
-    rill_pred_fn fn = NULL;
-    void *ctx = NULL;
-    if (n > 0 && !json_is_null(a0) && !is_undef(a0)) {
-      NEED(cb = callback(b, a0, CB_PRED));
-      fn = cb->entry->pred;
-      ctx = cb;
-    }
-    rill_value_t dflt;
-    const rill_value_t *dp = NULL;
-    if (n > 1) {
-      dflt = conf_from_json(a1);
-      dp = &dflt;
-    }
-    return op[0] == 'f' ? rill_first(src, fn, ctx, dp)
-                        : rill_last(src, fn, ctx, dp);
-  }
-  if (strcmp(op, "takeUntil") == 0) {
-    rill_observable_t *notifier = build(b, a0);
-    if (notifier == NULL) {
-      rill_observable_free(src);
-      return NULL;
-    }
-    return rill_take_until(src, notifier);
-  }
-  if (strcmp(op, "takeWhile") == 0) {
-    NEED(cb = callback(b, a0, CB_PRED));
-    return rill_take_while(src, cb->entry->pred, cb, n > 1 && json_is_true(a1));
-  }
-  if (strcmp(op, "scan") == 0 || strcmp(op, "reduce") == 0) {
-    NEED(cb = callback(b, a0, CB_REDUCE));
-    rill_value_t seed;
-    if (n > 1)
-      seed = conf_from_json(a1);
-    if (op[0] == 's')
-      return rill_scan(src, cb->entry->reduce, cb, n > 1 ? &seed : NULL);
-    return rill_reduce(src, cb->entry->reduce, cb, n > 1 ? &seed : NULL);
-  }
-  if (strcmp(op, "distinctUntilChanged") == 0) {
-    if (n > 1 && !is_undef(a1)) {
-      if (n > 0 && !is_undef(a0))
-        UNSUP("distinctUntilChanged with comparator and keySelector");
-      conf_cb_t *key;
-      NEED(key = callback(b, a1, CB_KEY));
-      conf_cb_t *cmp = cb_keep(b->r, xcalloc(1, sizeof(conf_cb_t)));
-      cmp->key = key;
-      return rill_distinct_until_changed(src, conf_cb_key_equal, cmp);
-    }
-    if (n > 0 && !is_undef(a0)) {
+  return first ? made(b, rill_first(src, fn, cb, dp), "rill_first")
+               : made(b, rill_last(src, fn, cb, dp), "rill_last");
+}
+
+static rill_observable_t *p_first(struct build *b, json_t *args,
+                                  rill_observable_t *src) {
+  return first_last(b, args, src, true);
+}
+
+static rill_observable_t *p_last(struct build *b, json_t *args,
+                                 rill_observable_t *src) {
+  return first_last(b, args, src, false);
+}
+
+static rill_observable_t *p_take_until(struct build *b, json_t *args,
+                                       rill_observable_t *src) {
+  ARGS;
+  rill_observable_t *notifier;
+  NEED(notifier = build(b, a0));
+  return made(b, rill_take_until(src, notifier), "rill_take_until");
+}
+
+static rill_observable_t *p_take_while(struct build *b, json_t *args,
+                                       rill_observable_t *src) {
+  ARGS;
+  conf_cb_t *cb;
+  NEED(cb = callback(b, a0, CB_PRED));
+  return made(
+      b, rill_take_while(src, cb->entry->pred, cb, n > 1 && json_is_true(a1)),
+      "rill_take_while");
+}
+
+static rill_observable_t *scan_reduce(struct build *b, json_t *args,
+                                      rill_observable_t *src, bool scan) {
+  ARGS;
+  conf_cb_t *cb;
+  NEED(cb = callback(b, a0, CB_REDUCE));
+  rill_value_t seed;
+  if (n > 1)
+    seed = conf_from_json(a1);
+  return scan
+             ? made(b,
+                    rill_scan(src, cb->entry->reduce, cb, n > 1 ? &seed : NULL),
+                    "rill_scan")
+             : made(b,
+                    rill_reduce(src, cb->entry->reduce, cb,
+                                n > 1 ? &seed : NULL),
+                    "rill_reduce");
+}
+
+static rill_observable_t *p_scan(struct build *b, json_t *args,
+                                 rill_observable_t *src) {
+  return scan_reduce(b, args, src, true);
+}
+
+static rill_observable_t *p_reduce(struct build *b, json_t *args,
+                                   rill_observable_t *src) {
+  return scan_reduce(b, args, src, false);
+}
+
+/* distinctUntilChanged(comparator, keySelector): rill takes a comparator
+ * only; a keySelector is composed into it (conf_cb_key_equal compares the
+ * keys, with the comparator when one is given).  RxJS computes each key
+ * once; the composition recomputes the previous one, the same for the
+ * data set's pure key selectors. */
+static rill_observable_t *p_distinct(struct build *b, json_t *args,
+                                     rill_observable_t *src) {
+  ARGS;
+  conf_cb_t *cb = NULL;
+  if (n > 1 && !is_undef(a1)) {
+    conf_cb_t *key;
+    NEED(key = callback(b, a1, CB_KEY));
+    if (n > 0 && !is_undef(a0))
       NEED(cb = callback(b, a0, CB_EQUAL));
-      return rill_distinct_until_changed(src, cb->entry->equal, cb);
+    else
+      cb = cb_keep(b->r, xcalloc(1, sizeof(conf_cb_t)));
+    cb->key = key;
+    return made(b, rill_distinct_until_changed(src, conf_cb_key_equal, cb),
+                "rill_distinct_until_changed");
+  }
+  if (n > 0 && !is_undef(a0)) {
+    NEED(cb = callback(b, a0, CB_EQUAL));
+    return made(b, rill_distinct_until_changed(src, cb->entry->equal, cb),
+                "rill_distinct_until_changed");
+  }
+  return made(b, rill_distinct_until_changed(src, NULL, NULL),
+              "rill_distinct_until_changed");
+}
+
+/* rill_start_with is variadic and has no array form: the counts the data
+ * set needs are spelled out. */
+static rill_observable_t *p_start_with(struct build *b, json_t *args,
+                                       rill_observable_t *src) {
+  ARGS;
+  rill_value_t v[4];
+  if (n > 4)
+    REFUSE("startWith with %zu values: rill_start_with is variadic, the "
+           "runner spells out up to 4",
+           n);
+  for (size_t i = 0; i < n; i++)
+    v[i] = conf_from_json(json_array_get(args, i));
+  rill_observable_t *o = NULL;
+  switch (n) {
+  case 0:
+    o = rill_start_with(src, 0);
+    break;
+  case 1:
+    o = rill_start_with(src, 1, v[0]);
+    break;
+  case 2:
+    o = rill_start_with(src, 2, v[0], v[1]);
+    break;
+  case 3:
+    o = rill_start_with(src, 3, v[0], v[1], v[2]);
+    break;
+  default:
+    o = rill_start_with(src, 4, v[0], v[1], v[2], v[3]);
+    break;
+  }
+  return made(b, o, "rill_start_with(%zu values)", n);
+}
+
+static rill_observable_t *p_buffer_count(struct build *b, json_t *args,
+                                         rill_observable_t *src) {
+  ARGS;
+  double size, every = 0;
+  if (!get_num(a0, &size))
+    REFUSE("bufferCount argument");
+  if (n > 1 && !is_undef(a1) && !get_num(a1, &every))
+    REFUSE("bufferCount argument");
+  if (size < 0 || every < 0)
+    REFUSE("bufferCount(%g, %g): rill's sizes are size_t", size, every);
+  return made(b, rill_buffer_count(src, (size_t)size, (size_t)every),
+              "rill_buffer_count(%g, %g)", size, every);
+}
+
+static rill_observable_t *p_concat(struct build *b, json_t *args,
+                                   rill_observable_t *src) {
+  return combine(b, "concat", src, args);
+}
+
+static rill_observable_t *p_merge(struct build *b, json_t *args,
+                                  rill_observable_t *src) {
+  return combine(b, "merge", src, args);
+}
+
+static rill_observable_t *p_throttle_time(struct build *b, json_t *args,
+                                          rill_observable_t *src) {
+  ARGS;
+  bool leading = true, trailing = false;
+  double d;
+  if (!get_num(a0, &d))
+    REFUSE("throttleTime argument");
+  for (size_t i = 1; i < json_array_size(args); i++) {
+    json_t *c = json_array_get(args, i);
+    if (json_is_object(c) && !is_tag(c, "$scheduler")) {
+      json_t *l = json_object_get(c, "leading");
+      json_t *t = json_object_get(c, "trailing");
+      if (l)
+        leading = json_is_true(l);
+      if (t)
+        trailing = json_is_true(t);
     }
-    return rill_distinct_until_changed(src, NULL, NULL);
   }
-  if (strcmp(op, "startWith") == 0) {
-    /* start_with(values...) is concat(from_array(values), src) */
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++)
-      json_array_append(arr, json_array_get(args, i));
-    rill_observable_t *first = input(b, arr);
-    json_decref(arr);
-    rill_observable_t *v[2] = {first, src};
-    return rill_concat(v, 2);
+  if (!leading && !trailing)
+    REFUSE("missing feature: throttleTime with neither edge (rill: 0 edges "
+           "means leading)");
+  rill_throttle_opts_t opts = {.edges =
+                                   (leading ? RILL_THROTTLE_LEADING : 0u) |
+                                   (trailing ? RILL_THROTTLE_TRAILING : 0u)};
+  return made(b, rill_throttle(src, b->r->s, d, &opts), "rill_throttle(%g)", d);
+}
+
+static rill_observable_t *p_debounce_time(struct build *b, json_t *args,
+                                          rill_observable_t *src) {
+  ARGS;
+  double d;
+  if (!get_num(a0, &d))
+    REFUSE("debounceTime argument");
+  return made(b, rill_debounce(src, b->r->s, d, NULL), "rill_debounce(%g)", d);
+}
+
+static rill_observable_t *p_sample_time(struct build *b, json_t *args,
+                                        rill_observable_t *src) {
+  ARGS;
+  double d;
+  if (!get_num(a0, &d))
+    REFUSE("sampleTime argument");
+  return made(b, rill_sample(src, b->r->s, d, NULL), "rill_sample(%g)", d);
+}
+
+static rill_observable_t *p_audit_time(struct build *b, json_t *args,
+                                       rill_observable_t *src) {
+  ARGS;
+  double d;
+  if (!get_num(a0, &d))
+    REFUSE("auditTime argument");
+  return made(b, rill_audit(src, b->r->s, d, NULL), "rill_audit(%g)", d);
+}
+
+static rill_observable_t *p_delay(struct build *b, json_t *args,
+                                  rill_observable_t *src) {
+  ARGS;
+  double d;
+  if (is_tag(a0, "$date")) {
+    d = json_number_value(json_object_get(a0, "$date"));
+    return made(b, rill_delay_until(src, b->r->s, d), "rill_delay_until(%g)",
+                d);
   }
-  if (strcmp(op, "bufferCount") == 0) {
-    if (!get_num(a0, &d))
-      UNSUP("bufferCount argument");
-    if (n > 1 && !is_undef(a1) && !get_num(a1, &e))
-      UNSUP("bufferCount argument");
-    return rill_buffer_count(src, (size_t)d, (size_t)e);
+  if (!get_num(a0, &d))
+    REFUSE("delay argument");
+  return made(b, rill_delay(src, b->r->s, d), "rill_delay(%g)", d);
+}
+
+static rill_observable_t *p_buffer_time(struct build *b, json_t *args,
+                                        rill_observable_t *src) {
+  ARGS;
+  double d, e;
+  if (!get_num(a0, &d))
+    REFUSE("bufferTime argument");
+  for (size_t i = 1; i < n; i++) {
+    json_t *x = json_array_get(args, i);
+    if (is_undef(x))
+      continue;
+    if (i == 2 && get_num(x, &e) && isinf(e) && e > 0)
+      continue; /* maxBufferSize Infinity: no limit, rill's only mode */
+    REFUSE("missing feature: bufferTime(%g, ...) with %s: rill_buffer_time "
+           "has no such parameter",
+           d, i == 1 ? "bufferCreationInterval" : "maxBufferSize");
   }
-  if (strcmp(op, "concat") == 0 || strcmp(op, "concatWith") == 0)
-    return combine(b, "concat", src, args);
-  if (strcmp(op, "merge") == 0 || strcmp(op, "mergeWith") == 0)
-    return combine(b, "merge", src, args);
-  if (strcmp(op, "throttleTime") == 0) {
-    bool leading = true, trailing = false;
-    if (!get_num(a0, &d))
-      UNSUP("throttleTime argument");
-    for (size_t i = 1; i < json_array_size(args); i++) {
-      json_t *c = json_array_get(args, i);
-      if (json_is_object(c) && !is_tag(c, "$scheduler")) {
-        json_t *l = json_object_get(c, "leading");
-        json_t *t = json_object_get(c, "trailing");
-        if (l)
-          leading = json_is_true(l);
-        if (t)
-          trailing = json_is_true(t);
-      }
+  return made(b, rill_buffer_time(src, b->r->s, d, NULL),
+              "rill_buffer_time(%g)", d);
+}
+
+static rill_observable_t *p_timeout(struct build *b, json_t *args,
+                                    rill_observable_t *src) {
+  ARGS;
+  rill_sched_t *s = b->r->s;
+  double first_ms, each_ms = INFINITY;
+  rill_timeout_opts_t opts = {0};
+  /* rill_timeout has no Date form: a Date deadline is its distance from
+   * now (frame 0, where the case subscribes) */
+  if (json_is_object(a0) && !is_tag(a0, "$date") && !is_tag(a0, "$number")) {
+    if (json_object_get(a0, "meta"))
+      REFUSE("missing feature: timeout `meta`");
+    json_t *first = json_object_get(a0, "first");
+    json_t *each = json_object_get(a0, "each");
+    if (first == NULL && each == NULL)
+      REFUSE("timeout without `first` or `each`");
+    if (each != NULL && !get_num(each, &each_ms))
+      REFUSE("timeout `each` argument");
+    if (first == NULL) {
+      first_ms = each_ms;
+    } else if (is_tag(first, "$date")) {
+      if (!get_num(json_object_get(first, "$date"), &first_ms))
+        REFUSE("timeout `first` argument");
+      first_ms -= rill_sched_now(s);
+    } else if (!get_num(first, &first_ms)) {
+      REFUSE("timeout `first` argument");
     }
-    if (!leading && !trailing)
-      UNSUP("throttleTime with neither edge");
-    rill_throttle_opts_t opts = {
-        .edges = (leading ? RILL_THROTTLE_LEADING : 0u) |
-                 (trailing ? RILL_THROTTLE_TRAILING : 0u)};
-    return rill_throttle(src, s, d, &opts);
+    json_t *with = json_object_get(a0, "with");
+    if (with != NULL)
+      NEED(opts.with = thunk_source(b, with));
+  } else if (is_tag(a0, "$date")) {
+    /* timeout(date) is timeout({first: date}) in RxJS 7 */
+    if (!get_num(json_object_get(a0, "$date"), &first_ms))
+      REFUSE("timeout Date argument");
+    first_ms -= rill_sched_now(s);
+  } else if (get_num(a0, &first_ms)) {
+    each_ms = first_ms;
+  } else {
+    REFUSE("timeout argument");
   }
-  if (strcmp(op, "debounceTime") == 0 || strcmp(op, "sampleTime") == 0 ||
-      strcmp(op, "auditTime") == 0 || strcmp(op, "delay") == 0) {
-    if (is_tag(a0, "$date") && op[0] == 'd' && op[2] == 'l') {
-      double at = json_number_value(json_object_get(a0, "$date"));
-      return rill_delay_until(src, s, at); /* absolute on the clock */
+  return made(b, rill_timeout(src, s, first_ms, each_ms, &opts),
+              "rill_timeout(%g, %g)", first_ms, each_ms);
+}
+
+/* ---- higher-order projections (mergeMap, concatMap, switchMap) ----------
+ *
+ * A projection returns an observable: built here, per value, from the
+ * case's sources (the JavaScript closures name them), of(), arrays and
+ * delay.  One `struct flat` per use, kept with the case's callbacks. */
+struct flat {
+  conf_cb_t cb; /* first: freed with the callbacks */
+  struct runner *r;
+  int (*fn)(struct flat *f, rill_value_t v, rill_observable_t **out);
+  struct source *src; /* a source the projection names */
+  bool parse_int;     /* i * parseInt(x) (else i * +x) */
+  double amount;      /* delayAmount */
+  int64_t index, invoked;
+  char keys[16][16], names[16][16]; /* observableLookup: key -> source */
+  size_t nmap;
+};
+
+static int flat_call(void *ctx, rill_value_t v, rill_observable_t **out) {
+  struct flat *f = ctx;
+  *out = NULL;
+  int rc = f->fn(f, v, out);
+  f->index++;
+  if (rc == 0 && *out == NULL)
+    rc = RILL_ENOMEM;
+  return rc;
+}
+
+static int f_of(struct flat *f, rill_value_t v, rill_observable_t **out) {
+  (void)f;
+  *out = rill_just(1, rill_value_retain(v));
+  return 0;
+}
+
+static int f_source(struct flat *f, rill_value_t v, rill_observable_t **out) {
+  (void)v;
+  *out = rill_observable_ref(f->src->obs);
+  return 0;
+}
+
+/* observableLookup[value], where the closure's observableLookup is
+ * {a: x, b: y, ...}: each key names a source (flat.keys -> flat.names). */
+static int f_lookup(struct flat *f, rill_value_t v, rill_observable_t **out) {
+  const conf_atom_t *at = conf_atom_of(v);
+  for (size_t i = 0; at && at->type == CONF_STR && i < f->nmap; i++)
+    if (strcmp(f->keys[i], at->text) == 0) {
+      *out = rill_observable_ref(find_source(f->r, f->names[i])->obs);
+      return 0;
     }
-    if (is_tag(a0, "$date"))
-      UNSUP("%s to an absolute Date", op);
-    if (!get_num(a0, &d))
-      UNSUP("%s argument", op);
-    if (op[0] == 'd' && op[1] == 'e' && op[2] == 'b')
-      return rill_debounce(src, s, d, NULL);
-    if (op[0] == 's')
-      return rill_sample(src, s, d, NULL);
-    if (op[0] == 'a')
-      return rill_audit(src, s, d, NULL);
-    return rill_delay(src, s, d < 0 ? 0 : d); /* RxJS: negative is 0 */
+  return conf_throw_str("TypeError: not an observable");
+}
+
+static int f_lookup_throw_e(struct flat *f, rill_value_t v,
+                            rill_observable_t **out) {
+  if (is_str(v, "e"))
+    return conf_throw_str("error");
+  return f_lookup(f, v, out);
+}
+
+/* arrayRepeat(value, +value): an array of `value`, +value times */
+static int f_repeat(struct flat *f, rill_value_t v, rill_observable_t **out) {
+  double n = js_num(v);
+  (void)f;
+  size_t k = n > 0 && n < 1000 ? (size_t)n : 0;
+  rill_value_t vals[1000];
+  for (size_t i = 0; i < k; i++)
+    vals[i] = rill_value_retain(v);
+  *out = rill_from_array(vals, k);
+  return 0;
+}
+
+static int f_repeat_throw3(struct flat *f, rill_value_t v,
+                           rill_observable_t **out) {
+  if (is_str(v, "3"))
+    return conf_throw_str("error");
+  return f_repeat(f, v, out);
+}
+
+static int f_repeat_invoked3(struct flat *f, rill_value_t v,
+                             rill_observable_t **out) {
+  if (++f->invoked == 3)
+    return conf_throw_str("error");
+  return f_repeat(f, v, out);
+}
+
+static int f_throw(struct flat *f, rill_value_t v, rill_observable_t **out) {
+  (void)f;
+  (void)v;
+  (void)out;
+  return conf_throw_str("error");
+}
+
+static int m_times_num(void *c, rill_value_t x, rill_value_t *out) {
+  *out = js_number(js_num(x) * CB(c)->num);
+  return 0;
+}
+
+/* src.pipe(map((i) => i * parseInt(x))) or (i * +x) */
+static int f_times(struct flat *f, rill_value_t v, rill_observable_t **out) {
+  conf_cb_t *m = cb_keep(f->r, xcalloc(1, sizeof(*m)));
+  if (f->parse_int)
+    parse_int(v, &m->num);
+  else
+    m->num = js_num(v);
+  *out = rill_map(rill_observable_ref(f->src->obs), m_times_num, m);
+  return 0;
+}
+
+/* (x, i) => of(x).pipe(delay(i === 0 ? 0 : delayAmount)) */
+static int f_of_delay(struct flat *f, rill_value_t v, rill_observable_t **out) {
+  *out = rill_delay(rill_just(1, rill_value_retain(v)), f->r->s,
+                    f->index == 0 ? 0 : f->amount);
+  return 0;
+}
+
+/* The closure's `name` is {a: x, b: y, ...}, each value a source: its
+ * pairs go to f->keys and f->names. */
+static bool closure_names_sources(struct build *b, const char *name,
+                                  struct flat *f) {
+  json_t *closure = json_object_get(b->r->kase, "closure");
+  const char *text = json_string_value(json_object_get(closure, name));
+  if (text == NULL)
+    return false;
+  const char *p = text + strspn(text, " {");
+  f->nmap = 0;
+  while (*p != '\0' && *p != '}') {
+    if (f->nmap == 16 ||
+        sscanf(p, " %15[A-Za-z0-9_] : %15[A-Za-z0-9_]", f->keys[f->nmap],
+               f->names[f->nmap]) != 2 ||
+        find_source(b->r, f->names[f->nmap]) == NULL)
+      return false;
+    f->nmap++;
+    p += strcspn(p, ",}");
+    p += strspn(p, ", ");
   }
-  if (strcmp(op, "bufferTime") == 0) {
-    if (!get_num(a0, &d))
-      UNSUP("bufferTime argument");
-    for (size_t i = 1; i < n; i++) {
-      json_t *x = json_array_get(args, i);
-      if (is_undef(x))
-        continue;
-      if (i == 2 && get_num(x, &e) && isinf(e))
-        continue;
-      UNSUP("bufferTime with bufferCreationInterval/maxBufferSize");
-    }
-    return rill_buffer_time(src, s, d, NULL);
+  return true;
+}
+
+/* `delayAmount` of the closure, a time('--|') helper: its frames. */
+static bool closure_time(struct build *b, const char *name, double *out) {
+  json_t *closure = json_object_get(b->r->kase, "closure");
+  const char *text = json_string_value(json_object_get(closure, name));
+  size_t i;
+  json_t *h;
+  if (text == NULL || strncmp(text, "time('", 6) != 0)
+    return false;
+  json_array_foreach(json_object_get(b->r->kase, "time_helpers"), i, h) {
+    const char *m = json_string_value(json_object_get(h, "marbles"));
+    size_t len = m ? strlen(m) : 0;
+    if (m != NULL && strncmp(text + 6, m, len) == 0 &&
+        strcmp(text + 6 + len, "')") == 0)
+      return get_num(json_object_get(h, "frames"), out);
   }
-  if (strcmp(op, "timeout") == 0) {
-    json_t *with = NULL;
-    if (json_is_object(a0) && !is_tag(a0, "$date") && !is_tag(a0, "$number")) {
-      if (json_object_get(a0, "meta"))
-        UNSUP("timeout with `meta`");
-      json_t *first = json_object_get(a0, "first");
-      double first_ms = -1, each_ms = HUGE_VAL;
-      rill_timeout_opts_t opts = {0};
-      if (first != NULL) {
-        /* A Date deadline is absolute on the virtual clock, which the
-         * runner starts at 0 where the subscription happens. */
-        json_t *f =
-            is_tag(first, "$date") ? json_object_get(first, "$date") : first;
-        if (!get_num(f, &first_ms))
-          UNSUP("timeout `first` argument");
-        /* A Date deadline already past expires at once (RxJS). */
-        if (is_tag(first, "$date"))
-          first_ms = fmax(first_ms - rill_sched_now(s), 0);
-      }
-      json_t *each = json_object_get(a0, "each");
-      if (each != NULL && !get_num(each, &each_ms))
-        UNSUP("timeout `each` argument");
-      if (first == NULL && each == NULL)
-        UNSUP("timeout without `first` or `each`");
-      if (first == NULL)
-        first_ms = each_ms;
-      with = json_object_get(a0, "with");
-      if (with != NULL) {
-        opts.with = thunk_source(b, with);
-        if (opts.with == NULL) {
-          rill_observable_free(src);
-          return NULL;
-        }
-      }
-      return rill_timeout(src, s, first_ms, each_ms, &opts);
-    } else if (is_tag(a0, "$date")) {
-      /* timeout(date) is timeout({first: date}) in RxJS 7. */
-      double at;
-      if (!get_num(json_object_get(a0, "$date"), &at))
-        UNSUP("timeout Date argument");
-      /* A Date deadline already past expires at once (RxJS). */
-      return rill_timeout(src, s, fmax(at - rill_sched_now(s), 0), HUGE_VAL,
-                          NULL);
-    } else if (!get_num(a0, &d)) {
-      UNSUP("timeout argument");
-    }
-    if (with != NULL) {
-      rill_observable_t *fb = thunk_source(b, with);
-      if (fb == NULL) {
-        rill_observable_free(src);
-        return NULL;
-      }
-      return rill_timeout(src, s, d, d, &(rill_timeout_opts_t){.with = fb});
-    }
-    return rill_timeout(src, s, d, d, NULL);
+  return false;
+}
+
+static struct flat *flat_callback(struct build *b, json_t *fn) {
+  const char *t = json_string_value(json_object_get(fn, "$function"));
+  struct flat f = {.r = b->r};
+  char name[64] = "";
+  if (t == NULL) {
+    bfail(b, "callback not translated (not a function)");
+    return NULL;
   }
-  if (strcmp(op, "mergeMap") == 0) {
-    const char *t = json_string_value(json_object_get(a0, "$function"));
-    if (t != NULL && strcmp(t, "(x) => of(x)") == 0 && n == 1)
-      return src; /* mergeMap to a synchronous of(x) is the identity */
+  if (strcmp(t, "(x) => of(x)") == 0 || strcmp(t, "(value) => of(value)") == 0)
+    f.fn = f_of;
+  else if ((strcmp(t, "(value) => observableLookup[value]") == 0 &&
+            closure_names_sources(b, "observableLookup", &f)) ||
+           (strcmp(t, "(x) => inners[x]") == 0 &&
+            closure_names_sources(b, "inners", &f)))
+    f.fn = f_lookup;
+  else if (strcmp(t, "(value) => {if (value === 'e') {throw 'error';} return "
+                     "observableLookup[value];}") == 0 &&
+           closure_names_sources(b, "observableLookup", &f))
+    f.fn = f_lookup_throw_e;
+  else if (strcmp(t, "(value) => arrayRepeat(value, +value)") == 0)
+    f.fn = f_repeat;
+  else if (strcmp(t, "(value) => {if (value === '3') {throw 'error';} return "
+                     "arrayRepeat(value, +value);}") == 0)
+    f.fn = f_repeat_throw3;
+  else if (strcmp(t, "(value) => {invoked++; if (invoked === 3) {throw "
+                     "'error';} return arrayRepeat(value, +value);}") == 0)
+    f.fn = f_repeat_invoked3;
+  else if (strcmp(t, "function project() {throw 'error';}") == 0)
+    f.fn = f_throw;
+  else if (strcmp(t, "(x) => e2.pipe(map((i) => i * parseInt(x)))") == 0)
+    f.fn = f_times, f.parse_int = true, f.src = find_source(b->r, "e2");
+  else if (strcmp(t, "(x) => e2.pipe(map((i) => i * +x))") == 0)
+    f.fn = f_times, f.src = find_source(b->r, "e2");
+  else if (strcmp(t, "(value) => x.pipe(map((i) => i * +value))") == 0)
+    f.fn = f_times, f.src = find_source(b->r, "x");
+  else if (strcmp(t, "(x, i) => of(x).pipe(delay(i === 0 ? 0 : "
+                     "delayAmount))") == 0 &&
+           closure_time(b, "delayAmount", &f.amount))
+    f.fn = f_of_delay;
+  else if (sscanf(t, "() => %63[A-Za-z0-9_]", name) == 1 ||
+           sscanf(t, "(value) => %63[A-Za-z0-9_]", name) == 1 ||
+           sscanf(t, "() => {return %63[A-Za-z0-9_];}", name) == 1) {
+    /* () => x, where x is a source, and the text is exactly that */
+    char want[3][128];
+    snprintf(want[0], sizeof(want[0]), "() => %s", name);
+    snprintf(want[1], sizeof(want[1]), "(value) => %s", name);
+    snprintf(want[2], sizeof(want[2]), "() => {return %s;}", name);
+    for (size_t i = 0; i < 3 && f.fn == NULL; i++)
+      if (strcmp(t, want[i]) == 0 && (f.src = find_source(b->r, name)) != NULL)
+        f.fn = f_source;
   }
-  if (strcmp(op, "tap") == 0 || strcmp(op, "finalize") == 0)
-    return src; /* side effects for chai assertions only */
-  if (strcmp(op, "ignoreElements") == 0) {
-    NEED(cb = callback_text(b, "() => false", CB_PRED));
-    return rill_filter(src, cb->entry->pred, cb);
+  if (f.fn == NULL || (f.fn == f_times && f.src == NULL)) {
+    bfail(b, "callback not translated: %s", t);
+    return NULL;
   }
-  rill_observable_free(src);
-  return bfail(b, B_NOTIMPL, "uses %s (not implemented in rill)", op);
+  struct flat *p = xcalloc(1, sizeof(*p));
+  *p = f;
+  cb_keep(b->r, &p->cb);
+  return p;
+}
+
+/* mergeMap(project, concurrent) */
+static rill_observable_t *p_merge_map(struct build *b, json_t *args,
+                                      rill_observable_t *src) {
+  ARGS;
+  struct flat *f;
+  double conc = INFINITY;
+  if (n > 1 && !is_undef(a1) && !get_num(a1, &conc))
+    REFUSE("mergeMap `concurrent` argument");
+  if (!(conc >= 1))
+    REFUSE("mergeMap(..., %g): rill's max_concurrency is >= 1 (0: no limit)",
+           conc);
+  NEED(f = flat_callback(b, a0));
+  size_t k = isinf(conc) ? 0 : (size_t)conc;
+  return made(b, rill_merge_map(src, flat_call, f, k, 0), "rill_merge_map(%zu)",
+              k);
+}
+
+static rill_observable_t *p_concat_map(struct build *b, json_t *args,
+                                       rill_observable_t *src) {
+  ARGS;
+  struct flat *f;
+  if (n > 1)
+    REFUSE("concatMap with a result selector");
+  NEED(f = flat_callback(b, a0));
+  return made(b, rill_concat_map(src, flat_call, f), "rill_concat_map");
+}
+
+static rill_observable_t *p_switch_map(struct build *b, json_t *args,
+                                       rill_observable_t *src) {
+  ARGS;
+  struct flat *f;
+  if (n > 1)
+    REFUSE("switchMap with a result selector");
+  NEED(f = flat_callback(b, a0));
+  return made(b, rill_switch_map(src, flat_call, f), "rill_switch_map");
+}
+
+/* tap and finalize: side effects for chai assertions only. */
+static rill_observable_t *p_side_effect(struct build *b, json_t *args,
+                                        rill_observable_t *src) {
+  (void)b;
+  (void)args;
+  return src;
+}
+
+static rill_observable_t *p_ignore_elements(struct build *b, json_t *args,
+                                            rill_observable_t *src) {
+  conf_cb_t *cb;
+  (void)args;
+  NEED(cb = callback_text(b, "() => false", CB_PRED));
+  return made(b, rill_filter(src, cb->entry->pred, cb),
+              "rill_filter(() => false)");
+}
+
+#undef ARGS
 #undef NEED
-#undef UNSUP
+#undef REFUSE
+
+typedef rill_observable_t *(*creation_fn)(struct build *b, json_t *args);
+typedef rill_observable_t *(*pipeable_fn)(struct build *b, json_t *args,
+                                          rill_observable_t *src);
+
+/* Every RxJS operator the runner can build, with the rill call that builds
+ * it: build() dispatches on this table and nothing else, and a case using
+ * a name not in it (or a form, creation or operator, it has no function
+ * for) is "not implemented". */
+static const struct op {
+  const char *name;
+  creation_fn creation; /* merge(a, b), of(...), timer(...) */
+  pipeable_fn pipeable; /* source.pipe(op(...)) */
+  const char *rill;
+} ops[] = {
+    {"auditTime", NULL, p_audit_time, "rill_audit"},
+    {"bufferCount", NULL, p_buffer_count, "rill_buffer_count"},
+    {"bufferTime", NULL, p_buffer_time, "rill_buffer_time"},
+    {"concat", c_concat, p_concat, "rill_concat"},
+    {"concatMap", NULL, p_concat_map, "rill_concat_map"},
+    {"concatWith", NULL, p_concat, "rill_concat"},
+    {"debounceTime", NULL, p_debounce_time, "rill_debounce"},
+    {"delay", NULL, p_delay, "rill_delay, rill_delay_until (Date)"},
+    {"distinctUntilChanged", NULL, p_distinct,
+     "rill_distinct_until_changed (keySelector composed into the "
+     "comparator)"},
+    {"filter", NULL, p_filter, "rill_filter"},
+    {"finalize", NULL, p_side_effect, "(nothing: side effects only)"},
+    {"first", NULL, p_first, "rill_first"},
+    {"ignoreElements", NULL, p_ignore_elements, "rill_filter(() => false)"},
+    {"interval", c_interval, NULL, "rill_interval"},
+    {"last", NULL, p_last, "rill_last"},
+    {"map", NULL, p_map, "rill_map"},
+    {"merge", c_merge, p_merge, "rill_merge"},
+    {"mergeMap", NULL, p_merge_map, "rill_merge_map"},
+    {"mergeWith", NULL, p_merge, "rill_merge"},
+    {"of", c_of, NULL, "rill_from_array"},
+    {"range", c_range, NULL, "rill_range"},
+    {"reduce", NULL, p_reduce, "rill_reduce"},
+    {"sampleTime", NULL, p_sample_time, "rill_sample"},
+    {"scan", NULL, p_scan, "rill_scan"},
+    {"skip", NULL, p_skip, "rill_skip"},
+    {"startWith", NULL, p_start_with, "rill_start_with"},
+    {"switchMap", NULL, p_switch_map, "rill_switch_map"},
+    {"take", NULL, p_take, "rill_take"},
+    {"takeUntil", NULL, p_take_until, "rill_take_until"},
+    {"takeWhile", NULL, p_take_while, "rill_take_while"},
+    {"tap", NULL, p_side_effect, "(nothing: side effects only)"},
+    {"throttleTime", NULL, p_throttle_time, "rill_throttle"},
+    {"throwError", c_throw_error, NULL, "rill_error"},
+    {"timeout", NULL, p_timeout, "rill_timeout"},
+    {"timer", c_timer, NULL, "rill_timer"},
+};
+
+static const struct op *find_op(const char *name, bool creation) {
+  for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+    const struct op *op = &ops[i];
+    if (strcmp(op->name, name) != 0)
+      continue;
+    if (creation ? op->creation == NULL : op->pipeable == NULL)
+      continue;
+    return op;
+  }
+  return NULL;
+}
+
+/* The operators of an observable tree that have no builder, appended to
+ * `out` ("name" or "name (creation)"), comma-separated, once each. */
+static void missing_ops(json_t *node, char *out, size_t cap) {
+  if (json_is_array(node)) {
+    size_t i;
+    json_t *x;
+    json_array_foreach(node, i, x) missing_ops(x, out, cap);
+    return;
+  }
+  if (!json_is_object(node))
+    return;
+  const char *op = json_string_value(json_object_get(node, "$op"));
+  if (op != NULL) {
+    bool creation = json_object_get(node, "source") == NULL;
+    if (find_op(op, creation) == NULL) {
+      char name[128];
+      snprintf(name, sizeof(name), "%s%s", op, creation ? " (creation)" : "");
+      /* once each */
+      const char *p = out;
+      size_t len = strlen(name);
+      bool seen = false;
+      while ((p = strstr(p, name)) != NULL) {
+        if ((p == out || p[-1] == ' ') && (p[len] == ',' || p[len] == '\0'))
+          seen = true;
+        p += len;
+      }
+      if (!seen) {
+        size_t k = strlen(out);
+        snprintf(out + k, cap - k, "%s%s", k ? ", " : "", name);
+      }
+    }
+  }
+  const char *key;
+  json_t *v;
+  json_object_foreach(node, key, v) missing_ops(v, out, cap);
 }
 
 static rill_observable_t *build(struct build *b, json_t *node) {
@@ -818,29 +1332,31 @@ static rill_observable_t *build(struct build *b, json_t *node) {
   if (json_is_string(ref)) {
     struct source *src = find_source(b->r, json_string_value(ref));
     if (src == NULL)
-      return bfail(b, B_UNSUP, "unknown source %s", json_string_value(ref));
+      return bfail(b, "unknown source %s", json_string_value(ref));
     return rill_observable_ref(src->obs);
   }
   json_t *c = json_object_get(node, "$const");
   if (json_is_string(c)) {
     if (strcmp(json_string_value(c), "EMPTY") == 0)
-      return rill_empty();
+      return made(b, rill_empty(), "rill_empty");
     if (strcmp(json_string_value(c), "NEVER") == 0)
-      return rill_never();
+      return made(b, rill_never(), "rill_never");
   }
-  const char *op = json_string_value(json_object_get(node, "$op"));
-  if (op == NULL)
-    return bfail(b, B_UNSUP, "unsupported observable node");
+  const char *name = json_string_value(json_object_get(node, "$op"));
+  if (name == NULL)
+    return bfail(b, "unsupported observable node");
   json_t *args = json_object_get(node, "args");
   json_t *source = json_object_get(node, "source");
+  const struct op *op = find_op(name, source == NULL);
+  if (op == NULL) /* missing_ops() saw it first */
+    return bfail(b, "uses %s (no builder)", name);
   if (source == NULL)
-    return creation(b, op, args);
+    return op->creation(b, args);
   rill_observable_t *src = build(b, source);
   if (src == NULL)
     return NULL;
-  return pipeable(b, op, args, src);
+  return op->pipeable(b, args, src);
 }
-
 /* ---- running a case -------------------------------------------------------*/
 
 struct rec_event {
@@ -1016,7 +1532,8 @@ static bool compare_subs(struct runner *r, json_t *subs, char *why,
   return true;
 }
 
-enum { R_PASS, R_FAIL, R_NOTIMPL, R_NOCB, R_UNSUP };
+/* R_FAIL: the output differs; R_REFUSED: not built (see B_REFUSED). */
+enum { R_PASS, R_FAIL, R_REFUSED, R_NOTIMPL };
 
 /* Run one case; `why` receives the reason when it does not pass. */
 static int run_case(json_t *kase, char *why, size_t cap) {
@@ -1054,23 +1571,31 @@ static int run_case(json_t *kase, char *why, size_t cap) {
   struct recorder *recs = xcalloc(nexp, sizeof(*recs));
   struct build b = {.r = &r, .status = B_OK};
   int result = R_PASS;
+  char missing[256] = "";
   json_array_foreach(exps, i, x) {
+    missing_ops(json_object_get(x, "observable"), missing, sizeof(missing));
     recs[i].r = &r;
-    recs[i].obs = build(&b, json_object_get(x, "observable"));
-    if (recs[i].obs == NULL && b.status == B_OK)
-      bfail(&b, B_UNSUP, "constructor failed: %s", strerror(errno));
     recs[i].sub_at = 0;
     recs[i].unsub_at = NEVER_FRAME;
     const char *sm = json_string_value(json_object_get(x, "subscribe_marbles"));
     if (sm != NULL)
       parse_subscription(sm, &recs[i].sub_at, &recs[i].unsub_at);
   }
-  if (b.status != B_OK) {
-    snprintf(why, cap, "%s", b.why);
-    result = b.status == B_NOTIMPL ? R_NOTIMPL
-             : b.status == B_NOCB  ? R_NOCB
-                                   : R_UNSUP;
+  if (missing[0] != '\0') {
+    snprintf(why, cap, "%s", missing);
+    result = R_NOTIMPL;
   } else {
+    json_array_foreach(exps, i, x) {
+      recs[i].obs = build(&b, json_object_get(x, "observable"));
+      if (recs[i].obs == NULL && b.status == B_OK)
+        bfail(&b, "the runner built nothing");
+    }
+    if (b.status != B_OK) {
+      snprintf(why, cap, "%s", b.why);
+      result = R_REFUSED;
+    }
+  }
+  if (result == R_PASS) {
     /* expectObservable's actions first, then the hot sources' frames */
     for (i = 0; i < nexp; i++) {
       struct recorder *rc = &recs[i];
@@ -1157,45 +1682,62 @@ static int run_case(json_t *kase, char *why, size_t cap) {
   return result;
 }
 
-/* ---- deviations and the report --------------------------------------------*/
+/* ---- deviations and the report --------------------------------------------
+ *
+ * tests/conformance/deviations.txt lists every implemented case that does
+ * not pass, one line each:
+ *
+ *     <case id> <kind> <observed> :: <note>
+ *
+ * kind      refused  the runner did not build it: a rill constructor
+ *                    returned NULL, or a named argument or callback rill or
+ *                    the runner cannot express; <observed> is that reason
+ *           differs  it ran and the output differs from RxJS, by design
+ *           defect   it ran and the output differs because of a rill bug
+ *                    (for differs and defect, <observed> is the first
+ *                    difference: notification or subscription, want/got)
+ * observed  exactly what the runner reports (`rxjs_conformance --list`
+ *           prints it); a case whose difference changes fails the run
+ * note      why, for people
+ *
+ * The run fails on a non-passing case not listed, on a listed case whose
+ * kind or observed difference changed, on a listed case that now passes or
+ * is no longer built (delete the line), on an entry whose case does not
+ * exist, and on a malformed line. */
+
+enum dev_kind { DEV_REFUSED, DEV_DIFFERS, DEV_DEFECT, DEV_KINDS };
+static const char *const dev_kind_name[DEV_KINDS] = {"refused", "differs",
+                                                     "defect"};
 
 struct deviation {
   char *id;
-  char *reason;
-  bool used;
+  enum dev_kind kind;
+  char *observed;
+  char *note;
+  int line;
+  bool seen;
 };
 
 static struct deviation *devs;
 static size_t ndevs;
+static long problems; /* failures of the run outside the cases */
 
-static void load_deviations(const char *path) {
-  FILE *f = fopen(path, "r");
-  if (f == NULL) {
-    fprintf(stderr, "conformance: cannot read %s: %s\n", path, strerror(errno));
-    return;
-  }
-  char line[1024];
-  size_t cap = 0;
-  while (fgets(line, sizeof(line), f)) {
-    line[strcspn(line, "\n")] = '\0';
-    if (line[0] == '#' || line[0] == '\0')
-      continue;
-    char *sp = line + strcspn(line, " \t");
-    if (*sp == '\0')
-      continue; /* a line without a reason does not count */
-    *sp++ = '\0';
-    while (*sp == ' ' || *sp == '\t')
-      sp++;
-    if (ndevs == cap) {
-      cap = cap ? cap * 2 : 64;
-      devs = xrealloc(devs, cap * sizeof(*devs));
-    }
-    devs[ndevs].id = strdup(line);
-    devs[ndevs].reason = strdup(sp);
-    devs[ndevs].used = false;
-    ndevs++;
-  }
-  fclose(f);
+static void problem(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void problem(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("  FAIL ", stdout);
+  vprintf(fmt, ap);
+  fputc('\n', stdout);
+  va_end(ap);
+  problems++;
+}
+
+static char *xstrdup(const char *s) {
+  char *p = strdup(s);
+  if (p == NULL)
+    abort();
+  return p;
 }
 
 static struct deviation *find_deviation(const char *id) {
@@ -1205,23 +1747,152 @@ static struct deviation *find_deviation(const char *id) {
   return NULL;
 }
 
+static void load_deviations(const char *path) {
+  FILE *f = fopen(path, "r");
+  if (f == NULL) {
+    problem("cannot read the deviations file %s: %s", path, strerror(errno));
+    return;
+  }
+  char line[2048];
+  size_t cap = 0;
+  int lineno = 0;
+  while (fgets(line, sizeof(line), f)) {
+    lineno++;
+    line[strcspn(line, "\n")] = '\0';
+    if (line[0] == '#' || line[strspn(line, " \t")] == '\0')
+      continue;
+    char *id = line, *kind = line + strcspn(line, " ");
+    if (*kind != '\0')
+      *kind++ = '\0';
+    char *observed = kind + strcspn(kind, " ");
+    if (*observed != '\0')
+      *observed++ = '\0';
+    char *sep = strstr(observed, " :: ");
+    int k = 0;
+    while (k < DEV_KINDS && strcmp(kind, dev_kind_name[k]) != 0)
+      k++;
+    if (k == DEV_KINDS || sep == NULL || sep == observed || sep[4] == '\0') {
+      problem("%s:%d: want \"<id> refused|differs|defect <observed> :: "
+              "<note>\"",
+              path, lineno);
+      continue;
+    }
+    *sep = '\0';
+    if (find_deviation(id) != NULL) {
+      problem("%s:%d: %s is listed twice", path, lineno, id);
+      continue;
+    }
+    if (ndevs == cap) {
+      cap = cap ? cap * 2 : 64;
+      devs = xrealloc(devs, cap * sizeof(*devs));
+    }
+    devs[ndevs++] = (struct deviation){
+        xstrdup(id),      (enum dev_kind)k, xstrdup(observed),
+        xstrdup(sep + 4), lineno,           false};
+  }
+  fclose(f);
+}
+
 static int cmp_str(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Operators without a builder, and how many cases use each. */
+struct missing {
+  char name[64];
+  long cases;
+};
+static struct missing missing_tab[64];
+static size_t nmissing;
+
+static void count_missing(const char *list) {
+  while (*list) {
+    size_t k = strcspn(list, ",");
+    struct missing *m = NULL;
+    for (size_t i = 0; i < nmissing; i++)
+      if (strlen(missing_tab[i].name) == k &&
+          strncmp(missing_tab[i].name, list, k) == 0)
+        m = &missing_tab[i];
+    if (m == NULL && nmissing < 64) {
+      m = &missing_tab[nmissing++];
+      snprintf(m->name, sizeof(m->name), "%.*s", (int)k, list);
+    }
+    if (m != NULL)
+      m->cases++;
+    list += k;
+    list += strspn(list, ", ");
+  }
+}
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: rxjs_conformance [--list | --ops | --help]\n"
+          "Replays RxJS 7.8.2's marble cases against rill.\n"
+          "  --list  print every case that does not pass, in the format of\n"
+          "          the deviations file (kind, observed difference, note)\n"
+          "  --ops   print the RxJS operators the runner builds, with the\n"
+          "          rill call behind each\n"
+          "Environment:\n"
+          "  RILL_CONFORMANCE_DIR         the case data (rxjs-marbles/*.json;"
+          "\n"
+          "                               default %s)\n"
+          "  RILL_CONFORMANCE_DEVIATIONS  the deviations file (default %s)\n"
+          "  RILL_CONFORMANCE_VERBOSE     print each listed deviation\n"
+          "  CI                           when set, missing case data fails\n"
+          "                               (exit 1) instead of skipping (77)\n"
+          "Exit: 0 pass, 1 failure, 77 no case data (skipped).\n",
+          RILL_CONFORMANCE_DEFAULT_DIR, RILL_CONFORMANCE_DEVIATIONS);
+}
+
+/* No case data: a skip, or a failure under CI. */
+static int no_data(const char *what, const char *dir) {
+  const char *ci = getenv("CI");
+  bool fail = ci != NULL && *ci != '\0' && strcmp(ci, "0") != 0 &&
+              strcmp(ci, "false") != 0;
+  printf("rxjs_conformance: %s %s.\n"
+         "  Point RILL_CONFORMANCE_DIR at the rxjs-marbles case data (the\n"
+         "  directory of <operator>.json files).\n",
+         what, dir);
+  if (fail) {
+    printf("rxjs_conformance: FAIL: CI is set, and CI must run the "
+           "conformance cases\n");
+    return 1;
+  }
+  printf("rxjs_conformance: skipped\n");
+  return 77;
+}
+
 int main(int argc, char **argv) {
-  bool list = argc > 1 && strcmp(argv[1], "--list") == 0;
+  bool list = false, show_ops = false;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--list") == 0) {
+      list = true;
+    } else if (strcmp(argv[i], "--ops") == 0) {
+      show_ops = true;
+    } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      usage(stdout);
+      return 0;
+    } else {
+      usage(stderr);
+      return 2;
+    }
+  }
+  if (show_ops) {
+    for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+      printf("%-22s %-18s %s\n", ops[i].name,
+             ops[i].creation && ops[i].pipeable ? "creation, operator"
+             : ops[i].creation                  ? "creation"
+                                                : "operator",
+             ops[i].rill);
+    return 0;
+  }
   bool verbose = getenv("RILL_CONFORMANCE_VERBOSE") != NULL;
   const char *dir = getenv("RILL_CONFORMANCE_DIR");
   if (dir == NULL || *dir == '\0')
     dir = RILL_CONFORMANCE_DEFAULT_DIR;
   DIR *d = opendir(dir);
-  if (d == NULL) {
-    printf("conformance: no case data at %s (set RILL_CONFORMANCE_DIR): "
-           "skipped\n",
-           dir);
-    return 77;
-  }
+  if (d == NULL)
+    return no_data("no case data at", dir);
   char *files[128];
   size_t nfiles = 0;
   struct dirent *de;
@@ -1229,18 +1900,19 @@ int main(int argc, char **argv) {
     size_t len = strlen(de->d_name);
     if (len > 5 && strcmp(de->d_name + len - 5, ".json") == 0 &&
         strcmp(de->d_name, "index.json") != 0)
-      files[nfiles++] = strdup(de->d_name);
+      files[nfiles++] = xstrdup(de->d_name);
   }
   closedir(d);
-  if (nfiles == 0) {
-    printf("conformance: no case files in %s: skipped\n", dir);
-    return 77;
-  }
+  if (nfiles == 0)
+    return no_data("no case files (*.json) in", dir);
   qsort(files, nfiles, sizeof(files[0]), cmp_str);
   const char *devpath = getenv("RILL_CONFORMANCE_DEVIATIONS");
-  load_deviations(devpath ? devpath : RILL_CONFORMANCE_DEVIATIONS);
+  if (devpath == NULL || *devpath == '\0')
+    devpath = RILL_CONFORMANCE_DEVIATIONS;
+  load_deviations(devpath);
 
-  long tot_pass = 0, tot_dev = 0, tot_fail = 0, tot_ni = 0, tot_impl = 0;
+  long tot_pass = 0, tot_dev = 0, tot_fail = 0, tot_ni = 0, tot_cases = 0;
+  long by_kind[DEV_KINDS] = {0};
   if (!list)
     printf("%-22s %7s %9s %7s %15s\n", "operator", "passed", "deviation",
            "failing", "not implemented");
@@ -1252,47 +1924,73 @@ int main(int argc, char **argv) {
     json_error_t jerr;
     json_t *cases = json_load_file(path, 0, &jerr);
     if (!json_is_array(cases)) {
-      printf("conformance: %s: %s (line %d)\n", path, jerr.text, jerr.line);
-      tot_fail++;
+      problem("%s: %s (line %d)", path, jerr.text, jerr.line);
       json_decref(cases);
       continue;
     }
     long pass = 0, dev = 0, fail = 0, ni = 0;
-    bool impl = is_implemented(group);
     size_t i;
     json_t *kase;
     json_array_foreach(cases, i, kase) {
       const char *id = json_string_value(json_object_get(kase, "id"));
-      if (!impl) {
-        ni++;
-        continue;
-      }
+      const char *title = json_string_value(json_object_get(kase, "title"));
       char why[512] = "";
       int rc = run_case(kase, why, sizeof(why));
       struct deviation *dv = find_deviation(id);
+      tot_cases++;
+      if (dv != NULL)
+        dv->seen = true;
+      if (rc == R_NOTIMPL) {
+        ni++;
+        count_missing(why);
+        if (dv != NULL && !list) {
+          fail++;
+          printf("  FAIL %s: listed at %s:%d, but not implemented (uses %s): "
+                 "delete the line\n",
+                 id, devpath, dv->line, why);
+        }
+        continue;
+      }
       if (rc == R_PASS) {
         pass++;
-        if (dv != NULL)
-          printf("conformance: %s passes but is listed as a deviation (%s)\n",
-                 id, dv->reason);
+        if (dv != NULL && !list) {
+          fail++;
+          printf("  FAIL %s: passes, but is listed at %s:%d (%s): delete the "
+                 "line\n",
+                 id, devpath, dv->line, dev_kind_name[dv->kind]);
+        }
         continue;
       }
       if (list) {
-        printf("%s %s%s\n", id,
-               rc == R_NOCB || rc == R_NOTIMPL || rc == R_UNSUP ? "" : "FAIL: ",
-               why);
+        enum dev_kind k = rc == R_REFUSED ? DEV_REFUSED : DEV_DIFFERS;
+        if (dv != NULL && (rc == R_REFUSED) == (dv->kind == DEV_REFUSED))
+          k = dv->kind;
+        printf("%s %s %s :: %s\n", id, dev_kind_name[k], why,
+               dv != NULL ? dv->note : "TODO: why");
         continue;
       }
-      if (dv != NULL) {
-        dv->used = true;
+      const char *problem_text = NULL;
+      if (dv == NULL)
+        problem_text = "not listed";
+      else if ((rc == R_REFUSED) != (dv->kind == DEV_REFUSED))
+        problem_text = "its kind changed";
+      else if (strcmp(dv->observed, why) != 0)
+        problem_text = "its difference changed";
+      if (problem_text == NULL) {
         dev++;
+        by_kind[dv->kind]++;
         if (verbose)
-          printf("  deviation %s: %s [runner: %s]\n", id, dv->reason, why);
-      } else {
-        fail++;
-        printf("  FAIL %s (%s): %s\n", id,
-               json_string_value(json_object_get(kase, "title")), why);
+          printf("  %s %s: %s [%s]\n", dev_kind_name[dv->kind], id, dv->note,
+                 why);
+        continue;
       }
+      fail++;
+      printf("  FAIL %s (%s): %s\n", id, title ? title : "", problem_text);
+      if (dv != NULL)
+        printf("       listed (%s:%d): %s %s\n", devpath, dv->line,
+               dev_kind_name[dv->kind], dv->observed);
+      printf("       now: %s %s\n", rc == R_REFUSED ? "refused" : "differs",
+             why);
     }
     if (!list)
       printf("%-22s %7ld %9ld %7ld %15ld\n", group, pass, dev, fail, ni);
@@ -1300,25 +1998,39 @@ int main(int argc, char **argv) {
     tot_dev += dev;
     tot_fail += fail;
     tot_ni += ni;
-    if (impl)
-      tot_impl += (long)json_array_size(cases);
     json_decref(cases);
   }
+  for (size_t i = 0; i < ndevs && !list; i++)
+    if (!devs[i].seen)
+      problem("%s:%d: %s: no such case in %s: delete the line", devpath,
+              devs[i].line, devs[i].id, dir);
   for (size_t f = 0; f < nfiles; f++)
     free(files[f]);
   for (size_t i = 0; i < ndevs; i++) {
     free(devs[i].id);
-    free(devs[i].reason);
+    free(devs[i].observed);
+    free(devs[i].note);
   }
   free(devs);
   conf_atoms_free();
   conf_errors_free();
   if (list)
     return 0;
+  long impl = tot_cases - tot_ni;
   printf("%-22s %7ld %9ld %7ld %15ld\n", "total", tot_pass, tot_dev, tot_fail,
          tot_ni);
-  printf("implemented operators: %ld of %ld cases pass (%.1f%%)\n", tot_pass,
-         tot_impl, tot_impl ? 100.0 * (double)tot_pass / (double)tot_impl : 0);
-  printf("conformance: %ld passed, %ld failed\n", tot_pass, tot_fail);
-  return tot_fail > 0 ? 1 : 0;
+  printf("deviations: %ld refused, %ld differs, %ld defect\n",
+         by_kind[DEV_REFUSED], by_kind[DEV_DIFFERS], by_kind[DEV_DEFECT]);
+  printf("not implemented (no builder):");
+  for (size_t i = 0; i < nmissing; i++)
+    printf("%s %s (%ld)", i ? "," : "", missing_tab[i].name,
+           missing_tab[i].cases);
+  printf("%s\n", nmissing ? "" : " none");
+  printf("implemented cases: %ld of %ld pass (%.1f%%); %ld of %ld cases are "
+         "not implemented\n",
+         tot_pass, impl, impl ? 100.0 * (double)tot_pass / (double)impl : 0,
+         tot_ni, tot_cases);
+  printf("rxjs_conformance: %ld passed, %ld failed\n", tot_pass,
+         tot_fail + problems);
+  return tot_fail + problems > 0 ? 1 : 0;
 }

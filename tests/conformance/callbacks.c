@@ -91,11 +91,6 @@ static int m_identity(void *c, rill_value_t x, rill_value_t *out) {
   *out = rill_value_retain(x);
   return 0;
 }
-static int m_plus1(void *c, rill_value_t x, rill_value_t *out) {
-  (void)c;
-  *out = js_add(x, rill_value_int(1));
-  return 0;
-}
 static int m_square(void *c, rill_value_t x, rill_value_t *out) {
   (void)c;
   *out = js_number(js_num(x) * js_num(x));
@@ -106,6 +101,18 @@ static int m_throw_too_bad(void *c, rill_value_t x, rill_value_t *out) {
   (void)x;
   (void)out;
   return conf_throw_str("too bad");
+}
+/* function (x, index) {expect(this).to.equal(foo); return parseInt(x) +
+ * foo.value + index * 10;} with thisArg foo: `this` is the thisArg. */
+static int m_this_value(void *c, rill_value_t x, rill_value_t *out) {
+  double d;
+  json_t *self = CB(c)->self;
+  json_t *value = json_is_object(self) ? json_object_get(self, "value") : NULL;
+  parse_int(x, &d);
+  if (!json_is_number(value))
+    return conf_throw_str("TypeError: foo.value");
+  *out = js_number(d + json_number_value(value) + (double)CB(c)->index++ * 10);
+  return 0;
 }
 static int m_index(void *c, rill_value_t x, rill_value_t *out) {
   double d;
@@ -310,7 +317,9 @@ int conf_cb_key_equal(void *ctx, rill_value_t a, rill_value_t b) {
     rill_value_release(ka);
     return rc;
   }
-  bool eq = conf_equal(ka, kb);
+  int eq = cb->entry != NULL && cb->entry->equal != NULL
+               ? cb->entry->equal((void *)cb, ka, kb)
+               : conf_equal(ka, kb);
   rill_value_release(ka);
   rill_value_release(kb);
   return eq;
@@ -338,10 +347,12 @@ static const conf_cb_entry_t table[] = {
     MAP("(x) => {throw 'too bad';}", m_throw_too_bad),
     MAP("(x, index) => {invoked++; return parseInt(x) + 1 + index * 10;}",
         m_index),
+    MAP("function (x, index) {expect(this).to.equal(foo); return parseInt(x) "
+        "+ foo.value + index * 10;}",
+        m_this_value),
     MAP("function identity(x) {return x;}", m_identity),
     MAP("(x) => x", m_identity),
     MAP("(x) => +x * +x", m_square),
-    MAP("(x) => x + 1", m_plus1), /* the runner's timer(due, period) */
     PRED("() => {return false;}", p_false),
     PRED("() => {return true;}", p_true),
     PRED("() => false", p_false),

@@ -61,6 +61,8 @@ typedef struct conf_cb {
   int64_t index;             /* the JavaScript `index` argument */
   int64_t invoked;           /* a closure counter some callbacks keep */
   const struct conf_cb *key; /* for a keySelector turned comparator */
+  json_t *self;              /* JavaScript `this` (thisArg; borrowed) */
+  double num;                /* a number some callbacks close over */
 } conf_cb_t;
 
 typedef struct conf_cb_entry {
@@ -74,7 +76,9 @@ typedef struct conf_cb_entry {
 
 /* The entry for a callback text, or NULL (not translated). */
 const conf_cb_entry_t *conf_cb_find(const char *text, cb_kind_t kind);
-/* Comparator from a keySelector entry (ctx: a conf_cb whose `key` is set). */
+/* Comparator from a keySelector entry (ctx: a conf_cb whose `key` is set):
+ * RxJS's distinctUntilChanged(comparator, keySelector) compares the keys
+ * with the conf_cb's own CB_EQUAL entry, or with === when it has none. */
 int conf_cb_key_equal(void *ctx, rill_value_t a, rill_value_t b);
 
 #endif
