@@ -26,53 +26,30 @@
 
 #include "flatten.h"
 
-struct merge_sources {
-  size_t n;
-  rill_observable_t *items[];
-};
-
 static int merge_pick(void *ctx, rill_value_t v, rill_observable_t **out) {
-  struct merge_sources *s = ctx;
+  struct rill__sources *s = ctx;
   *out = rill_observable_ref(s->items[v.as.i]);
   return 0;
 }
 
-static void merge_sources_free(void *ctx) {
-  struct merge_sources *s = ctx;
-  for (size_t i = 0; i < s->n; i++)
-    rill_observable_free(s->items[i]);
-  rill__free(s);
-}
-
-static void release_all(rill_observable_t *const *sources, size_t n) {
-  for (size_t i = 0; sources != NULL && i < n; i++)
-    rill_observable_free(sources[i]);
-}
-
 rill_observable_t *rill_merge(rill_observable_t *const *sources, size_t n,
                               size_t max_concurrency, size_t prefetch) {
-  bool ok = (sources != NULL || n == 0) && n <= (size_t)INT64_MAX / 2 &&
-            prefetch <= UINT32_MAX / 2;
-  for (size_t i = 0; ok && i < n; i++)
-    ok = sources[i] != NULL;
-  if (!ok) {
-    release_all(sources, n);
-    rill__errno_null_source(); /* EINVAL, or a failed constructor's ENOMEM */
+  if (n > (size_t)INT64_MAX / 2 || prefetch > UINT32_MAX / 2) {
+    for (size_t i = 0; sources != NULL && i < n; i++)
+      rill_observable_free(sources[i]);
+    errno = EINVAL;
     return NULL;
   }
-  struct merge_sources *s = rill__malloc(sizeof(*s) + n * sizeof(*s->items));
+  struct rill__sources *s = rill__sources_take(sources, n);
+  if (s == NULL)
+    return NULL;
   rill_observable_t *indices = rill_range(0, (int64_t)n);
-  if (s == NULL || indices == NULL) {
-    rill__free(s);
-    rill_observable_free(indices);
-    release_all(sources, n);
+  if (indices == NULL) {
+    rill__sources_free(s);
     errno = ENOMEM;
     return NULL;
   }
-  s->n = n;
-  if (n != 0)
-    memcpy(s->items, sources, n * sizeof(*s->items));
   return rill__flatten_create_owning(indices, "merge", RILL__FLAT_MERGE,
-                                     merge_pick, s, merge_sources_free,
+                                     merge_pick, s, rill__sources_free,
                                      max_concurrency, prefetch);
 }

@@ -3,10 +3,11 @@
  * value, or `each_ms` after a value without the next one (RxJS
  * timeout({first, each, with})).
  *
- * Demand: passes downstream requests upstream 1:1 and counts what is still
- * outstanding; on a switch the fallback is subscribed through this same
- * node (as concat subscribes its sources one after another) and receives
- * that outstanding demand at once, then later requests.
+ * Demand: the kit's arbiter (src/kit/arbiter.h): requests pass upstream
+ * 1:1 and what is still owed is counted; on a switch the fallback is
+ * subscribed through this same node (as concat subscribes its sources one
+ * after another) and is asked for exactly what is owed, then for later
+ * requests.
  * Time: one scheduler timer for the whole life, armed at subscription.  A
  * value does not touch the timer: it records its arrival time, and when the
  * timer fires early it re-arms itself for the time left (as debounce does),
@@ -27,7 +28,7 @@
 #include <errno.h>
 #include <math.h>
 
-#include "rill-internal.h"
+#include "kit/arbiter.h"
 
 struct timeout_args {
   rill_sched_t *sched;
@@ -38,7 +39,7 @@ struct timeout_args {
 
 struct timeout_state {
   rill_sched_timer_t *timer;
-  int64_t demand; /* requested downstream and not yet delivered */
+  struct rill__arbiter arb; /* the source, then the fallback */
   double last;    /* subscription time, then the last value's arrival */
   double due;     /* when the armed timer fires (HUGE_VAL: not armed) */
   bool got_value; /* `each` applies from now on, not `first` */
@@ -64,12 +65,7 @@ static void timeout_expire(struct rill__op *op) {
     return;
   }
   st->switched = true;
-  struct rill__node *up = op->up;
-  op->up = NULL;
-  if (up != NULL)
-    rill__cancel(up);
-  if (!rill__op_done(op))
-    rill__subscribe(a->fallback, &op->node);
+  rill__arbiter_switch(op, &st->arb, a->fallback);
 }
 
 static void timeout_fired(rill_sched_timer_t *t, void *arg) {
@@ -99,10 +95,8 @@ static int timeout_init(struct rill__op *op) {
 static void timeout_on_subscribe(struct rill__op *op) {
   const struct timeout_args *a = op->args;
   struct timeout_state *st = op->state;
-  if (st->switched) {
-    /* The fallback's subscription: hand it what is still requested. */
-    if (st->demand > 0)
-      rill__op_request_up(op, st->demand);
+  if (st->switched) { /* the fallback: hand it what is still owed */
+    rill__arbiter_on_subscribe(op, &st->arb);
     return;
   }
   st->last = rill__sched_now(a->sched);
@@ -128,10 +122,7 @@ static void timeout_on_next(void *self, rill_value_t v) {
         timeout_arm(op, a->each);
     }
   }
-  if (!rill__emit(op->down, v))
-    rill__op_request_up(op, 1); /* a fused filter dropped it */
-  else if (st->demand != RILL_UNBOUNDED && st->demand > 0)
-    st->demand--;
+  rill__arbiter_emit(op, &st->arb, v);
 }
 
 static void timeout_on_error(struct rill__op *op, const rill_error_t *err) {
@@ -148,8 +139,7 @@ static void timeout_on_complete(struct rill__op *op) {
 
 static void timeout_on_request(struct rill__op *op, int64_t n) {
   struct timeout_state *st = op->state;
-  st->demand = rill__demand_add(st->demand, n);
-  rill__op_request_up(op, n);
+  rill__arbiter_request(op, &st->arb, n);
 }
 
 static void timeout_on_cancel(struct rill__op *op) {

@@ -400,11 +400,16 @@ rill_observable_t *rill__from_array_named(const rill_value_t *values, size_t n,
  * releasing them).  `*out_n` receives n. */
 rill_value_t *rill__values_from_va(size_t n, va_list ap);
 
-/* A recipe of `head` bytes followed by n source pointers it takes over
- * (concat, merge).  NULL with errno on failure, all sources released. */
-rill_observable_t *rill__combine_create(rill_observable_t *const *sources,
-                                        size_t n, size_t head,
-                                        const struct rill__obs_vt *vt);
+/* n source observables taken over by a recipe (src/sources.c: concat,
+ * merge).  NULL with errno on failure (EINVAL for a NULL source, ENOMEM
+ * kept from a failed constructor), every source released. */
+struct rill__sources {
+  size_t n;
+  rill_observable_t *items[];
+};
+struct rill__sources *rill__sources_take(rill_observable_t *const *sources,
+                                         size_t n);
+void rill__sources_free(void *sources); /* NULL-safe; a ctx destructor */
 
 /* ---- the fold shared by scan and reduce (src/accumulate.c) --------------*/
 struct rill__acc_args {
