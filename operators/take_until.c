@@ -13,99 +13,65 @@
  * notifier's subscription, which every ending of this stage cancels. */
 #include <errno.h>
 
-#include "rill-internal.h"
+#include "kit/inner.h"
 
 struct take_until_args {
   rill_observable_t *notifier;
 };
 
-struct take_until_state;
-
-/* The stage's subscriber to the notifier, embedded in its state. */
-struct notifier_link {
-  struct rill__node node;
-  struct rill__op *op;
-  struct rill__node *up; /* the notifier's subscription */
-  bool closed;
-};
-
 struct take_until_state {
-  struct notifier_link link;
+  struct rill__inner *notifier; /* the kit's inner subscription */
   bool fired;   /* the notifier emitted */
   bool started; /* on_subscribe went downstream */
   bool failed;  /* the notifier failed before on_subscribe */
   rill_error_t err;
 };
 
-/* ---- the notifier side --------------------------------------------------*/
+/* ---- the notifier side (a kit inner, src/kit/inner.h) ---------------------*/
 
-static void link_cancel(struct notifier_link *l) {
-  struct rill__node *up = l->up;
-  l->up = NULL;
-  l->closed = true;
-  if (up != NULL)
-    rill__cancel(up);
-}
-
-static void link_on_subscribe(struct rill__node *self, struct rill__node *up) {
-  struct notifier_link *l = (struct notifier_link *)self;
-  if (l->up != NULL || l->closed) {
-    rill__cancel(up);
-    return;
-  }
-  l->up = up;
-  rill__request(up, 1);
-}
-
-static void link_on_next(void *self, rill_value_t v) {
-  struct notifier_link *l = self;
-  struct take_until_state *st = l->op->state;
+static void notifier_next(struct rill__inner *in, rill_value_t v) {
+  struct rill__op *op = in->owner;
+  struct take_until_state *st = op->state;
   rill__drop(v);
-  if (l->closed)
-    return;
-  link_cancel(l);
+  rill__inner_cancel(in);
   st->fired = true;
   if (st->started)
-    rill__op_complete(l->op); /* also cancels the source */
+    rill__op_complete(op); /* also cancels the source */
 }
 
-static void link_on_error(struct rill__node *self, const rill_error_t *err) {
-  struct notifier_link *l = (struct notifier_link *)self;
-  struct take_until_state *st = l->op->state;
-  if (l->closed)
-    return;
-  l->closed = true;
-  l->up = NULL;
+static void notifier_end(struct rill__inner *in, const rill_error_t *err) {
+  struct rill__op *op = in->owner;
+  struct take_until_state *st = op->state;
+  if (err == NULL)
+    return; /* RxJS 7: completion without a value stops nothing */
   if (st->started) {
-    rill__op_error(l->op, err);
+    rill__op_error(op, err);
     return;
   }
   st->failed = true;
   st->err = *err;
 }
 
-static void link_on_complete(struct rill__node *self) {
-  struct notifier_link *l = (struct notifier_link *)self;
-  l->closed = true; /* RxJS 7: completion without a value stops nothing */
-  l->up = NULL;
-}
-
-static const struct rill__node_vt link_vt = {
-    .name = "take_until.notifier",
-    .on_subscribe = link_on_subscribe,
-    .on_error = link_on_error,
-    .on_complete = link_on_complete,
-    /* Nothing subscribes to the link; it is freed with the stage. */
+static const struct rill__inner_ops notifier_ops = {
+    .on_next = notifier_next,
+    .on_end = notifier_end,
 };
+
+static void take_until_release_notifier(struct take_until_state *st) {
+  if (st->notifier != NULL)
+    rill__inner_release(st->notifier);
+  st->notifier = NULL;
+}
 
 /* ---- the stage ----------------------------------------------------------*/
 
 static int take_until_init(struct rill__op *op) {
   const struct take_until_args *a = op->args;
   struct take_until_state *st = op->state;
-  rill__node_init(&st->link.node, &link_vt, link_on_next);
-  st->link.op = op;
-  rill__subscribe(a->notifier, &st->link.node);
+  st->notifier = rill__inner_new(&notifier_ops, op, 1);
+  if (st->notifier == NULL)
+    return RILL_ENOMEM;
+  rill__inner_subscribe(st->notifier, a->notifier);
   return 0;
 }
 
@@ -122,14 +88,12 @@ static void take_until_on_subscribe(struct rill__op *op) {
 }
 
 static void take_until_on_error(struct rill__op *op, const rill_error_t *err) {
-  struct take_until_state *st = op->state;
-  link_cancel(&st->link);
+  take_until_release_notifier(op->state);
   rill__op_error(op, err);
 }
 
 static void take_until_on_complete(struct rill__op *op) {
-  struct take_until_state *st = op->state;
-  link_cancel(&st->link);
+  take_until_release_notifier(op->state);
   rill__op_complete(op);
 }
 
@@ -144,13 +108,11 @@ static void take_until_on_request(struct rill__op *op, int64_t n) {
 }
 
 static void take_until_on_cancel(struct rill__op *op) {
-  struct take_until_state *st = op->state;
-  link_cancel(&st->link);
+  take_until_release_notifier(op->state);
 }
 
 static void take_until_destroy(struct rill__op *op) {
-  struct take_until_state *st = op->state;
-  link_cancel(&st->link); /* a subscription that never started */
+  take_until_release_notifier(op->state); /* one that never started */
 }
 
 static void take_until_args_release(void *args) {
