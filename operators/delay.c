@@ -1,17 +1,22 @@
 /* rill: delay(d) -- emits each value `delay_ms` after it arrived (RxJS
  * delay with a number).
  *
- * Demand: passes downstream requests upstream 1:1, so the queue never holds
- * more than the values requested and a value that falls due always has
- * demand for it.  If a fused filter downstream drops a value, one more is
- * requested upstream (rill__op_emit).
+ * Demand: asks the source for DELAY_PREFETCH (128) values ahead and tops
+ * it up by halves as values go out, so the queue never holds more than 128
+ * values whatever downstream requested (unbounded demand over an endless
+ * synchronous source used to queue everything).  A value that falls due
+ * without downstream demand waits at the head for a request, and holds
+ * the source back.  Flow control is the kit's (src/kit/): one drain loop
+ * emits, from the timer and from requests; a request made from on_next is
+ * served by the loop on the stack.
  * Time: one scheduler timer for the whole life, armed for the head of a
  * FIFO of (due time, value); values arrive in order and share one delay, so
  * due times never decrease and the head is always the next one due.  A
- * burst of values costs no timer calls after the first.  The values due at
- * one firing are emitted in a loop; values that arrive during that loop
- * (a synchronous upstream answering a request) wait for the next firing,
- * so delay(0) on an endless synchronous source cannot spin in one callback.
+ * burst of values costs no timer calls after the first.  One drain emits
+ * at most the values that were queued when it began; values that arrive
+ * meanwhile (a synchronous upstream answering the top-up) wait for the
+ * next turn of the scheduler, so delay(0) on an endless synchronous source
+ * cannot spin in one callback.
  * Completion: at once if nothing is queued, else right after the last
  * queued value is out (RxJS: delay-009/-010 against -011).  Error: passes
  * at once; queued values are dropped.
@@ -24,7 +29,11 @@
 #include <errno.h>
 #include <math.h>
 
-#include "rill-internal.h"
+#include "kit/kit.h"
+
+/* Values asked of the source ahead of their emission: the queue never
+ * holds more than this many values, whatever downstream requested. */
+#define DELAY_PREFETCH 128
 
 struct delay_args {
   rill_sched_t *sched;
@@ -33,94 +42,74 @@ struct delay_args {
   bool absolute;
 };
 
-struct delay_item {
-  double due;
-  rill_value_t value;
-};
-
 struct delay_state {
   rill_sched_timer_t *timer;
-  struct delay_item *ring; /* FIFO of `len` items from `head`, `cap` slots */
-  size_t cap;
-  size_t head;
-  size_t len;
-  bool closing; /* upstream completed: complete once the queue is empty */
+  struct rill__ring queue; /* (due, value) pairs: a double, then the value */
+  struct rill__drain drain;
+  int64_t demand;   /* downstream's, not yet produced */
+  int64_t consumed; /* emitted since the source was last topped up */
+  bool closing;     /* upstream completed: complete once the queue is empty */
 };
 
-static int delay_push(struct delay_state *st, double due, rill_value_t v) {
-  if (st->len == st->cap) {
-    size_t cap = st->cap ? st->cap * 2 : 8;
-    struct delay_item *ring = NULL;
-    if (cap <= SIZE_MAX / sizeof(*ring))
-      ring = rill__malloc(cap * sizeof(*ring));
-    if (ring == NULL)
-      return RILL_ENOMEM;
-    for (size_t i = 0; i < st->len; i++)
-      ring[i] = st->ring[(st->head + i) % st->cap];
-    rill__free(st->ring);
-    st->ring = ring;
-    st->cap = cap;
-    st->head = 0;
-  }
-  struct delay_item *it = &st->ring[(st->head + st->len) % st->cap];
-  it->due = due;
-  it->value = v;
-  st->len++;
-  return 0;
-}
-
-static rill_value_t delay_pop(struct delay_state *st) {
-  rill_value_t v = st->ring[st->head].value;
-  st->head = (st->head + 1) % st->cap;
-  st->len--;
-  return v;
-}
-
-static void delay_clear(struct delay_state *st) {
-  while (st->len > 0)
-    rill_value_release(delay_pop(st));
-}
-
-/* Arm the timer for the head, or complete if the source has and nothing is
- * left. */
-static void delay_arm(struct rill__op *op) {
+/* Emit what is due while there is demand and budget; top the source up
+ * by halves; complete after the last value; otherwise arm the timer for
+ * the head (0 ms when the budget ran out: the next turn). */
+static void delay_pass(struct rill__op *op, uint32_t *budget) {
   const struct delay_args *a = op->args;
   struct delay_state *st = op->state;
-  if (st->len > 0) {
-    double left = st->ring[st->head].due - rill__sched_now(a->sched);
-    if (left < HUGE_VAL)
-      rill_sched_timer_start(st->timer, left);
-  } else if (st->closing) {
-    rill__op_complete(op);
+  double now = rill__sched_now(a->sched);
+  while (st->demand > 0 && *budget > 0 && !rill__ring_empty(&st->queue) &&
+         rill__ring_peek(&st->queue).as.d <= now) {
+    --*budget;
+    rill__ring_pop(&st->queue); /* the due time */
+    rill__demand_emit(&st->demand, op->down, rill__ring_pop(&st->queue));
+    if (rill__op_done(op))
+      return;
+    if (++st->consumed >= DELAY_PREFETCH / 2) {
+      rill__op_request_up(op, st->consumed);
+      st->consumed = 0;
+    }
   }
+  if (rill__ring_empty(&st->queue)) {
+    if (st->closing)
+      rill__op_complete(op);
+    return;
+  }
+  double left = rill__ring_peek(&st->queue).as.d - now;
+  if (left > 0)
+    rill_sched_timer_start(st->timer, left); /* INFINITY: never */
+  else if (st->demand > 0) /* due, requested, out of budget: next turn */
+    rill_sched_timer_start(st->timer, 0);
+  /* else: due, and waiting for a request */
+}
+
+static void delay_drain(struct rill__op *op) {
+  struct delay_state *st = op->state;
+  if (!rill__drain_enter(&st->drain))
+    return;
+  uint32_t budget = rill__ring_len(&st->queue) / 2; /* queued values now */
+  do
+    if (!rill__op_done(op))
+      delay_pass(op, &budget);
+  while (rill__drain_again(&st->drain));
 }
 
 static void delay_fired(rill_sched_timer_t *t, void *arg) {
   (void)t;
-  struct rill__op *op = arg;
-  const struct delay_args *a = op->args;
-  struct delay_state *st = op->state;
-  if (rill__op_done(op))
-    return;
-  double now = rill__sched_now(a->sched);
-  size_t turn = st->len; /* what arrives while emitting waits a turn */
-  while (turn-- > 0 && st->len > 0 && st->ring[st->head].due <= now) {
-    rill__op_emit(op, delay_pop(st));
-    if (rill__op_done(op))
-      return;
-  }
-  delay_arm(op);
+  delay_drain(arg);
 }
 
 static int delay_init(struct rill__op *op) {
   const struct delay_args *a = op->args;
   struct delay_state *st = op->state;
+  rill__ring_init(&st->queue, 2 * DELAY_PREFETCH);
   st->timer = rill_sched_timer_new(a->sched, delay_fired, op);
   return st->timer ? 0 : RILL_ENOMEM;
 }
 
 static void delay_on_subscribe(struct rill__op *op) {
   op->down->vt->on_subscribe(op->down, &op->node);
+  rill__op_request_up(op, DELAY_PREFETCH);
 }
 
 static void delay_on_next(void *self, rill_value_t v) {
@@ -133,32 +122,41 @@ static void delay_on_next(void *self, rill_value_t v) {
   }
   double now = rill__sched_now(a->sched);
   double due = a->absolute ? (now > a->until ? now : a->until) : now + a->delay;
-  if (delay_push(st, due, v) < 0) {
+  bool was_empty = rill__ring_empty(&st->queue);
+  int rc = rill__ring_push(&st->queue, rill_value_double(due));
+  if (rc == 0)
+    rc = rill__ring_push(&st->queue, v);
+  else
     rill__drop(v);
+  if (rc < 0) {
     rill_sched_timer_stop(st->timer);
-    rill__op_fail(op, RILL_ENOMEM, NULL);
+    rill__ring_clear(&st->queue);
+    rill__op_fail(op, rc == RILL_EOVERFLOW ? RILL_EPROTO : rc,
+                  rc == RILL_EOVERFLOW ? "the source sent more than requested"
+                                       : NULL);
     return;
   }
-  if (st->len == 1 && !rill_sched_timer_active(st->timer))
-    delay_arm(op);
+  if (was_empty) /* the head changed: emit it or arm for it */
+    delay_drain(op);
 }
 
 static void delay_on_error(struct rill__op *op, const rill_error_t *err) {
   struct delay_state *st = op->state;
   rill_sched_timer_stop(st->timer);
-  delay_clear(st);
+  rill__ring_clear(&st->queue);
   rill__op_error(op, err);
 }
 
 static void delay_on_complete(struct rill__op *op) {
   struct delay_state *st = op->state;
   st->closing = true;
-  if (st->len == 0)
-    rill__op_complete(op);
+  delay_drain(op);
 }
 
 static void delay_on_request(struct rill__op *op, int64_t n) {
-  rill__op_request_up(op, n);
+  struct delay_state *st = op->state;
+  rill__demand_more(&st->demand, n);
+  delay_drain(op);
 }
 
 static void delay_on_cancel(struct rill__op *op) {
@@ -169,10 +167,8 @@ static void delay_on_cancel(struct rill__op *op) {
 static void delay_destroy(struct rill__op *op) {
   struct delay_state *st = op->state;
   rill_sched_timer_free(st->timer);
-  delay_clear(st);
-  rill__free(st->ring);
-  st->ring = NULL;
-  st->cap = 0;
+  st->timer = NULL;
+  rill__ring_clear(&st->queue);
 }
 
 static const struct rill__op_ops delay_ops = {

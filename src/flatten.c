@@ -49,13 +49,23 @@ struct flat_args {
   int64_t prefetch;        /* per inner */
 };
 
+/* A doubly linked list of inners: `live` links through prev/next, the
+ * work lists through wprev/wnext (an inner is on one of them at most:
+ * `ready` needs queued values, `finished` none), so every change is O(1)
+ * however many inners are live. */
+struct flat_list {
+  struct rill__inner *head, *tail;
+};
+enum { FLAT_NOWHERE, FLAT_READY, FLAT_FINISHED, FLAT_GONE };
+
 struct flat_state {
   struct rill__drain drain;
   int64_t demand;          /* downstream's, not yet produced */
   int64_t outer_credit;    /* outer values to request at the next pass */
-  struct rill__inner *head; /* live inners, oldest first */
-  struct rill__inner *tail;
-  struct rill__inner *cursor; /* MERGE: where the next pass starts */
+  struct flat_list live;     /* every live inner, oldest first */
+  struct flat_list ready;    /* MERGE: inners with queued values, in turn */
+  struct flat_list finished; /* inners that ended with nothing queued */
+  uint64_t queued;           /* values queued in all inners */
   uint64_t next_index;
   struct rill__inner *wiring; /* may be wired when its upstream is known */
   bool outer_done;
@@ -69,28 +79,77 @@ static void flat_request_outer(struct rill__op *op);
 
 /* ---- inners ---------------------------------------------------------------*/
 
-static void flat_unlink(struct flat_state *st, struct rill__inner *in) {
-  struct rill__inner **pp = &st->head;
-  struct rill__inner *prev = NULL;
-  while (*pp != in) {
-    prev = *pp;
-    pp = &(*pp)->next;
-  }
-  *pp = in->next;
-  if (st->tail == in)
-    st->tail = prev;
-  if (st->cursor == in)
-    st->cursor = in->next;
+static void live_add(struct flat_list *l, struct rill__inner *in) {
+  in->prev = l->tail;
   in->next = NULL;
+  if (l->tail != NULL)
+    l->tail->next = in;
+  else
+    l->head = in;
+  l->tail = in;
+}
+
+static void live_remove(struct flat_list *l, struct rill__inner *in) {
+  if (in->prev != NULL)
+    in->prev->next = in->next;
+  else
+    l->head = in->next;
+  if (in->next != NULL)
+    in->next->prev = in->prev;
+  else
+    l->tail = in->prev;
+  in->prev = in->next = NULL;
+}
+
+static struct flat_list *work_list(struct flat_state *st, int which) {
+  return which == FLAT_READY ? &st->ready : &st->finished;
+}
+
+static void work_remove(struct flat_state *st, struct rill__inner *in) {
+  if (in->wlist == FLAT_NOWHERE || in->wlist == FLAT_GONE)
+    return;
+  struct flat_list *l = work_list(st, in->wlist);
+  if (in->wprev != NULL)
+    in->wprev->wnext = in->wnext;
+  else
+    l->head = in->wnext;
+  if (in->wnext != NULL)
+    in->wnext->wprev = in->wprev;
+  else
+    l->tail = in->wprev;
+  in->wprev = in->wnext = NULL;
+  in->wlist = FLAT_NOWHERE;
+}
+
+static void work_add(struct flat_state *st, struct rill__inner *in, int which) {
+  if (in->wlist == which)
+    return;
+  work_remove(st, in);
+  struct flat_list *l = work_list(st, which);
+  in->wprev = l->tail;
+  in->wnext = NULL;
+  if (l->tail != NULL)
+    l->tail->wnext = in;
+  else
+    l->head = in;
+  l->tail = in;
+  in->wlist = which;
+}
+
+/* Let go of an inner: off every list, its queue released, freed later. */
+static void flat_forget(struct flat_state *st, struct rill__inner *in) {
+  if (in->wlist == FLAT_GONE)
+    return;
+  st->queued -= rill__ring_len(&in->queue);
+  work_remove(st, in);
+  live_remove(&st->live, in);
+  in->wlist = FLAT_GONE;
+  rill__inner_release(in);
 }
 
 static void flat_release_all(struct flat_state *st) {
-  while (st->head != NULL) {
-    struct rill__inner *in = st->head;
-    st->head = in->next;
-    rill__inner_release(in);
-  }
-  st->tail = st->cursor = NULL;
+  while (st->live.head != NULL)
+    flat_forget(st, st->live.head);
 }
 
 static void flat_fail(struct rill__op *op, const rill_error_t *err) {
@@ -107,7 +166,7 @@ static bool flat_may_emit(const struct rill__op *op,
                           const struct rill__inner *in) {
   const struct flat_args *a = op->args;
   const struct flat_state *st = op->state;
-  return a->mode != RILL__FLAT_EAGER || st->head == in;
+  return a->mode != RILL__FLAT_EAGER || st->live.head == in;
 }
 
 static void flat_inner_next(struct rill__inner *in, rill_value_t v) {
@@ -129,6 +188,10 @@ static void flat_inner_next(struct rill__inner *in, rill_value_t v) {
     return;
   }
   int rc = rill__ring_push(&in->queue, v);
+  if (rc == 0) {
+    st->queued++;
+    work_add(st, in, FLAT_READY);
+  }
   if (rc < 0) {
     rill_error_t err;
     rill__error_init(&err, rc == RILL_EOVERFLOW ? RILL_EPROTO : rc, 0,
@@ -145,6 +208,9 @@ static void flat_inner_next(struct rill__inner *in, rill_value_t v) {
 
 static void flat_inner_end(struct rill__inner *in, const rill_error_t *err) {
   struct rill__op *op = in->owner;
+  struct flat_state *st = op->state;
+  if (rill__ring_empty(&in->queue))
+    work_add(st, in, FLAT_FINISHED); /* the drain loop retires it */
   if (err != NULL) {
     flat_fail(op, err);
     return;
@@ -176,57 +242,56 @@ static bool flat_may_wire(struct rill__op *op, const struct rill__inner *in) {
   const struct flat_state *st = op->state;
   if (st->demand != RILL_UNBOUNDED || rill__drain_running(&st->drain))
     return false;
-  if (a->mode == RILL__FLAT_EAGER && st->head != in)
+  if (a->mode == RILL__FLAT_EAGER && st->live.head != in)
     return false;
-  for (const struct rill__inner *i = st->head; i != NULL; i = i->next)
-    if (!rill__ring_empty(&i->queue))
-      return false;
-  return true;
+  return st->queued == 0;
 }
 
 /* ---- the drain loop ---------------------------------------------------------*/
 
-/* The next inner with a value that may go out, or NULL. */
+/* The next inner with a value that may go out, or NULL: MERGE takes the
+ * ready inners in turn, EAGER only the oldest live one. */
 static struct rill__inner *flat_pick(struct rill__op *op) {
   const struct flat_args *a = op->args;
   struct flat_state *st = op->state;
-  if (a->mode == RILL__FLAT_EAGER)
-    return st->head != NULL && !rill__ring_empty(&st->head->queue) ? st->head
-                                                                   : NULL;
-  struct rill__inner *start = st->cursor ? st->cursor : st->head;
-  struct rill__inner *in = start;
-  while (in != NULL) {
-    if (!rill__ring_empty(&in->queue)) {
-      st->cursor = in->next; /* round robin: the next pass starts after */
-      return in;
-    }
-    in = in->next ? in->next : st->head;
-    if (in == start)
-      break;
-  }
-  return NULL;
+  if (a->mode != RILL__FLAT_EAGER)
+    return st->ready.head;
+  struct rill__inner *in = st->live.head;
+  return in != NULL && !rill__ring_empty(&in->queue) ? in : NULL;
 }
 
-/* Retire inners that ended and have nothing left to emit; each gives the
- * outer credit for one more value (MERGE, EAGER).  Returns how many. */
-static int flat_retire_finished(struct rill__op *op) {
+/* An inner that ended with nothing left to emit goes; it makes room for
+ * one more outer value (MERGE and EAGER with a limit). */
+static void flat_retire(struct rill__op *op, struct rill__inner *in) {
   const struct flat_args *a = op->args;
   struct flat_state *st = op->state;
-  struct rill__inner *in = st->head;
-  int retired = 0;
-  while (in != NULL) {
-    struct rill__inner *next = in->next;
-    if (in->done && rill__ring_empty(&in->queue)) {
-      flat_unlink(st, in);
-      rill__inner_release(in);
-      retired++;
-      if (a->max_concurrency != RILL_UNBOUNDED &&
-          (a->mode == RILL__FLAT_MERGE || a->mode == RILL__FLAT_EAGER))
-        st->outer_credit++;
-    }
-    in = next;
+  flat_forget(st, in);
+  if (a->max_concurrency != RILL_UNBOUNDED &&
+      (a->mode == RILL__FLAT_MERGE || a->mode == RILL__FLAT_EAGER))
+    st->outer_credit++;
+}
+
+/* Emit one queued value of `in`, keep the lists right, and retire it if
+ * that was its last one and it has ended. */
+static void flat_emit_from(struct rill__op *op, struct rill__inner *in) {
+  struct flat_state *st = op->state;
+  rill_value_t v = rill__ring_pop(&in->queue);
+  st->queued--;
+  if (rill__ring_empty(&in->queue)) {
+    work_remove(st, in);
+  } else if (in->wnext != NULL) { /* round robin: to the back */
+    work_remove(st, in);
+    work_add(st, in, FLAT_READY);
   }
-  return retired;
+  rill__demand_emit(&st->demand, op->down, v);
+  /* on_next may have switched this inner away (switch_map over a source
+   * it made push): then it is gone already. */
+  if (!rill__op_done(op) && !st->failed && in->wlist != FLAT_GONE) {
+    if (in->done && rill__ring_empty(&in->queue))
+      flat_retire(op, in);
+    else
+      rill__inner_consumed(in, 1);
+  }
 }
 
 static void flat_drain_pass(struct rill__op *op) {
@@ -240,20 +305,21 @@ static void flat_drain_pass(struct rill__op *op) {
     rill__op_error(op, &st->err); /* cancels the outer, retires the node */
     return;
   }
-  do {
-    while (st->demand > 0) {
-      struct rill__inner *in = flat_pick(op);
-      if (in == NULL)
-        break;
-      rill__demand_emit(&st->demand, op->down, rill__ring_pop(&in->queue));
-      rill__inner_consumed(in, 1);
-      if (rill__op_done(op) || st->failed) {
-        st->drain.wip++; /* one more pass cleans up */
-        return;
-      }
+  for (;;) {
+    while (st->finished.head != NULL)
+      flat_retire(op, st->finished.head);
+    if (st->demand == 0)
+      break;
+    struct rill__inner *in = flat_pick(op);
+    if (in == NULL)
+      break;
+    flat_emit_from(op, in);
+    if (rill__op_done(op) || st->failed) {
+      st->drain.wip++; /* one more pass cleans up */
+      return;
     }
-  } while (flat_retire_finished(op) > 0); /* EAGER: a new oldest */
-  if (st->outer_done && st->head == NULL)
+  }
+  if (st->outer_done && st->live.head == NULL)
     rill__op_complete(op);
 }
 
@@ -291,7 +357,7 @@ static void flat_outer_next(void *self, rill_value_t v) {
     rill__drop(v);
     return;
   }
-  if (a->mode == RILL__FLAT_EXHAUST && st->head != NULL) {
+  if (a->mode == RILL__FLAT_EXHAUST && st->live.head != NULL) {
     rill__drop(v); /* busy: dropped unused */
     return;
   }
@@ -311,11 +377,8 @@ static void flat_outer_next(void *self, rill_value_t v) {
     rill_observable_free(inner_obs);
     return;
   }
-  if (a->mode == RILL__FLAT_SWITCH && st->head != NULL) {
-    struct rill__inner *old = st->head;
-    flat_unlink(st, old);
-    rill__inner_release(old); /* releases what it queued */
-  }
+  if (a->mode == RILL__FLAT_SWITCH && st->live.head != NULL)
+    flat_forget(st, st->live.head); /* releases what it queued */
   struct rill__inner *in = rill__inner_new(&flat_inner_ops, op, a->prefetch);
   if (in == NULL) {
     rill_observable_free(inner_obs);
@@ -327,11 +390,7 @@ static void flat_outer_next(void *self, rill_value_t v) {
     return;
   }
   in->index = st->next_index++;
-  if (st->tail != NULL)
-    st->tail->next = in;
-  else
-    st->head = in;
-  st->tail = in;
+  live_add(&st->live, in);
   if (flat_may_wire(op, in)) {
     /* Hold the bracket while a wired inner delivers (see the top). */
     rill__drain_enter(&st->drain);
@@ -383,7 +442,7 @@ static void flat_on_cancel(struct rill__op *op) {
   }
   /* A loop (or a wired inner) is on the stack: stop every inner now, so a
    * wired one stops emitting; the loop frees them. */
-  for (struct rill__inner *in = st->head; in != NULL; in = in->next)
+  for (struct rill__inner *in = st->live.head; in != NULL; in = in->next)
     rill__inner_cancel(in);
   st->drain.wip++;
 }

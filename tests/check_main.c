@@ -15,6 +15,7 @@ int main(void) {
   srunner_add_suite(sr, rate_suite());
   srunner_add_suite(sr, shift_suite());
   srunner_add_suite(sr, fd_suite());
+  srunner_add_suite(sr, flatten_suite());
   srunner_add_suite(sr, kit_suite());
   srunner_add_suite(sr, enomem_suite());
   srunner_add_suite(sr, realtime_suite());

@@ -14,6 +14,7 @@ Suite *time_suite(void);
 Suite *rate_suite(void);
 Suite *shift_suite(void);
 Suite *fd_suite(void);
+Suite *flatten_suite(void);
 Suite *kit_suite(void);
 Suite *enomem_suite(void);
 Suite *realtime_suite(void);

@@ -1,8 +1,12 @@
 #!/bin/sh
 # rill tests: run the examples and check what they print.
+# RILL_RUN_PREFIX: a command to run each example under, e.g.
+#   RILL_RUN_PREFIX="valgrind --error-exitcode=1 --leak-check=full"
+# (make check-valgrind does this); its failure fails the script.
 set -eu
 bin="${top_builddir:-.}/examples"
-out=$("$bin/pipeline")
+run=${RILL_RUN_PREFIX:-}
+out=$($run "$bin/pipeline")
 echo "$out"
 echo "$out" | grep -q "^window 1: running max 21.5 21.7 22.1 22.1$"
 echo "$out" | grep -q "^complete$"
@@ -11,20 +15,32 @@ echo "$out" | grep -q "2 values, then error in stage map"
 # socket_feed: a TCP feed on 127.0.0.1 through from_fd -> lines -> parse ->
 # filter -> scan; then again with a slow consumer, which must push the
 # feeder back (EAGAIN) instead of buffering.
-out=$("$bin/socket_feed" --count 2000)
+out=$($run "$bin/socket_feed" --count 2000)
 echo "$out"
 echo "$out" | grep -q "^feed ended: end of feed$"
 echo "$out" | grep -q "^lines: 2000, malformed: 40, out of range: 20, accepted: 1940$"
-out=$("$bin/socket_feed" --slow --duration-ms 400)
+out=$($run "$bin/socket_feed" --slow --duration-ms 400)
 echo "$out"
 echo "$out" | grep -q "^feed ended: duration reached$"
 echo "$out" | grep -q "^feeder was pushed back: yes$"
 # throttle_demo: the README's main demo, for one second on libev; rates
 # depend on the machine's load, so check the shape and the clean exit.
-out=$("$bin/throttle_demo" --duration 1)
+out=$($run "$bin/throttle_demo" --duration 1)
 echo "$out"
 echo "$out" | grep -Eq "^gps +in +[0-9]+/s -> throttle\(500ms\) +[0-9]+/s$"
 echo "$out" | grep -Eq "^accel +in +[0-9]+/s -> throttle\(100ms\) +[0-9]+/s$"
 echo "$out" | grep -Eq "^motion +in +[0-9]+/s -> debounce\(50ms\) +[0-9]+/s$"
 echo "$out" | grep -q "active watchers after cancel: 0$"
-echo "run_examples: 3 passed, 0 failed"
+# job_pool: 100 jobs on libev, at most 4 at a time (merge_map, the p-limit
+# pattern), then in input order (concat_map_eager).  It checks its own
+# invariants and exits 1 if one fails; timings vary, so check the shape.
+out=$($run "$bin/job_pool" --jobs 100 --limit 4 --seed 1)
+echo "$out"
+test "$(echo "$out" | grep -c '^\[ *[0-9]* ms\] start job ')" -eq 100
+test "$(echo "$out" | grep -c '^\[ *[0-9]* ms\]  done job ')" -eq 100
+if echo "$out" | grep -Eq "in flight ([5-9]|[0-9]{2,})$"; then exit 1; fi
+echo "$out" | grep -q "^merge_map: 100 results, one per job; at most 4 in flight; "
+echo "$out" | grep -q "^concat_map_eager: 100 results, one per job, in input order; at most 4 in flight; "
+echo "$out" | grep -q "^jobs  90..99 : 8100 8281 8464 8649 8836 9025 9216 9409 9604 9801$"
+echo "$out" | grep -q "^job_pool: ok "
+echo "run_examples: 4 passed, 0 failed"

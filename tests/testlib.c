@@ -241,6 +241,11 @@ int64_t tl_scaled(int64_t n) {
   return m < 1 ? 1 : m;
 }
 
+int64_t tl_scaled_min(int64_t n, int64_t floor) {
+  int64_t m = tl_scaled(n);
+  return m < floor ? floor : m;
+}
+
 /* ---- common callbacks
  * ------------------------------------------------------*/
 

@@ -80,6 +80,9 @@ void tl_alloc_uninstall(void);
 
 /* ---- scale ---------------------------------------------------------------*/
 int64_t tl_scaled(int64_t n); /* n * RILL_TEST_SCALE, at least 1 */
+/* max(tl_scaled(n), floor): for sizes that must stay above a kernel
+ * buffer (a pipe's, a socket's) whatever the scale. */
+int64_t tl_scaled_min(int64_t n, int64_t floor);
 
 /* Common callbacks for the tests. */
 int tl_double(void *ctx, rill_value_t in, rill_value_t *out);

@@ -33,7 +33,11 @@ struct rill__inner {
   struct rill__node *up;
   const struct rill__inner_ops *ops;
   void *owner;
-  struct rill__inner *next; /* the owner's list */
+  /* The owner's bookkeeping (two doubly linked lists): all live inners,
+   * and a work list (e.g. "has values", "ended") tagged by `wlist`. */
+  struct rill__inner *prev, *next;
+  struct rill__inner *wprev, *wnext;
+  int wlist;
   struct rill__ring queue;  /* values waiting for downstream demand */
   int64_t prefetch;
   int64_t consumed; /* since the last refill */

@@ -31,6 +31,10 @@ static inline bool rill__ring_empty(const struct rill__ring *r) {
 static inline uint32_t rill__ring_len(const struct rill__ring *r) {
   return r->len;
 }
+/* The oldest value, borrowed (the ring must not be empty). */
+static inline rill_value_t rill__ring_peek(const struct rill__ring *r) {
+  return r->buf[r->head];
+}
 /* The oldest value, handed over (the ring must not be empty). */
 static inline rill_value_t rill__ring_pop(struct rill__ring *r) {
   rill_value_t v = r->buf[r->head];
