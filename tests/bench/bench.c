@@ -11,6 +11,9 @@
  *   W1b  the same, the sink requesting in batches of 128
  *   W2   merge of 4 x range(2.5M) -> map(x*2) -> sum
  *        floor: a loop calling map and filter through function pointers
+ *   W5   merge_map: N/1000 outer values, each mapped to range(x*1000, 1000),
+ *        summed; unbounded and with max_concurrency 4.  Floor: nested C
+ *        loops calling the project function and the sink through pointers
  *   W3t  1M values pulled from a user function through throttle(10 ms,
  *        leading) on libev, in 10 bursts with the loop run and 11 ms let
  *        pass between bursts, so each burst opens a new window
@@ -29,7 +32,8 @@
  *        processed: a source that reads ahead of demand makes the held
  *        buffers, and this process's RSS, grow.  Peak RSS growth and peak
  *        held bytes are both reported; /proc unreadable is a failure.
- * Targets: W1 <= 1.5x, W1b <= 2x, W2 <= 3x, W3t/W3d <= 1.5x the floor;
+ * Targets: W1 <= 1.5x, W1b <= 2x, W2 <= 3x, W5 <= 3x (at most 8
+ * allocations per inner subscription), W3t/W3d <= 1.5x the floor;
  * FD >= 0.9x the raw throughput; SLOW RSS growth <= 4 MiB and never more
  * held than requested; 0 allocations per element.  Every target prints
  * its measured value, the target and met/MISSED; the exit status is 1 if
@@ -170,6 +174,52 @@ static int64_t rill_w2(int64_t n) {
   int64_t s = run_rill(p, RILL_UNBOUNDED);
   rill_observable_free(p);
   return s;
+}
+
+/* ---- W5: merge_map, 1000 outer values each mapped to range(0, 1000) -------
+ * The floor: nested C loops calling the two functions through pointers
+ * (the project function per outer value, the sink per element). */
+#define W5_INNER 1000
+typedef int64_t (*outer_fn)(int64_t);
+__attribute__((noinline)) static int64_t floor_project(int64_t o) {
+  return o * W5_INNER;
+}
+__attribute__((noinline)) static void floor_sink(int64_t *sum, int64_t x) {
+  *sum += x;
+}
+static outer_fn volatile floor_project_ptr = floor_project;
+static void (*volatile floor_sink_ptr)(int64_t *, int64_t) = floor_sink;
+
+static int64_t floor_w5(int64_t n) {
+  outer_fn project = floor_project_ptr;
+  void (*sink)(int64_t *, int64_t) = floor_sink_ptr;
+  int64_t sum = 0;
+  for (int64_t o = 0; o < n / W5_INNER; o++) {
+    int64_t base = project(o);
+    for (int64_t j = 0; j < W5_INNER; j++)
+      sink(&sum, base + j);
+  }
+  return sum;
+}
+
+static int w5_project(void *ctx, rill_value_t v, rill_observable_t **out) {
+  (void)ctx;
+  *out = rill_range(v.as.i * W5_INNER, W5_INNER);
+  return *out ? 0 : RILL_ENOMEM;
+}
+
+static int64_t rill_w5_limit(int64_t n, size_t max_concurrency) {
+  rill_observable_t *p = rill_merge_map(rill_range(0, n / W5_INNER),
+                                        w5_project, NULL, max_concurrency, 0);
+  int64_t s = run_rill(p, RILL_UNBOUNDED);
+  rill_observable_free(p);
+  return s;
+}
+static int64_t rill_w5(int64_t n) {
+  return rill_w5_limit(n, 0);
+}
+static int64_t rill_w5_4(int64_t n) {
+  return rill_w5_limit(n, 4);
 }
 
 /* ---- W3: time operators on libev ----------------------------------------
@@ -644,6 +694,18 @@ static int report(const struct series *s, const struct series *floor,
   return ok;
 }
 
+/* W5 allows allocations per inner subscription (its range and its
+ * subscription), none per element: at most 8 per inner, counted. */
+static int report_w5(const struct series *s, const struct series *floor) {
+  double m = median(s), ratio = m / median(floor);
+  double per_inner = s->allocs_per * W5_INNER;
+  int ok = ratio <= 3.0 && per_inner <= 8;
+  printf("  %-32s %8.2f ns/elem  %6.2fx floor  %.2f allocs/inner"
+         "  target <= 3.0x, no allocation per element: %s\n",
+         s->name, m, ratio, per_inner, ok ? "met" : "MISSED");
+  return ok;
+}
+
 static int check_eq(const struct series *a, const struct series *b) {
   if (a->check == b->check)
     return 1;
@@ -676,6 +738,7 @@ static const struct {
 } count_workloads[] = {
     {"w1-floor", floor_fnptr_w1}, {"w1", rill_w1}, {"w1b", rill_w1b},
     {"w2-floor", floor_fnptr_w2}, {"w2", rill_w2},
+    {"w5-floor", floor_w5},       {"w5", rill_w5}, {"w5-4", rill_w5_4},
 };
 
 static int count_one(const char *name, int64_t n) {
@@ -738,6 +801,9 @@ static int count_all(void) {
       {"w1b", "W1 batch 128", 0},
       {"w2-floor", "W2 floor (function pointers)", 0},
       {"w2", "W2 merge(4)|map|sum", 27},
+      {"w5-floor", "W5 floor (nested loops)", 0},
+      {"w5", "W5 merge_map unbounded", 0},
+      {"w5-4", "W5 merge_map max 4", 0},
   };
   int ok = 1;
   printf("instructions per element (callgrind, (Ir(%lld) - Ir(%lld)) / "
@@ -807,6 +873,21 @@ int main(int argc, char **argv) {
   printf("W2 rill:\n");
   ok &= check_eq(&s12[5], &s12[4]);
   ok &= report(&s12[5], &s12[4], 3.0);
+
+  /* W5: merge_map, unbounded and with 4 inners at a time. */
+  struct series s5[] = {
+      {.name = "W5 nested loops", .fn = floor_w5, .n = n},
+      {.name = "W5 merge_map unbounded", .fn = rill_w5, .n = n},
+      {.name = "W5 merge_map max 4", .fn = rill_w5_4, .n = n},
+  };
+  measure_all(s5, 3);
+  printf("W5 floor (%lld x range(0, %d)):\n", (long long)(n / W5_INNER),
+         W5_INNER);
+  report(&s5[0], &s5[0], 0);
+  printf("W5 rill:\n");
+  ok &= check_eq(&s5[1], &s5[0]) & check_eq(&s5[2], &s5[0]);
+  ok &= report_w5(&s5[1], &s5[0]);
+  ok &= report_w5(&s5[2], &s5[0]);
 
   /* W3: time operators on libev, 1M values in 10 bursts. */
   bench_loop = ev_loop_new(EVFLAG_AUTO);
