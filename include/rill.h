@@ -269,15 +269,21 @@ typedef struct rill_subscription_s rill_subscription_t;
 /* Demand value meaning "no limit" (Reactive Streams rule 3.17). */
 #define RILL_UNBOUNDED INT64_MAX
 
-/* The four callbacks.  Any may be NULL where documented; `ctx` is passed
- * back untouched.  on_subscribe is called exactly once, first, and always
+/* The callbacks.  Any may be NULL where documented; `ctx` is passed back
+ * untouched.  on_subscribe is called exactly once, first, and always
  * before rill_observable_subscribe() returns.  on_next gets an owned value
- * (rule 3 above).  After on_error or on_complete nothing more is called. */
+ * (rule 3 above).  After on_error or on_complete nothing more is called,
+ * except on_release: it runs exactly once, after the last signal (or the
+ * cancel), when rill holds no further reference to the subscriber and
+ * will never call it again -- the place to free `ctx` (a handle kept
+ * through `out` stays yours to free; on_release does not wait for it).
+ * It also runs when subscribing fails after on_subscribe was called. */
 typedef struct rill_subscriber {
   void (*on_subscribe)(void *ctx, rill_subscription_t *s);
   void (*on_next)(void *ctx, rill_value_t v);
   void (*on_error)(void *ctx, const rill_error_t *err);
   void (*on_complete)(void *ctx);
+  void (*on_release)(void *ctx);
 } rill_subscriber_t;
 
 /* Another reference to the same observable (NULL-safe).  Returns obs. */
@@ -390,19 +396,44 @@ RILL_EXTERN rill_observable_t *rill_generate(rill_generate_init_fn init,
  * error relayed from elsewhere keeps its own words; stage is "create"),
  * from start() or any later callback.  end(ctx, e) (may be NULL) runs once
  * when that subscription ends: complete, error or cancel; the emitter must
- * not be used after end() returns.  start and end come in pairs: a
- * subscriber that cancels inside on_subscribe gets neither.  Values pushed without demand are
- * queued and delivered as requests arrive (the queue is not bounded: check
- * rill_emitter_demand() to honour backpressure); completion waits behind
- * them, an error does not.  NULL with errno EINVAL for start NULL. */
+ * not be used after end() returns.  start and end come in pairs (the
+ * per-subscription init/fini: keep that subscription's state with
+ * rill_emitter_set_data): a subscriber that cancels inside on_subscribe
+ * gets neither.  end() never runs while start(), on_request or an emitter
+ * call of yours is on the stack: a cancel made from inside
+ * rill_emitter_next (a take() or first() downstream) runs end() just
+ * before your outermost such call returns, and the emitter call then
+ * returns RILL_ECANCELED -- stop there, without touching what end()
+ * freed.  Values pushed without demand are queued and delivered as
+ * requests arrive (the queue is not bounded: honour the demand, told by
+ * on_request or read with rill_emitter_demand()); completion waits behind
+ * them, an error does not.  NULL with errno EINVAL for start NULL.
+ * docs/writing-operators.md shows a whole adapter built this way. */
 typedef struct rill_emitter_s rill_emitter_t;
 typedef void (*rill_create_fn)(void *ctx, rill_emitter_t *e);
 RILL_EXTERN rill_observable_t *rill_create(rill_create_fn start,
                                            rill_create_fn end, void *ctx);
-/* Returns 0 (also when the subscription has already ended: the value is
- * released), RILL_EINVAL for e NULL, RILL_ENOMEM (then the subscription
- * fails with it). */
+/* Demand arrived: n more values may be pushed (saturating sums; never
+ * called inside another of your create callbacks or emitter calls). */
+typedef void (*rill_create_request_fn)(void *ctx, rill_emitter_t *e,
+                                       int64_t n);
+typedef struct rill_create_opts {
+  rill_create_request_fn on_request; /* NULL: poll rill_emitter_demand */
+  void (*ctx_free)(void *ctx); /* runs once when the observable is freed
+                                  (or at once if the call fails) */
+} rill_create_opts_t;
+/* rill_create with options (NULL: as rill_create). */
+RILL_EXTERN rill_observable_t *rill_create_with(rill_create_fn start,
+                                                rill_create_fn end, void *ctx,
+                                                const rill_create_opts_t *opts);
+/* Returns 0 while the subscription is live; RILL_ECANCELED once it has
+ * ended, before or during this call (the value is released if it could
+ * not be delivered; end() has run); RILL_EINVAL for e NULL; RILL_ENOMEM
+ * (then the subscription fails with it). */
 RILL_EXTERN int rill_emitter_next(rill_emitter_t *e, rill_value_t v);
+/* Per-subscription user data (NULL until set), like libuv's handle data. */
+RILL_EXTERN void rill_emitter_set_data(rill_emitter_t *e, void *data);
+RILL_EXTERN void *rill_emitter_data(const rill_emitter_t *e);
 /* How many values may be pushed now without queueing (outstanding demand
  * minus queued values; RILL_UNBOUNDED; 0 once ended).  An adapter that
  * honours it never makes the queue grow. */

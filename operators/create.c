@@ -1,41 +1,60 @@
-/* rill: create(start, end, ctx) -- a source pushed by the caller, like
- * RxJS `new Observable(subscriber => ...)`: tests and adapters drive it
- * from their own callbacks (timers, a test scheduler, foreign events).
+/* rill: create(start, end, ctx, opts) -- a source pushed by the caller,
+ * like RxJS `new Observable(subscriber => ...)`: tests and adapters drive
+ * it from their own callbacks (timers, a test scheduler, foreign events).
  *
- * Demand: values pushed without demand wait in a FIFO and are delivered as
- * requests arrive; complete waits behind them, error does not (it drops
- * them).  The caller decides what to push; rill never asks it, but
- * rill_emitter_demand() tells it how much it may push without queueing,
- * which is how an adapter honours backpressure (the FIFO itself is not
- * bounded: a producer that ignores the demand grows it).
+ * Demand: values pushed without demand wait in a FIFO (the kit's ring,
+ * src/kit/ring.h) and are delivered as requests arrive; complete waits
+ * behind them, error does not (it drops them).  The caller decides what to
+ * push; rill never asks it, but it can learn of demand as it arrives
+ * (opts->on_request) or ask (rill_emitter_demand()), which is how an
+ * adapter honours backpressure (the FIFO itself is not bounded: a producer
+ * that ignores the demand grows it).  Flow control is the kit's drain
+ * loop: a push or a request made from inside on_next is served by the loop
+ * already on the stack.
  * Time: none of its own.
  * Pairs: end() runs exactly once for every start(), and never without
- * one: a subscription cancelled inside on_subscribe calls neither.
- * Owns: the queued values.  A source: it has no upstream. */
+ * one: a subscription cancelled inside on_subscribe calls neither.  start
+ * and end are the per-subscription init/fini pair; rill_emitter_set_data()
+ * keeps that subscription's state.
+ * Re-entrancy: end() and on_request never run while one of the caller's
+ * create callbacks (start, on_request) or emitter calls is on the stack:
+ * a downstream cancel made from inside rill_emitter_next() (a first() or a
+ * take() downstream) runs end() just before the outermost of them returns,
+ * and the emitter call then returns RILL_ECANCELED, so the producer knows
+ * to stop before it touches what end() freed.
+ * Owns: the queued values; opts->ctx_free(ctx) runs when the observable is
+ * freed.  A source: it has no upstream. */
 #include <errno.h>
-#include <stdlib.h>
 
-#include "rill-internal.h"
+#include "kit/kit.h"
 
 struct create_args {
   rill_create_fn start;
   rill_create_fn end;
   void *ctx;
+  rill_create_request_fn on_request;
+  void (*ctx_free)(void *ctx);
 };
 
 struct create_state {
-  rill_value_t *q;
-  size_t head, len, cap;
-  int64_t demand;
-  bool closing;
-  bool draining;
-  bool started; /* start() was called: end() is owed */
-  bool ended;   /* end() has run */
+  struct rill__ring queue;
+  struct rill__drain drain;
+  int64_t demand;       /* downstream's, not yet produced */
+  int64_t to_tell;      /* demand not yet told to on_request */
+  void *data;           /* rill_emitter_set_data */
+  uint32_t in_user;     /* create callbacks and emitter calls on the stack */
+  bool closing;         /* complete asked: after the queued values */
+  bool started;         /* start() was called: end() is owed */
+  bool end_due;         /* the subscription ended inside a user call */
+  bool ended;           /* end() has run */
 };
 
-static void create_end(struct rill__op *op) {
+/* ---- the user's side: brackets, end(), on_request ---------------------------*/
+
+static void create_run_end(struct rill__op *op) {
   const struct create_args *a = op->args;
   struct create_state *st = op->state;
+  st->end_due = false;
   if (st->ended)
     return;
   st->ended = true;
@@ -43,64 +62,93 @@ static void create_end(struct rill__op *op) {
     a->end(a->ctx, (rill_emitter_t *)op);
 }
 
-static void create_drain(struct rill__op *op) {
+/* The subscription ended: end() now, or when the user's call returns. */
+static void create_end(struct rill__op *op) {
   struct create_state *st = op->state;
-  if (st->draining)
+  if (st->in_user > 0)
+    st->end_due = true;
+  else
+    create_run_end(op);
+}
+
+static void create_user_enter(struct rill__op *op) {
+  struct create_state *st = op->state;
+  st->in_user++;
+}
+
+static void create_tell(struct rill__op *op);
+
+static void create_user_leave(struct rill__op *op) {
+  struct create_state *st = op->state;
+  if (--st->in_user != 0)
     return;
-  st->draining = true;
-  while (!rill__op_done(op) && st->len > 0 && st->demand > 0) {
-    rill_value_t v = st->q[st->head];
-    st->head = (st->head + 1) % st->cap;
-    st->len--;
-    if (rill__emit(op->down, v) && st->demand != RILL_UNBOUNDED)
-      st->demand--;
+  if (st->end_due)
+    create_run_end(op);
+  else
+    create_tell(op);
+}
+
+/* Tell on_request what was requested, outside any user call. */
+static void create_tell(struct rill__op *op) {
+  const struct create_args *a = op->args;
+  struct create_state *st = op->state;
+  if (a->on_request == NULL || st->in_user > 0 || st->ended ||
+      !st->started || rill__op_done(op))
+    return;
+  /* The loop runs inside the user bracket itself, so demand that arrives
+   * during on_request is told by this loop, not by a nested call. */
+  st->in_user++;
+  while (st->to_tell > 0 && !st->end_due && !rill__op_done(op)) {
+    int64_t n = st->to_tell;
+    st->to_tell = 0;
+    a->on_request(a->ctx, (rill_emitter_t *)op, n);
   }
-  st->draining = false;
-  if (st->closing && st->len == 0 && !rill__op_done(op)) {
+  st->in_user--;
+  if (st->end_due)
+    create_run_end(op);
+}
+
+/* ---- the drain loop -----------------------------------------------------------*/
+
+static void create_pass(struct rill__op *op) {
+  struct create_state *st = op->state;
+  while (st->demand > 0 && !rill__ring_empty(&st->queue)) {
+    rill__demand_emit(&st->demand, op->down, rill__ring_pop(&st->queue));
+    if (rill__op_done(op))
+      return;
+  }
+  if (st->closing && rill__ring_empty(&st->queue)) {
     create_end(op);
     rill__op_complete(op);
   }
 }
 
-static int create_push(struct create_state *st, rill_value_t v) {
-  if (st->len == st->cap) {
-    size_t cap = st->cap ? st->cap * 2 : 8;
-    rill_value_t *q = rill__malloc(cap * sizeof(*q));
-    if (q == NULL) {
-      rill_value_release(v);
-      return RILL_ENOMEM;
-    }
-    for (size_t i = 0; i < st->len; i++)
-      q[i] = st->q[(st->head + i) % st->cap];
-    rill__free(st->q);
-    st->q = q;
-    st->head = 0;
-    st->cap = cap;
-  }
-  st->q[(st->head + st->len) % st->cap] = v;
-  st->len++;
-  return 0;
+static void create_drain(struct rill__op *op) {
+  struct create_state *st = op->state;
+  if (!rill__drain_enter(&st->drain))
+    return;
+  do
+    if (!rill__op_done(op))
+      create_pass(op);
+  while (rill__drain_again(&st->drain));
 }
 
-static int emitter_next(rill_emitter_t *e, rill_value_t v) {
-  struct rill__op *op = (struct rill__op *)e;
-  if (op == NULL) {
-    rill_value_release(v);
-    return RILL_EINVAL;
-  }
+/* ---- the emitter ----------------------------------------------------------------*/
+
+static int emitter_next(struct rill__op *op, rill_value_t v) {
   struct create_state *st = op->state;
   if (rill__op_done(op) || st->closing) {
     rill_value_release(v);
-    return 0;
+    return rill__op_done(op) ? RILL_ECANCELED : 0;
   }
-  int rc = create_push(st, v);
+  int rc = rill__ring_push(&st->queue, v);
   if (rc < 0) {
     create_end(op);
-    rill__op_fail(op, rc, NULL);
+    rill__op_fail(op, rc, "cannot queue a pushed value");
     return rc;
   }
   create_drain(op);
-  return 0;
+  return rill__op_done(op) ? RILL_ECANCELED : 0;
 }
 
 int64_t rill_emitter_demand(const rill_emitter_t *e) {
@@ -110,21 +158,20 @@ int64_t rill_emitter_demand(const rill_emitter_t *e) {
   const struct create_state *st = op->state;
   if (st->demand == RILL_UNBOUNDED)
     return RILL_UNBOUNDED;
-  return st->demand > (int64_t)st->len ? st->demand - (int64_t)st->len : 0;
+  int64_t queued = (int64_t)rill__ring_len(&st->queue);
+  return st->demand > queued ? st->demand - queued : 0;
 }
 
-static void emitter_complete(rill_emitter_t *e) {
-  struct rill__op *op = (struct rill__op *)e;
-  if (op == NULL || rill__op_done(op))
-    return;
+static void emitter_complete(struct rill__op *op) {
   struct create_state *st = op->state;
+  if (rill__op_done(op))
+    return;
   st->closing = true;
   create_drain(op);
 }
 
-static void emitter_error(rill_emitter_t *e, int code, const char *message) {
-  struct rill__op *op = (struct rill__op *)e;
-  if (op == NULL || rill__op_done(op))
+static void emitter_error(struct rill__op *op, int code, const char *message) {
+  if (rill__op_done(op))
     return;
   create_end(op);
   rill_error_t err;
@@ -141,43 +188,81 @@ static void emitter_error(rill_emitter_t *e, int code, const char *message) {
 
 /* The emitter calls are public entry points, made from the application's
  * own callbacks: like every entry point they run inside rill's dispatch
- * guard, so whatever they end is freed only when they return. */
+ * guard (so whatever they end is freed only when they return) and inside
+ * the user bracket (so end() and on_request wait for them). */
 int rill_emitter_next(rill_emitter_t *e, rill_value_t v) {
+  struct rill__op *op = (struct rill__op *)e;
+  if (op == NULL) {
+    rill_value_release(v);
+    return RILL_EINVAL;
+  }
   rill__enter();
-  int rc = emitter_next(e, v);
+  create_user_enter(op);
+  int rc = emitter_next(op, v);
+  create_user_leave(op);
   rill__leave();
   return rc;
 }
 
 void rill_emitter_complete(rill_emitter_t *e) {
+  struct rill__op *op = (struct rill__op *)e;
+  if (op == NULL)
+    return;
   rill__enter();
-  emitter_complete(e);
+  create_user_enter(op);
+  emitter_complete(op);
+  create_user_leave(op);
   rill__leave();
 }
 
 void rill_emitter_error(rill_emitter_t *e, int code, const char *message) {
+  struct rill__op *op = (struct rill__op *)e;
+  if (op == NULL)
+    return;
   rill__enter();
-  emitter_error(e, code, message);
+  create_user_enter(op);
+  emitter_error(op, code, message);
+  create_user_leave(op);
   rill__leave();
 }
 
-/* start() and end() come in pairs: a subscriber that cancels inside
- * on_subscribe gets neither, so a resource opened in start() and closed in
- * end() is never closed without having been opened. */
+void rill_emitter_set_data(rill_emitter_t *e, void *data) {
+  struct rill__op *op = (struct rill__op *)e;
+  if (op != NULL)
+    ((struct create_state *)op->state)->data = data;
+}
+
+void *rill_emitter_data(const rill_emitter_t *e) {
+  const struct rill__op *op = (const struct rill__op *)e;
+  return op != NULL ? ((const struct create_state *)op->state)->data : NULL;
+}
+
+/* ---- handlers -------------------------------------------------------------------*/
+
+static int create_init(struct rill__op *op) {
+  struct create_state *st = op->state;
+  rill__ring_init(&st->queue, UINT32_MAX / 2); /* documented: unbounded */
+  return 0;
+}
+
 static void create_on_subscribe(struct rill__op *op) {
   const struct create_args *a = op->args;
   struct create_state *st = op->state;
   op->down->vt->on_subscribe(op->down, &op->node);
   if (rill__op_done(op))
-    return;
+    return; /* cancelled in on_subscribe: neither start nor end */
   st->started = true;
+  create_user_enter(op);
   a->start(a->ctx, (rill_emitter_t *)op);
+  create_user_leave(op); /* tells on_request what arrived meanwhile */
 }
 
 static void create_on_request(struct rill__op *op, int64_t n) {
   struct create_state *st = op->state;
-  st->demand = rill__demand_add(st->demand, n);
+  rill__demand_more(&st->demand, n);
+  rill__demand_more(&st->to_tell, n);
   create_drain(op);
+  create_tell(op);
 }
 
 static void create_on_cancel(struct rill__op *op) {
@@ -186,9 +271,13 @@ static void create_on_cancel(struct rill__op *op) {
 
 static void create_destroy(struct rill__op *op) {
   struct create_state *st = op->state;
-  for (size_t i = 0; i < st->len; i++)
-    rill_value_release(st->q[(st->head + i) % st->cap]);
-  rill__free(st->q);
+  rill__ring_clear(&st->queue);
+}
+
+static void create_args_release(void *args) {
+  struct create_args *a = args;
+  if (a->ctx_free != NULL)
+    a->ctx_free(a->ctx);
 }
 
 static const struct rill__op_ops create_ops = {
@@ -196,18 +285,31 @@ static const struct rill__op_ops create_ops = {
     .source = true,
     .args_size = sizeof(struct create_args),
     .state_size = sizeof(struct create_state),
+    .init = create_init,
     .on_subscribe = create_on_subscribe,
     .on_request = create_on_request,
     .on_cancel = create_on_cancel,
     .destroy = create_destroy,
+    .args_release = create_args_release,
 };
 
-rill_observable_t *rill_create(rill_create_fn start, rill_create_fn end,
-                               void *ctx) {
+rill_observable_t *rill_create_with(rill_create_fn start, rill_create_fn end,
+                                    void *ctx, const rill_create_opts_t *opts) {
+  struct create_args args = {.start = start, .end = end, .ctx = ctx};
+  if (opts != NULL) {
+    args.on_request = opts->on_request;
+    args.ctx_free = opts->ctx_free;
+  }
   if (start == NULL) {
+    if (args.ctx_free != NULL)
+      args.ctx_free(ctx);
     errno = EINVAL;
     return NULL;
   }
-  struct create_args args = {.start = start, .end = end, .ctx = ctx};
   return rill__op_create(NULL, &create_ops, &args);
+}
+
+rill_observable_t *rill_create(rill_create_fn start, rill_create_fn end,
+                               void *ctx) {
+  return rill_create_with(start, end, ctx, NULL);
 }

@@ -87,10 +87,16 @@ static void sink_cancel(struct rill__node *self) {
   (void)self;
 }
 
+/* The pipeline lets go of the sink (at the outermost rill call after the
+ * last signal): on_release, then free unless an `out` handle holds it. */
 static void sink_free(struct rill__node *self) {
   rill_subscription_t *s = (rill_subscription_t *)self;
+  void (*release)(void *ctx) = s->cb.on_release;
+  void *ctx = s->ctx;
   if (--s->refs == 0)
     rill__free(s);
+  if (release != NULL)
+    release(ctx);
 }
 
 static const struct rill__node_vt sink_vt = {

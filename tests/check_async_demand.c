@@ -97,7 +97,10 @@ static bool probe_step(struct probe *p) {
     return false;
   rill_value_t v = probe_value(p);
   p->pushed++;
-  ck_assert_int_eq(rill_emitter_next(p->e, v), 0);
+  /* RILL_ECANCELED: the push ended the stream (a take downstream), and
+   * end() has run before the call returned. */
+  int rc = rill_emitter_next(p->e, v);
+  ck_assert(rc == 0 || (rc == RILL_ECANCELED && p->ended));
   if (p->e != NULL)
     probe_observe(p);
   return true;
@@ -462,7 +465,8 @@ START_TEST(owned_values_balanced_when_an_async_stream_ends_early) {
         if (probes[i].e != NULL && probes[i].pushed < 3) {
           rill_value_t v = probe_value(&probes[i]);
           probes[i].pushed++;
-          ck_assert_int_eq(rill_emitter_next(probes[i].e, v), 0);
+          int rc = rill_emitter_next(probes[i].e, v);
+          ck_assert(rc == 0 || (rc == RILL_ECANCELED && probes[i].ended));
         }
     ck_assert_int_eq(rill_sched_advance_by(vs, 0.5), 0);
     if (how == 0) {

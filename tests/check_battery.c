@@ -240,12 +240,8 @@ static int fm_exhaust(void *ctx, rill_value_t v, rill_observable_t **out) {
 static void *fm_ctx(int64_t n, bool owned) {
   return (void *)(intptr_t)(n * 2 + (owned ? 1 : 0));
 }
-/* max_concurrency 16, not 0: with no limit, n inners holding a value each
- * make every drain pass walk all n (O(n^2) under request(1); a known
- * defect, tests/check_flatten.c "known_defects"), and the stack scenario
- * (200,000 values) would time out. */
 static rill_observable_t *f_merge_map(int64_t n, bool owned) {
-  return rill_merge_map(elems(n, owned), fm_just_same, NULL, 16, 0);
+  return rill_merge_map(elems(n, owned), fm_just_same, NULL, 0, 0);
 }
 static rill_observable_t *f_merge_map_limited(int64_t n, bool owned) {
   return rill_merge_map(elems(n, owned), fm_just_same, NULL, 2, 1);

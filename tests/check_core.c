@@ -101,6 +101,61 @@ START_TEST(emitter_errors_keep_codes_and_relayed_words) {
 }
 END_TEST
 
+/* Issue 8 §5: on_release runs once, after the last signal, when rill holds
+ * no further reference: the place to free ctx. */
+struct released {
+  int releases, terminals;
+  bool after_terminal;
+};
+static void rel_complete(void *ctx) {
+  ((struct released *)ctx)->terminals++;
+}
+static void rel_release(void *ctx) {
+  struct released *r = ctx;
+  r->releases++;
+  r->after_terminal = r->terminals > 0;
+}
+static void rel_cancel_sub(void *ctx, rill_subscription_t *s) {
+  (void)ctx;
+  rill_subscription_request(s, 2);
+  rill_subscription_cancel(s);
+}
+static void heap_release(void *ctx) {
+  free(ctx); /* valgrind: nothing touches ctx after this */
+}
+
+START_TEST(subscriber_on_release_runs_once_after_the_last_signal) {
+  rill_observable_t *o = rill_range(0, 5);
+  struct released r = {0};
+  rill_subscriber_t sub = {.on_complete = rel_complete,
+                           .on_release = rel_release};
+  ck_assert_int_eq(rill_observable_consume(o, &sub, &r, RILL_UNBOUNDED, NULL),
+                   0);
+  ck_assert_int_eq(r.releases, 1);
+  ck_assert(r.after_terminal);
+  /* after a cancel (no terminal) */
+  struct released c = {0};
+  rill_subscriber_t csub = {.on_subscribe = rel_cancel_sub,
+                            .on_release = rel_release};
+  ck_assert_int_eq(rill_observable_subscribe(o, &csub, &c, NULL), 0);
+  ck_assert_int_eq(c.releases, 1);
+  /* with a handle kept through `out`: released when the stream ends,
+   * whatever the handle does */
+  struct released h = {0};
+  rill_subscription_t *handle;
+  ck_assert_int_eq(
+      rill_observable_consume(o, &sub, &h, RILL_UNBOUNDED, &handle), 0);
+  ck_assert_int_eq(h.releases, 1);
+  rill_subscription_free(handle);
+  ck_assert_int_eq(h.releases, 1);
+  /* freeing ctx in on_release */
+  rill_subscriber_t fsub = {.on_release = heap_release};
+  ck_assert_int_eq(
+      rill_observable_consume(o, &fsub, malloc(64), RILL_UNBOUNDED, NULL), 0);
+  rill_observable_free(o);
+}
+END_TEST
+
 /* Issue 7, defect 10: the documented depth (DEPTH in rill.h): thousands
  * of nested stages work, on subscribe, request, values and free. */
 START_TEST(thousands_of_nested_stages_work) {
@@ -457,6 +512,7 @@ Suite *core_suite(void) {
   tcase_add_test(tc, strerror_names_every_code);
   tcase_add_test(tc, callback_errors_show_their_code_and_words);
   tcase_add_test(tc, thousands_of_nested_stages_work);
+  tcase_add_test(tc, subscriber_on_release_runs_once_after_the_last_signal);
   tcase_add_test(tc, emitter_errors_keep_codes_and_relayed_words);
   tcase_add_test(tc, scalar_values_need_no_release);
   tcase_add_test(tc, owned_value_released_once_after_last_reference);

@@ -56,8 +56,10 @@ static void tr_on_subscribe(void *ctx, rill_subscription_t *sub);
 static void tr_on_next(void *ctx, rill_value_t v);
 static void tr_on_error(void *ctx, const rill_error_t *err);
 static void tr_on_complete(void *ctx);
-static const rill_subscriber_t tr_sub = {tr_on_subscribe, tr_on_next,
-                                         tr_on_error, tr_on_complete};
+static const rill_subscriber_t tr_sub = {.on_subscribe = tr_on_subscribe,
+                                         .on_next = tr_on_next,
+                                         .on_error = tr_on_error,
+                                         .on_complete = tr_on_complete};
 
 /* A protocol-checking recorder that also notes the virtual time of each
  * signal (rec_t has no clock). */

@@ -1309,6 +1309,116 @@ START_TEST(create_error_drops_queued_values_and_cancel_ends_it) {
 }
 END_TEST
 
+/* Issue 8 §5: end() never runs inside an emitter call.  A producer whose
+ * end() frees its state, pushing in a loop into first(), used to have
+ * end() run inside rill_emitter_next and then read freed memory. */
+struct looper {
+  rill_emitter_t *e;
+  int *calls_in_flight; /* lives outside the freed struct */
+  int *end_inside;
+};
+static int in_flight, end_inside, ends_run;
+static void looper_start(void *ctx, rill_emitter_t *e) {
+  (void)ctx;
+  struct looper *l = malloc(sizeof(*l));
+  l->e = e;
+  l->calls_in_flight = &in_flight;
+  l->end_inside = &end_inside;
+  rill_emitter_set_data(e, l);
+  for (int i = 0; i < 10; i++) {
+    in_flight++;
+    int rc = rill_emitter_next(l->e, tl_owned(i));
+    in_flight--;
+    if (rc != 0) { /* ended: end() ran and freed l; touch nothing */
+      ck_assert_int_eq(rc, RILL_ECANCELED);
+      return;
+    }
+  }
+}
+static void looper_end(void *ctx, rill_emitter_t *e) {
+  (void)ctx;
+  struct looper *l = rill_emitter_data(e);
+  if (*l->calls_in_flight > 0)
+    (*l->end_inside)++;
+  ends_run++;
+  free(l);
+}
+
+START_TEST(create_end_never_runs_inside_an_emitter_call) {
+  tl_owned_reset();
+  in_flight = end_inside = ends_run = 0;
+  rill_observable_t *o =
+      rill_first(rill_create(looper_start, looper_end, NULL), NULL, NULL, NULL);
+  rill_values_t vals = {0};
+  ck_assert_int_eq(rill_observable_collect(o, &vals, NULL), 0);
+  ck_assert_uint_eq(vals.len, 1);
+  ck_assert_int_eq(ends_run, 1);
+  ck_assert_int_eq(end_inside, 0);
+  rill_values_clear(&vals);
+  rill_observable_free(o);
+  ck_assert_owned_balanced(); /* valgrind/ASan: and no use after free */
+}
+END_TEST
+
+/* Issue 8 §5: on_request tells the producer of demand as it arrives (never
+ * nested in its own calls); ctx_free runs once with the observable. */
+struct teller {
+  rill_emitter_t *e;
+  int64_t told;
+  int calls, depth, max_depth;
+  int frees;
+  int pushed;
+};
+static void teller_start(void *ctx, rill_emitter_t *e) {
+  ((struct teller *)ctx)->e = e;
+}
+static void teller_request(void *ctx, rill_emitter_t *e, int64_t n) {
+  struct teller *t = ctx;
+  if (++t->depth > t->max_depth)
+    t->max_depth = t->depth;
+  t->calls++;
+  t->told = n == RILL_UNBOUNDED || t->told == RILL_UNBOUNDED
+                ? RILL_UNBOUNDED
+                : t->told + n;
+  for (int64_t i = 0; i < n && t->pushed < 20; i++) /* pushes from inside */
+    rill_emitter_next(e, rill_value_int(t->pushed++));
+  if (t->pushed == 20)
+    rill_emitter_complete(e);
+  t->depth--;
+}
+static void teller_free(void *ctx) {
+  ((struct teller *)ctx)->frees++;
+}
+
+START_TEST(create_on_request_and_ctx_free) {
+  struct teller t = {0};
+  rill_create_opts_t opts = {.on_request = teller_request,
+                             .ctx_free = teller_free};
+  rill_observable_t *o = rill_create_with(teller_start, NULL, &t, &opts);
+  rec_t r;
+  rec_init(&r);
+  r.request_on_subscribe = 2;
+  r.request_in_next = 1; /* each on_next asks again, inside the push */
+  ck_assert_int_eq(rec_subscribe(&r, o), 0);
+  ck_assert_int_ge(t.calls, 2);
+  ck_assert_int_eq(t.max_depth, 1); /* never nested */
+  ck_assert_int_eq(r.nexts, 20);
+  ck_assert_int_eq(r.terminal, REC_COMPLETE);
+  /* told what was requested while the stream was live: 2, then 1 from
+   * each on_next (the last ones arrive after the completion) */
+  ck_assert_int_ge(t.told, 20);
+  ck_assert_int_le(t.told, r.requested);
+  ck_assert_rec_ok(&r);
+  rec_clear(&r);
+  ck_assert_int_eq(t.frees, 0);
+  rill_observable_free(o);
+  ck_assert_int_eq(t.frees, 1);
+  /* a failing call frees ctx at once */
+  ck_assert_ptr_null(rill_create_with(NULL, NULL, &t, &opts));
+  ck_assert_int_eq(t.frees, 2);
+}
+END_TEST
+
 /* Issue 7, defect 7: a subscriber that cancels in on_subscribe used to get
  * end() without start(). */
 START_TEST(create_start_and_end_come_in_pairs) {
@@ -1384,6 +1494,8 @@ Suite *sources_suite(void) {
   tcase_add_test(tc, create_completion_waits_behind_queued_values);
   tcase_add_test(tc, create_error_drops_queued_values_and_cancel_ends_it);
   tcase_add_test(tc, create_start_and_end_come_in_pairs);
+  tcase_add_test(tc, create_end_never_runs_inside_an_emitter_call);
+  tcase_add_test(tc, create_on_request_and_ctx_free);
   suite_add_tcase(s, tc);
   return s;
 }

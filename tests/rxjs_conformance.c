@@ -1400,7 +1400,7 @@ static void rec_on_complete(void *ctx) {
 
 static void rec_subscribe(struct recorder *rc) {
   static const rill_subscriber_t sub = {rec_on_subscribe, rec_on_next,
-                                        rec_on_error, rec_on_complete};
+                                        rec_on_error, rec_on_complete, NULL};
   if (rc->obs != NULL && rc->handle == NULL)
     rill_observable_consume(rc->obs, &sub, rc, RILL_UNBOUNDED, &rc->handle);
 }
