@@ -11,7 +11,7 @@
 /* ---- the interface ------------------------------------------------------*/
 
 double rill_sched_now(rill_sched_t *s) {
-  return s ? s->now : 0.0;
+  return s ? s->vt->now(s) : 0.0;
 }
 
 int rill_sched_free(rill_sched_t *s) {
@@ -73,6 +73,11 @@ rill_sched_timer_t *rill_sched_timer_new(rill_sched_t *s,
   t->arg = arg;
   t->keepalive = !s->background;
   s->objects++;
+  /* A timer is made when a time operator is subscribed, perhaps outside
+   * the loop after the application's own ev_now_update(): take the
+   * backend's clock now, so the operator's schedule starts where the
+   * backend arms its timers (the cache is refreshed per iteration only). */
+  s->vt->now(s);
   return t;
 }
 

@@ -17,8 +17,11 @@
  * does: a check watcher at the highest priority runs first among the
  * iteration's callbacks, right after libev updated ev_now, and caches it in
  * milliseconds.  A throttle or debounce then pays a load, not two calls,
- * per value.  (ev_now_update() called by the application between
- * iterations is picked up at the next iteration.) */
+ * per value.  ev_now_update() called by the application between
+ * iterations is picked up at the next iteration, and whenever a timer is
+ * made (a time operator subscribed outside the loop after setup work) or
+ * rill_sched_now() is called, so a schedule never starts from a stale
+ * clock. */
 struct evsched {
   rill_sched_t base; /* base.now: ev_now() * 1000 of this iteration */
   struct ev_loop *loop;
@@ -29,7 +32,9 @@ static struct ev_loop *loop_of(rill_sched_t *s) {
   return ((struct evsched *)s)->loop;
 }
 
+/* The loop's clock now (what libev arms timers against), cached too. */
 static double ev_sched_now(rill_sched_t *s) {
+  s->now = ev_now(loop_of(s)) * 1000.0;
   return s->now;
 }
 
