@@ -55,7 +55,11 @@ void *rill__realloc(void *ptr, size_t size);
 void rill__free(void *ptr);
 
 /* ---- demand arithmetic (rule 3.17) --------------------------------------*/
+/* n > 0 (public requests of n <= 0 are rule 3.9 errors before they get
+ * here); n <= 0 changes nothing rather than overflowing. */
 static inline int64_t rill__demand_add(int64_t have, int64_t n) {
+  if (RILL__UNLIKELY(n <= 0))
+    return have;
   if (have >= RILL_UNBOUNDED - n)
     return RILL_UNBOUNDED;
   return have + n;
