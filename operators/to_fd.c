@@ -48,7 +48,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "rill-internal.h"
+#include "kit/kit.h"
 
 #ifndef MSG_NOSIGNAL
 #define MSG_NOSIGNAL 0
@@ -74,13 +74,11 @@ struct to_fd_args {
 
 struct to_fd_state {
   struct rill__fd_use use;         /* the fd and its watcher */
-  rill_buf_t *queue[TO_FD_WINDOW]; /* ring of buffers to write */
-  unsigned head;
-  unsigned count;
-  size_t off; /* bytes of queue[head] already written */
+  struct rill__ring queue;  /* buffers to write (the kit's ring) */
+  struct rill__drain flush; /* one flush at a time */
+  size_t off;               /* bytes of the head buffer already written */
   bool not_socket; /* send() said ENOTSOCK: use write() */
   bool up_done;
-  bool flushing;
 };
 
 static void to_fd_release_fd(struct rill__op *op) {
@@ -127,17 +125,16 @@ static ssize_t to_fd_write(struct rill__op *op, const void *p, size_t n) {
  * the per-wake-up budget is spent; refill the window as buffers drain. */
 static void to_fd_flush(struct rill__op *op) {
   struct to_fd_state *st = op->state;
-  if (st->flushing)
-    return;
-  st->flushing = true;
+  if (!rill__drain_enter(&st->flush))
+    return; /* the flush on the stack sees the new buffer */
   int writes = 0;
   bool blocked = false;
-  while (st->count > 0 && !rill__op_done(op)) {
+  while (!rill__ring_empty(&st->queue) && !rill__op_done(op)) {
     if (writes++ == TO_FD_WRITES_PER_WAKEUP) {
       blocked = true; /* yield to the loop; writable fires again at once */
       break;
     }
-    rill_buf_t *b = st->queue[st->head];
+    rill_buf_t *b = rill__ring_peek(&st->queue).as.buf;
     ssize_t w =
         to_fd_write(op, rill_buf_data(b) + st->off, rill_buf_len(b) - st->off);
     if (w < 0) {
@@ -145,7 +142,7 @@ static void to_fd_flush(struct rill__op *op) {
         blocked = true;
         break;
       }
-      st->flushing = false;
+      st->flush.wip = 0;
       const struct to_fd_args *a = op->args;
       rill_error_t err;
       rill__error_sys(&err, op->ops->name, errno, "writing fd %d failed",
@@ -156,22 +153,19 @@ static void to_fd_flush(struct rill__op *op) {
     st->off += (size_t)w;
     if (st->off < rill_buf_len(b))
       continue;
-    rill_buf_unref(b);
-    st->queue[st->head] = NULL;
-    st->head = (st->head + 1) % TO_FD_WINDOW;
-    st->count--;
+    rill_value_release(rill__ring_pop(&st->queue));
     st->off = 0;
     rill__op_request_up(op, 1); /* drained one: ask for one more */
   }
-  st->flushing = false;
+  st->flush.wip = 0; /* a buffer queued meanwhile was written above */
   if (rill__op_done(op))
     return;
-  if (st->count > 0 && blocked) {
+  if (!rill__ring_empty(&st->queue) && blocked) {
     rill_sched_io_set(st->use.io, RILL_IO_WRITE);
     return;
   }
   rill_sched_io_set(st->use.io, 0);
-  if (st->count == 0 && st->up_done)
+  if (rill__ring_empty(&st->queue) && st->up_done)
     to_fd_finish(op);
 }
 
@@ -185,8 +179,11 @@ static int to_fd_init(struct rill__op *op) {
   const struct to_fd_args *a = op->args;
   struct to_fd_state *st = op->state;
   a->link->subscribed = true;
+  rill__ring_init(&st->queue, TO_FD_WINDOW);
   int rc = rill__fd_use_begin(&st->use, a->sched, a->fd, RILL_IO_WRITE,
                               to_fd_writable, op);
+  if (rc == 0) /* so that queueing a buffer can never fail with ENOMEM */
+    rc = rill__ring_reserve(&st->queue, TO_FD_WINDOW);
   if (rc < 0)
     to_fd_release_fd(op); /* closed before done runs */
   return rc;              /* -> the sink's on_error -> done */
@@ -218,18 +215,16 @@ static void to_fd_on_next(void *self, rill_value_t v) {
     to_fd_fail(op, RILL_EINVAL, "expected a byte buffer");
     return;
   }
-  if (st->count == TO_FD_WINDOW) { /* more than requested */
-    rill__drop(v);
-    to_fd_fail(op, RILL_EPROTO, "upstream sent more than requested");
-    return;
-  }
   if (rill_buf_len(v.as.buf) == 0) {
     rill__drop(v);
     rill__op_request_up(op, 1); /* nothing to write: keep the window */
     return;
   }
-  st->queue[(st->head + st->count) % TO_FD_WINDOW] = v.as.buf;
-  st->count++;
+  /* Storage was reserved at subscription: only overflow can fail. */
+  if (rill__ring_push(&st->queue, v) < 0) {
+    to_fd_fail(op, RILL_EPROTO, "upstream sent more than requested");
+    return;
+  }
   if (rill_sched_io_events(st->use.io) == 0) /* else: waiting for writable */
     to_fd_flush(op);
 }
@@ -242,7 +237,7 @@ static void to_fd_on_error(struct rill__op *op, const rill_error_t *err) {
 static void to_fd_on_complete(struct rill__op *op) {
   struct to_fd_state *st = op->state;
   st->up_done = true;
-  if (st->count == 0 && !st->flushing)
+  if (rill__ring_empty(&st->queue) && !rill__drain_running(&st->flush))
     to_fd_finish(op);
   /* else: the flush on the stack or the watcher finishes */
 }
@@ -255,10 +250,7 @@ static void to_fd_destroy(struct rill__op *op) {
   struct to_fd_state *st = op->state;
   to_fd_release_fd(op);
   rill__fd_use_free(&st->use);
-  for (; st->count > 0; st->count--) {
-    rill_buf_unref(st->queue[st->head]);
-    st->head = (st->head + 1) % TO_FD_WINDOW;
-  }
+  rill__ring_clear(&st->queue);
 }
 
 /* The recipe goes (after the stage, which holds it): free the link, and
