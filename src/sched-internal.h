@@ -1,5 +1,5 @@
-/* rill: scheduler internals shared by src/sched.c (the interface and the
- * virtual clock) and src/sched_ev.c (libev). */
+/* rill: scheduler internals shared by src/sched.c (the interface),
+ * src/sched_virtual.c (the virtual clock) and src/sched_ev.c (libev). */
 #ifndef RILL_SCHED_INTERNAL_H
 #define RILL_SCHED_INTERNAL_H
 

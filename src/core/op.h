@@ -1,0 +1,75 @@
+/* rill internals: the generic single-upstream operator: the one way an
+ * operators/ file builds a stage. */
+#ifndef RILL_CORE_OP_H
+#define RILL_CORE_OP_H
+
+#include "core/observable.h"
+
+/* ---- generic single-upstream operators (operators/ files) ------------------
+ *
+ * An operator file fills in a rill__op_ops table and calls rill__op_create().
+ * The core allocates `state_size` bytes of per-subscription state and keeps
+ * `args_size` bytes of recipe arguments in the observable.  Any NULL handler
+ * falls back to a pass-through default. */
+struct rill__op;
+struct rill__op_ops {
+  const char *name;
+  /* A source operator has no upstream (rill__op_create with src NULL): it
+   * is handed rill__dead_node as its upstream, so requests go nowhere. */
+  bool source;
+  size_t args_size;
+  size_t state_size;
+  /* Per-subscription setup; may fail with a negative code (-> on_error). */
+  int (*init)(struct rill__op *op);
+  void (*on_subscribe)(struct rill__op *op);
+  rill__next_fn on_next; /* self is the struct rill__op * */
+  void (*on_error)(struct rill__op *op, const rill_error_t *err);
+  void (*on_complete)(struct rill__op *op);
+  void (*on_request)(struct rill__op *op, int64_t n);
+  void (*on_cancel)(struct rill__op *op);
+  /* Release per-subscription state (held values).  Called exactly once. */
+  void (*destroy)(struct rill__op *op);
+  /* Release recipe arguments (owned values in args).  Called once. */
+  void (*args_release)(void *args);
+};
+
+struct rill__op {
+  struct rill__node node;
+  struct rill__node *up;   /* upstream subscription, NULL once gone */
+  struct rill__node *down; /* downstream subscriber */
+  rill_observable_t *obs;  /* the recipe; holds args */
+  const struct rill__op_ops *ops;
+  void *state;
+  const void *args;
+};
+
+/* Creates the operator observable; takes over `src` and, on failure, the
+ * owned values in `args` (through ops->args_release). */
+rill_observable_t *rill__op_create(rill_observable_t *src,
+                                   const struct rill__op_ops *ops,
+                                   const void *args);
+
+/* Helpers for operator handlers. */
+/* Emit downstream; if a fused filter dropped it, ask upstream for one more.
+ * On a stage already done (a user callback cancelled it) v is released. */
+void rill__op_emit(struct rill__op *op, rill_value_t v);
+/* Deliver on_complete downstream (once) and retire. Cancels upstream first
+ * if it is still there (take, take_while). */
+void rill__op_complete(struct rill__op *op);
+/* Deliver on_error downstream (once), cancelling upstream first. */
+void rill__op_error(struct rill__op *op, const rill_error_t *err);
+/* Build an error for this stage and deliver it as rill__op_error(). */
+void rill__op_fail(struct rill__op *op, int code, const char *msg);
+/* A user callback returned `code` (see rill__error_callback). */
+void rill__op_fail_callback(struct rill__op *op, int code, const char *what);
+/* on_subscribe for stages that consume the source at its own pace: pass
+ * on_subscribe down, then ask upstream for everything. */
+void rill__op_subscribe_unbounded(struct rill__op *op);
+/* Request from upstream if it is still there. */
+void rill__op_request_up(struct rill__op *op, int64_t n);
+
+static inline bool rill__op_done(const struct rill__op *op) {
+  return rill__node_done(&op->node);
+}
+
+#endif /* RILL_CORE_OP_H */
