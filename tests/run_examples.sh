@@ -43,4 +43,10 @@ echo "$out" | grep -q "^merge_map: 100 results, one per job; at most 4 in flight
 echo "$out" | grep -q "^concat_map_eager: 100 results, one per job, in input order; at most 4 in flight; "
 echo "$out" | grep -q "^jobs  90..99 : 8100 8281 8464 8649 8836 9025 9216 9409 9604 9801$"
 echo "$out" | grep -q "^job_pool: ok "
-echo "run_examples: 4 passed, 0 failed"
+# pairwise: an operator written with the public API only (rill_create_with),
+# the worked example of docs/writing-operators.md; it checks itself.
+out=$($run "$bin/pairwise")
+echo "$out"
+echo "$out" | grep -q "^\[1,2\] \[2,3\] \[3,4\] \[4,5\] done$"
+echo "$out" | grep -q "^pairwise: ok$"
+echo "run_examples: 5 passed, 0 failed"
