@@ -557,6 +557,13 @@ RILL_EXTERN rill_observable_t *rill_switch_map(rill_observable_t *src,
  * unused; the outer is consumed at its own pace. */
 RILL_EXTERN rill_observable_t *rill_exhaust_map(rill_observable_t *src,
                                                 rill_flat_map_fn fn, void *ctx);
+/* expand(fn, concurrent): every value the stream emits (the source's and
+ * the inners') is also mapped through fn, whose observable's values are
+ * emitted and expanded in turn (RxJS expand; paginated fetching).  At most
+ * max_concurrency inners at once (0: no limit); values wait for a slot. */
+RILL_EXTERN rill_observable_t *rill_expand(rill_observable_t *src,
+                                           rill_flat_map_fn fn, void *ctx,
+                                           size_t max_concurrency);
 /* concatMapEager (Reactor flatMapSequential): up to max_concurrency inners
  * subscribed at once (0: no limit), values emitted in outer order; each
  * inner queues at most `prefetch` (0: 128) values. */

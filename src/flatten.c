@@ -16,6 +16,9 @@
  *           queued); the outer is consumed at its own pace (unbounded).
  *   EXHAUST an outer value that arrives while an inner runs is released
  *           unused; the outer is consumed at its own pace (unbounded).
+ *   EXPAND  every value that goes downstream is also projected; the
+ *           source's values run as one-value inners; a value that finds
+ *           every slot busy waits in `pending` for the next free one.
  *
  * Flow control is the kit's: every signal updates state and calls
  * flat_drain(); only the drain loop emits, requests more from the outer,
@@ -66,6 +69,8 @@ struct flat_state {
   struct flat_list ready;    /* MERGE: inners with queued values, in turn */
   struct flat_list finished; /* inners that ended with nothing queued */
   uint64_t queued;           /* values queued in all inners */
+  int64_t nlive;             /* inners on `live` */
+  struct rill__ring pending; /* EXPAND: values waiting for a slot */
   uint64_t next_index;
   struct rill__inner *wiring; /* may be wired when its upstream is known */
   bool outer_done;
@@ -74,6 +79,8 @@ struct flat_state {
 };
 
 static void flat_drain(struct rill__op *op);
+static void flat_expand(struct rill__op *op, rill_value_t v);
+static void flat_project(struct rill__op *op, rill_value_t v);
 static void flat_drain_pass(struct rill__op *op);
 static void flat_request_outer(struct rill__op *op);
 
@@ -143,6 +150,7 @@ static void flat_forget(struct flat_state *st, struct rill__inner *in) {
   st->queued -= rill__ring_len(&in->queue);
   work_remove(st, in);
   live_remove(&st->live, in);
+  st->nlive--;
   in->wlist = FLAT_GONE;
   rill__inner_release(in);
 }
@@ -159,6 +167,21 @@ static void flat_fail(struct rill__op *op, const rill_error_t *err) {
     st->err = *err;
   }
   flat_drain(op);
+}
+
+/* Emit v downstream (inside the drain bracket); EXPAND then projects it. */
+static void flat_deliver(struct rill__op *op, rill_value_t v) {
+  const struct flat_args *a = op->args;
+  struct flat_state *st = op->state;
+  if (a->mode != RILL__FLAT_EXPAND) {
+    rill__demand_emit(&st->demand, op->down, v);
+    return;
+  }
+  rill_value_t keep = rill_value_retain(v);
+  if (rill__demand_emit(&st->demand, op->down, v))
+    flat_expand(op, keep);
+  else
+    rill__drop(keep); /* a fused filter dropped it: not emitted */
 }
 
 /* May the inner emit now?  EAGER: only the oldest. */
@@ -180,7 +203,7 @@ static void flat_inner_next(struct rill__inner *in, rill_value_t v) {
       flat_may_emit(op, in) && rill__drain_enter(&st->drain)) {
     /* The fast path, inside the bracket: a value from this inner's
      * on_next makes nothing nest. */
-    rill__demand_emit(&st->demand, op->down, v);
+    flat_deliver(op, v);
     rill__inner_consumed(in, 1);
     while (rill__drain_again(&st->drain))
       flat_drain_pass(op); /* what was missed meanwhile */
@@ -240,7 +263,8 @@ static const struct rill__inner_ops flat_inner_ops = {
 static bool flat_may_wire(struct rill__op *op, const struct rill__inner *in) {
   const struct flat_args *a = op->args;
   const struct flat_state *st = op->state;
-  if (st->demand != RILL_UNBOUNDED || rill__drain_running(&st->drain))
+  if (st->demand != RILL_UNBOUNDED || rill__drain_running(&st->drain) ||
+      a->mode == RILL__FLAT_EXPAND) /* every value must pass flat_deliver */
     return false;
   if (a->mode == RILL__FLAT_EAGER && st->live.head != in)
     return false;
@@ -266,8 +290,13 @@ static void flat_retire(struct rill__op *op, struct rill__inner *in) {
   const struct flat_args *a = op->args;
   struct flat_state *st = op->state;
   flat_forget(st, in);
+  if (a->mode == RILL__FLAT_EXPAND && !rill__ring_empty(&st->pending)) {
+    flat_project(op, rill__ring_pop(&st->pending)); /* the slot expands */
+    return;
+  }
   if (a->max_concurrency != RILL_UNBOUNDED &&
-      (a->mode == RILL__FLAT_MERGE || a->mode == RILL__FLAT_EAGER))
+      (a->mode == RILL__FLAT_MERGE || a->mode == RILL__FLAT_EAGER ||
+       a->mode == RILL__FLAT_EXPAND))
     st->outer_credit++;
 }
 
@@ -283,7 +312,7 @@ static void flat_emit_from(struct rill__op *op, struct rill__inner *in) {
     work_remove(st, in);
     work_add(st, in, FLAT_READY);
   }
-  rill__demand_emit(&st->demand, op->down, v);
+  flat_deliver(op, v);
   /* on_next may have switched this inner away (switch_map over a source
    * it made push): then it is gone already. */
   if (!rill__op_done(op) && !st->failed && in->wlist != FLAT_GONE) {
@@ -319,7 +348,8 @@ static void flat_drain_pass(struct rill__op *op) {
       return;
     }
   }
-  if (st->outer_done && st->live.head == NULL)
+  if (st->outer_done && st->live.head == NULL &&
+      rill__ring_empty(&st->pending))
     rill__op_complete(op);
 }
 
@@ -349,18 +379,46 @@ static void flat_drain(struct rill__op *op) {
 
 /* ---- the outer ----------------------------------------------------------------*/
 
-static void flat_outer_next(void *self, rill_value_t v) {
-  struct rill__op *op = self;
+/* Subscribe a new inner to `obs` (taken over). */
+static void flat_start_inner(struct rill__op *op, rill_observable_t *obs) {
   const struct flat_args *a = op->args;
   struct flat_state *st = op->state;
-  if (rill__op_done(op) || st->failed) {
-    rill__drop(v);
+  if (a->mode == RILL__FLAT_SWITCH && st->live.head != NULL)
+    flat_forget(st, st->live.head); /* releases what it queued */
+  struct rill__inner *in = rill__inner_new(&flat_inner_ops, op, a->prefetch);
+  if (in == NULL) {
+    rill_observable_free(obs);
+    rill_error_t err;
+    rill__error_init(&err, RILL_ENOMEM, 0, op->ops->name,
+                     "%s: cannot allocate an inner subscription",
+                     op->ops->name);
+    flat_fail(op, &err);
     return;
   }
-  if (a->mode == RILL__FLAT_EXHAUST && st->live.head != NULL) {
-    rill__drop(v); /* busy: dropped unused */
+  in->index = st->next_index++;
+  live_add(&st->live, in);
+  st->nlive++;
+  if (flat_may_wire(op, in)) {
+    /* Hold the bracket while a wired inner delivers (see the top). */
+    rill__drain_enter(&st->drain);
+    st->wiring = in;
+    rill__inner_subscribe(in, obs);
+    st->wiring = NULL;
+    rill_observable_free(obs);
+    while (rill__drain_again(&st->drain))
+      flat_drain_pass(op);
+    flat_request_outer(op);
     return;
   }
+  rill__inner_subscribe(in, obs);
+  rill_observable_free(obs);
+  flat_drain(op);
+}
+
+/* fn(v) (v borrowed, then released) and a new inner on its observable. */
+static void flat_project(struct rill__op *op, rill_value_t v) {
+  const struct flat_args *a = op->args;
+  struct flat_state *st = op->state;
   rill_observable_t *inner_obs = NULL;
   int rc = a->fn(a->ctx, v, &inner_obs);
   rill__drop(v);
@@ -377,35 +435,58 @@ static void flat_outer_next(void *self, rill_value_t v) {
     rill_observable_free(inner_obs);
     return;
   }
-  if (a->mode == RILL__FLAT_SWITCH && st->live.head != NULL)
-    flat_forget(st, st->live.head); /* releases what it queued */
-  struct rill__inner *in = rill__inner_new(&flat_inner_ops, op, a->prefetch);
-  if (in == NULL) {
-    rill_observable_free(inner_obs);
+  flat_start_inner(op, inner_obs);
+}
+
+/* EXPAND: a value went downstream; expand it now if a slot is free, else
+ * it waits (RxJS expand buffers the same way). */
+static void flat_expand(struct rill__op *op, rill_value_t v) {
+  const struct flat_args *a = op->args;
+  struct flat_state *st = op->state;
+  if (rill__op_done(op) || st->failed) {
+    rill__drop(v);
+    return;
+  }
+  if (st->nlive < a->max_concurrency) {
+    flat_project(op, v);
+    return;
+  }
+  int rc = rill__ring_push(&st->pending, v);
+  if (rc < 0) {
     rill_error_t err;
-    rill__error_init(&err, RILL_ENOMEM, 0, op->ops->name,
-                     "%s: cannot allocate an inner subscription",
-                     op->ops->name);
+    rill__error_init(&err, rc, 0, op->ops->name,
+                     "%s: cannot keep a value to expand", op->ops->name);
     flat_fail(op, &err);
+  }
+}
+
+static void flat_outer_next(void *self, rill_value_t v) {
+  struct rill__op *op = self;
+  const struct flat_args *a = op->args;
+  struct flat_state *st = op->state;
+  if (rill__op_done(op) || st->failed) {
+    rill__drop(v);
     return;
   }
-  in->index = st->next_index++;
-  live_add(&st->live, in);
-  if (flat_may_wire(op, in)) {
-    /* Hold the bracket while a wired inner delivers (see the top). */
-    rill__drain_enter(&st->drain);
-    st->wiring = in;
-    rill__inner_subscribe(in, inner_obs);
-    st->wiring = NULL;
-    rill_observable_free(inner_obs);
-    while (rill__drain_again(&st->drain))
-      flat_drain_pass(op);
-    flat_request_outer(op);
+  if (a->mode == RILL__FLAT_EXHAUST && st->live.head != NULL) {
+    rill__drop(v); /* busy: dropped unused */
     return;
   }
-  rill__inner_subscribe(in, inner_obs);
-  rill_observable_free(inner_obs);
-  flat_drain(op);
+  if (a->mode == RILL__FLAT_EXPAND) {
+    /* The source's own values go out like an inner's (and are expanded
+     * when they do). */
+    rill_observable_t *one = rill_just(1, v);
+    if (one == NULL) {
+      rill_error_t err;
+      rill__error_init(&err, RILL_ENOMEM, 0, op->ops->name,
+                       "%s: cannot hold a value", op->ops->name);
+      flat_fail(op, &err);
+      return;
+    }
+    flat_start_inner(op, one);
+    return;
+  }
+  flat_project(op, v);
 }
 
 static void flat_on_subscribe(struct rill__op *op) {
@@ -413,7 +494,9 @@ static void flat_on_subscribe(struct rill__op *op) {
   struct flat_state *st = op->state;
   op->down->vt->on_subscribe(op->down, &op->node);
   bool bounded = a->max_concurrency != RILL_UNBOUNDED &&
-                 (a->mode == RILL__FLAT_MERGE || a->mode == RILL__FLAT_EAGER);
+                 (a->mode == RILL__FLAT_MERGE || a->mode == RILL__FLAT_EAGER ||
+                  a->mode == RILL__FLAT_EXPAND);
+  rill__ring_init(&st->pending, UINT32_MAX / 2);
   st->outer_credit = bounded ? a->max_concurrency : RILL_UNBOUNDED;
   flat_drain(op);
 }
@@ -448,7 +531,9 @@ static void flat_on_cancel(struct rill__op *op) {
 }
 
 static void flat_destroy(struct rill__op *op) {
-  flat_release_all(op->state);
+  struct flat_state *st = op->state;
+  flat_release_all(st);
+  rill__ring_clear(&st->pending);
 }
 
 static void flat_args_release(void *args) {
@@ -470,7 +555,7 @@ static void flat_args_release(void *args) {
 static const struct rill__op_ops flat_ops_by_name[] = {
     FLAT_OPS("merge_map"),   FLAT_OPS("concat_map"),
     FLAT_OPS("switch_map"),  FLAT_OPS("exhaust_map"),
-    FLAT_OPS("concat_map_eager"), FLAT_OPS("merge"),
+    FLAT_OPS("concat_map_eager"), FLAT_OPS("merge"), FLAT_OPS("expand"),
 };
 
 rill_observable_t *rill__flatten_create(rill_observable_t *src,

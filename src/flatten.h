@@ -13,6 +13,7 @@ enum rill__flat_mode {
   RILL__FLAT_EAGER,   /* up to N inners, output in outer order */
   RILL__FLAT_SWITCH,  /* the newest inner only */
   RILL__FLAT_EXHAUST, /* the running inner only; others dropped */
+  RILL__FLAT_EXPAND,  /* every value emitted is also projected (expand) */
 };
 
 /* `name` is the stage name and selects its ops table ("merge_map",
