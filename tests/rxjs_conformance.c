@@ -498,14 +498,9 @@ static rill_observable_t *combine(struct build *b, const char *op,
     v[n++] = o;
   }
   if (strcmp(op, "merge") == 0) {
-    if (concurrent < (double)n) {
-      free_all(v, n);
-      return bfail(b,
-                   "missing feature: merge(concurrent=%g): rill_merge has "
-                   "no concurrency limit (prefetch bounds buffering)",
-                   concurrent);
-    }
-    return made(b, rill_merge(v, n, 0, 0), "rill_merge(%zu sources)", n);
+    size_t limit = concurrent < (double)n ? (size_t)concurrent : 0;
+    return made(b, rill_merge(v, n, limit, 0),
+                "rill_merge(%zu sources, max_concurrency %zu)", n, limit);
   }
   return made(b, rill_concat(v, n), "rill_concat(%zu sources)", n);
 }
