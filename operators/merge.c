@@ -51,5 +51,5 @@ rill_observable_t *rill_merge(rill_observable_t *const *sources, size_t n,
   }
   return rill__flatten_create_owning(indices, "merge", RILL__FLAT_MERGE,
                                      merge_pick, s, rill__sources_free,
-                                     max_concurrency, prefetch);
+                                     max_concurrency, prefetch, 0);
 }

@@ -50,6 +50,7 @@ struct flat_args {
   enum rill__flat_mode mode;
   int64_t max_concurrency; /* RILL_UNBOUNDED: no limit */
   int64_t prefetch;        /* per inner */
+  int64_t outer_prefetch;  /* outer values asked ahead (0: one per slot) */
 };
 
 /* A doubly linked list of inners: `live` links through prev/next, the
@@ -71,6 +72,8 @@ struct flat_state {
   uint64_t queued;           /* values queued in all inners */
   int64_t nlive;             /* inners on `live` */
   struct rill__ring pending; /* EXPAND: values waiting for a slot */
+  struct rill__ring backlog; /* outer_prefetch: outer values asked ahead */
+  int64_t outer_taken;       /* backlog values used since the last top-up */
   uint64_t next_index;
   struct rill__inner *wiring; /* may be wired when its upstream is known */
   bool outer_done;
@@ -79,6 +82,7 @@ struct flat_state {
 };
 
 static void flat_drain(struct rill__op *op);
+static void flat_outer_taken(struct rill__op *op);
 static void flat_expand(struct rill__op *op, rill_value_t v);
 static void flat_project(struct rill__op *op, rill_value_t v);
 static void flat_drain_pass(struct rill__op *op);
@@ -284,14 +288,32 @@ static struct rill__inner *flat_pick(struct rill__op *op) {
   return in != NULL && !rill__ring_empty(&in->queue) ? in : NULL;
 }
 
+/* An outer value asked ahead was used: top the outer up by halves. */
+static void flat_outer_taken(struct rill__op *op) {
+  const struct flat_args *a = op->args;
+  struct flat_state *st = op->state;
+  if (++st->outer_taken >= a->outer_prefetch - a->outer_prefetch / 2) {
+    st->outer_credit += st->outer_taken;
+    st->outer_taken = 0;
+  }
+}
+
 /* An inner that ended with nothing left to emit goes; it makes room for
- * one more outer value (MERGE and EAGER with a limit). */
+ * one more outer value (MERGE and EAGER with a limit): the next one asked
+ * ahead (outer_prefetch), or one more asked of the outer. */
 static void flat_retire(struct rill__op *op, struct rill__inner *in) {
   const struct flat_args *a = op->args;
   struct flat_state *st = op->state;
   flat_forget(st, in);
   if (a->mode == RILL__FLAT_EXPAND && !rill__ring_empty(&st->pending)) {
     flat_project(op, rill__ring_pop(&st->pending)); /* the slot expands */
+    return;
+  }
+  if (a->outer_prefetch > 0) {
+    if (!rill__ring_empty(&st->backlog)) {
+      flat_outer_taken(op);
+      flat_project(op, rill__ring_pop(&st->backlog));
+    }
     return;
   }
   if (a->max_concurrency != RILL_UNBOUNDED &&
@@ -349,7 +371,7 @@ static void flat_drain_pass(struct rill__op *op) {
     }
   }
   if (st->outer_done && st->live.head == NULL &&
-      rill__ring_empty(&st->pending))
+      rill__ring_empty(&st->pending) && rill__ring_empty(&st->backlog))
     rill__op_complete(op);
 }
 
@@ -486,6 +508,22 @@ static void flat_outer_next(void *self, rill_value_t v) {
     flat_start_inner(op, one);
     return;
   }
+  if (a->outer_prefetch > 0) {
+    if (st->nlive >= a->max_concurrency || !rill__ring_empty(&st->backlog)) {
+      int rc = rill__ring_push(&st->backlog, v); /* waits for a slot */
+      if (rc < 0) {
+        rill_error_t err;
+        rill__error_init(&err, rc == RILL_EOVERFLOW ? RILL_EPROTO : rc, 0,
+                         op->ops->name, "%s: %s", op->ops->name,
+                         rc == RILL_EOVERFLOW
+                             ? "the source sent more than requested"
+                             : "cannot keep an outer value");
+        flat_fail(op, &err);
+      }
+      return;
+    }
+    flat_outer_taken(op);
+  }
   flat_project(op, v);
 }
 
@@ -497,7 +535,12 @@ static void flat_on_subscribe(struct rill__op *op) {
                  (a->mode == RILL__FLAT_MERGE || a->mode == RILL__FLAT_EAGER ||
                   a->mode == RILL__FLAT_EXPAND);
   rill__ring_init(&st->pending, UINT32_MAX / 2);
+  rill__ring_init(&st->backlog, a->outer_prefetch > 0
+                                    ? (uint32_t)a->outer_prefetch
+                                    : 1);
   st->outer_credit = bounded ? a->max_concurrency : RILL_UNBOUNDED;
+  if (a->outer_prefetch > 0)
+    st->outer_credit = a->outer_prefetch;
   flat_drain(op);
 }
 
@@ -534,6 +577,7 @@ static void flat_destroy(struct rill__op *op) {
   struct flat_state *st = op->state;
   flat_release_all(st);
   rill__ring_clear(&st->pending);
+  rill__ring_clear(&st->backlog);
 }
 
 static void flat_args_release(void *args) {
@@ -565,13 +609,13 @@ rill_observable_t *rill__flatten_create(rill_observable_t *src,
                                         size_t max_concurrency,
                                         size_t prefetch) {
   return rill__flatten_create_owning(src, name, mode, fn, ctx, NULL,
-                                     max_concurrency, prefetch);
+                                     max_concurrency, prefetch, 0);
 }
 
 rill_observable_t *rill__flatten_create_owning(
     rill_observable_t *src, const char *name, enum rill__flat_mode mode,
     rill_flat_map_fn fn, void *ctx, void (*ctx_free)(void *ctx),
-    size_t max_concurrency, size_t prefetch) {
+    size_t max_concurrency, size_t prefetch, uint32_t outer_prefetch) {
   const struct rill__op_ops *ops = NULL;
   for (size_t i = 0; i < sizeof(flat_ops_by_name) / sizeof(*flat_ops_by_name);
        i++)
@@ -593,6 +637,7 @@ rill_observable_t *rill__flatten_create_owning(
           max_concurrency == 0 || max_concurrency >= (size_t)RILL_UNBOUNDED
               ? RILL_UNBOUNDED
               : (int64_t)max_concurrency,
+      .outer_prefetch = outer_prefetch,
       .prefetch = prefetch == 0 ? RILL__FLAT_DEFAULT_PREFETCH
                   : prefetch >= (size_t)RILL_UNBOUNDED ? RILL_UNBOUNDED
                                                         : (int64_t)prefetch,

@@ -26,10 +26,12 @@ rill_observable_t *rill__flatten_create(rill_observable_t *src,
                                         size_t max_concurrency,
                                         size_t prefetch);
 /* The same, with a destructor for ctx that runs when the recipe goes (or
- * at once if the call fails) -- "merge" uses it for its sources. */
+ * at once if the call fails) -- "merge" uses it for its sources -- and
+ * `outer_prefetch` outer values asked ahead and kept until a slot frees
+ * (0: the outer is asked for one value per free slot). */
 rill_observable_t *rill__flatten_create_owning(
     rill_observable_t *src, const char *name, enum rill__flat_mode mode,
     rill_flat_map_fn fn, void *ctx, void (*ctx_free)(void *ctx),
-    size_t max_concurrency, size_t prefetch);
+    size_t max_concurrency, size_t prefetch, uint32_t outer_prefetch);
 
 #endif
