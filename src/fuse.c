@@ -28,10 +28,6 @@ struct fused_node {
 
 static void fused_fail(struct fused_node *f, int code, const char *stage);
 
-bool rill__steps_run(struct rill__node *d, rill_value_t v) {
-  return rill__emit(d, v);
-}
-
 /* A fused user callback failed: cancel upstream, error downstream.  The
  * producer sees its own node cancelled and stops. */
 bool rill__steps_fail(struct rill__node *d, int code, int kind) {

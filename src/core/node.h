@@ -109,9 +109,9 @@ static inline void rill__node_init(struct rill__node *n,
   n->next_ctx = n;
 }
 
-/* Out of line: a fused step failed; `owner` is the fused node. */
+/* A fused step failed (called from the hot path's unlikely branch, so it
+ * is a real function); `owner` is the fused node. */
 bool rill__steps_fail(struct rill__node *owner, int code, int kind);
-bool rill__steps_run(struct rill__node *down, rill_value_t v);
 
 /* Deliver v to `down`.  Returns true if it consumed demand.  The fused
  * steps are inline here so that a source's drain loop keeps everything in
@@ -185,8 +185,9 @@ extern struct rill__node rill__dead_node;
 /* Reject a subscriber: on_subscribe(dead) then on_error(code). */
 void rill__reject(struct rill__node *down, int code, const char *stage);
 
-/* A value that a drop path must release.  Kept out of line so the hot
- * path stays small. */
+/* A value that a drop path must release (the name says why it goes: the
+ * stage is done, or the value was refused; rill_value_release itself is
+ * inline, and costs a compare for scalars). */
 static inline void rill__drop(rill_value_t v) {
   rill_value_release(v);
 }
