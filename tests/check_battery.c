@@ -261,6 +261,20 @@ static rill_observable_t *f_exhaust_map(int64_t n, bool owned) {
 static rill_observable_t *f_concat_map_eager(int64_t n, bool owned) {
   return rill_concat_map_eager(elems(n, owned), fm_just_same, NULL, 3, 2);
 }
+/* expand: 0 expands to 1, 1 to 2, ... up to n - 1 (one value per
+ * expansion, a chain n long: the pagination shape). */
+static int fm_next_page(void *ctx, rill_value_t v, rill_observable_t **out) {
+  int64_t n = (int64_t)(intptr_t)ctx / 2, i = fm_int(v);
+  bool owned = (intptr_t)ctx % 2;
+  *out = i + 1 < n ? rill_just(1, elem(i + 1, owned)) : rill_empty();
+  return *out ? 0 : RILL_ENOMEM;
+}
+static rill_observable_t *f_expand(int64_t n, bool owned) {
+  if (n == 0)
+    return rill_expand(rill_empty(), fm_next_page, fm_ctx(n, owned), 1);
+  return rill_expand(rill_just(1, elem(0, owned)), fm_next_page,
+                     fm_ctx(n, owned), 1);
+}
 static rill_observable_t *f_concat_map_eager_slices(int64_t n, bool owned) {
   return rill_concat_map_eager(elems(3, owned), fm_slice, fm_ctx(n, owned), 0,
                                0);
@@ -330,6 +344,7 @@ static const struct factory factories[] = {
     {"switch_map", f_switch_map, INT64_MAX / 4, 0, true, 0},
     {"exhaust_map", f_exhaust_map, INT64_MAX / 4, 0, true, 0},
     {"concat_map_eager", f_concat_map_eager, INT64_MAX, 0, true, 0},
+    {"expand", f_expand, 1 << 20, 0, true, 0},
     {"concat_map_eager_slices", f_concat_map_eager_slices, INT64_MAX / 8, 0,
      true, 0},
 };

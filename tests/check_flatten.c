@@ -45,8 +45,7 @@
 
 enum op { OP_MERGE, OP_CONCAT, OP_SWITCH, OP_EXHAUST, OP_EAGER, NOPS };
 static const char *const op_names[NOPS] = {
-    "merge_map", "concat_map", "switch_map", "exhaust_map",
-    "concat_map_eager"};
+    "merge_map", "concat_map", "switch_map", "exhaust_map", "concat_map_eager"};
 
 static rill_observable_t *op_make(int op, rill_observable_t *src,
                                   rill_flat_map_fn fn, void *ctx,
@@ -69,7 +68,8 @@ static int64_t val_of(rill_value_t v) {
   return v.kind == RILL_KIND_OWNED ? tl_owned_int(v) : v.as.i;
 }
 
-/* ---- tsrc: a timed source with a subscription log --------------------------*/
+/* ---- tsrc: a timed source with a subscription log
+ * --------------------------*/
 
 #define TS_MAXEV 64
 #define TS_MAXSUBS 16
@@ -400,11 +400,9 @@ START_TEST(concat_map_order_concatMap_003) {
   ASSERT_SUBS(&inner, "-^---------!", "-----------^---------!",
               "---------------------^---------!",
               "-------------------------------^---------!");
-  /* RxJS lets go of e1 at its completion (17); rill's concat_map asks the
-   * outer for one value at a time, so d waits in the source (create's
-   * queue), and the source completes once d is taken, at 31.  By design
-   * (operators/concat_map.c: outer values never pile up in rill). */
-  ASSERT_SUBS(&e1, "^------------------------------!");
+  /* concat_map asks its outer 32 values ahead (operators/concat_map.c), so
+   * it lets go of e1 at its completion, 17, as RxJS does. */
+  ASSERT_SUBS(&e1, "^----------------!");
   rill_observable_free(obs);
   tsrc_fini(&inner);
   tsrc_fini(&e1);
@@ -569,10 +567,10 @@ START_TEST(concat_map_eager_keeps_outer_order_with_concurrent_inners) {
     l.by_value['a'] = &slow;
     l.by_value['b'] = &fast;
     rill_observable_t *obs =
-        eager ? rill_concat_map_eager(rill_observable_ref(e1.obs), fn_lookup,
-                                      &l, 0, 0)
-              : rill_merge_map(rill_observable_ref(e1.obs), fn_lookup, &l, 0,
-                               0);
+        eager
+            ? rill_concat_map_eager(rill_observable_ref(e1.obs), fn_lookup, &l,
+                                    0, 0)
+            : rill_merge_map(rill_observable_ref(e1.obs), fn_lookup, &l, 0, 0);
     run_marble(s, obs, eager ? "----1(2|)" : "-2--1|", -1);
     ASSERT_SUBS(&slow, "^----!");
     ASSERT_SUBS(&fast, "^-!");
@@ -598,8 +596,8 @@ START_TEST(concat_map_eager_limit_two_third_inner_waits) {
   l.by_value['a'] = &slow;
   l.by_value['b'] = &fast;
   l.by_value['c'] = &third;
-  rill_observable_t *obs = rill_concat_map_eager(rill_observable_ref(e1.obs),
-                                                 fn_lookup, &l, 2, 0);
+  rill_observable_t *obs =
+      rill_concat_map_eager(rill_observable_ref(e1.obs), fn_lookup, &l, 2, 0);
   /* fast ends at 2 but its value waits for slow (frame 5): only then are
    * both retired and c subscribed; 3 at 6, complete at 7. */
   run_marble(s, obs, "----123|", -1);
@@ -628,8 +626,8 @@ struct msrc {
   bool completed; /* we completed or failed it */
   bool owned;
   int64_t pushed;
-  int64_t got;        /* of its values, how many went downstream */
-  int64_t max_excess; /* max of outstanding + queued - prefetch seen */
+  int64_t got;            /* of its values, how many went downstream */
+  int64_t max_excess;     /* max of outstanding + queued - prefetch seen */
   long released_at_start; /* tl_owned_released when start() ran */
 };
 
@@ -691,10 +689,10 @@ struct world {
   int ninner;
   int fn_calls;
   bool owned;
-  int64_t fail_on; /* fn fails on this outer value; -1: never */
-  int fail_code;   /* < 0: return it; 0: return 0 without an observable */
-  bool fail_with_obs;             /* store an observable before failing */
-  int64_t cancel_on;              /* fn cancels on this value; -1 never */
+  int64_t fail_on;    /* fn fails on this outer value; -1: never */
+  int fail_code;      /* < 0: return it; 0: return 0 without an observable */
+  bool fail_with_obs; /* store an observable before failing */
+  int64_t cancel_on;  /* fn cancels on this value; -1 never */
   rill_subscription_t **cancel_s; /* ... through this handle, twice */
   bool *cancelled_flag;
 };
@@ -858,7 +856,8 @@ static int frec_subscribe(frec_t *f, rill_observable_t *obs) {
   return rill_observable_subscribe(obs, &frec_sub, f, NULL);
 }
 
-/* ---- 2. errors --------------------------------------------------------------*/
+/* ---- 2. errors
+ * --------------------------------------------------------------*/
 
 /* How many inners may run at once under op (for these tests). */
 static int live_inners(int op) {
@@ -978,8 +977,8 @@ START_TEST(fn_failure_carries_code_and_stage_and_releases_the_value) {
   else
     ck_assert_int_eq(f.r.err.code, RILL_EAPP_BASE - 42);
   ck_assert_str_eq(f.r.err.stage, op_names[op]);
-  ck_assert_msg(strstr(f.r.err.message, op_names[op]) != NULL,
-                "message \"%s\"", f.r.err.message);
+  ck_assert_msg(strstr(f.r.err.message, op_names[op]) != NULL, "message \"%s\"",
+                f.r.err.message);
   ck_assert_int_eq(tl_owned_released, released + 1); /* the outer value */
   ck_assert_int_eq(w.outer.ends, 1);
   ck_assert_int_eq(w.inner[0].ends, 1);
@@ -1061,8 +1060,7 @@ START_TEST(cancel_twice_from_on_next_with_timed_inners) {
   ck_assert_int_eq(f.r.terminal, REC_NONE);
   ck_assert_int_eq(rill_sched_active(s), 0);
   for (int i = 0; i < x.nsubs; i++)
-    ck_assert_msg(x.subs[i].ended, "%s: inner %d not let go", op_names[op],
-                  i);
+    ck_assert_msg(x.subs[i].ended, "%s: inner %d not let go", op_names[op], i);
   ck_assert(e1.subs[0].ended && e1.subs[0].cancelled);
   ck_assert_rec_ok(&f.r);
   rec_clear(&f.r);
@@ -1214,11 +1212,51 @@ START_TEST(cancel_releases_queued_values_at_once) {
 }
 END_TEST
 
+/* Cancel through a handle the application keeps (rill_observable_subscribe's
+ * `out`): by the time cancel returns, every inner and the outer have been
+ * let go and no timer is left, although the handle is still held. */
+START_TEST(cancel_through_a_kept_handle_stops_everything_at_once) {
+  int op = _i;
+  rill_sched_t *s = rill_sched_virtual_new();
+  struct tsrc x, e1;
+  tl_owned_reset();
+  tsrc_init(&x, s, "-1-2-3-4-5-6|", true);
+  tsrc_init(&e1, s, "-a-b-c-----|", true);
+  struct lookup l = {.any = &x};
+  rill_observable_t *obs =
+      op_make(op, rill_observable_ref(e1.obs), fn_lookup, &l, 0, 0);
+  frec_t f;
+  frec_init(&f, NULL);
+  rill_subscription_t *handle = NULL;
+  ck_assert_int_eq(rill_observable_subscribe(obs, &frec_sub, &f, &handle), 0);
+  rec_request(&f.r, 3); /* values wait in the operator */
+  ck_assert_int_eq(rill_sched_advance_to(s, 8), 0);
+  ck_assert_int_gt(x.nsubs, 0);
+  ck_assert_int_eq(rill_subscription_cancel(handle), 0);
+  f.r.cancelled = true;
+  ck_assert_int_eq(rill_sched_active(s), 0);
+  for (int i = 0; i < x.nsubs; i++)
+    ck_assert_msg(x.subs[i].ended, "%s: inner %d still live after cancel",
+                  op_names[op], i);
+  ck_assert(e1.subs[0].ended);
+  /* queued values released; only those the recorder holds are left */
+  ck_assert_int_eq(tl_owned_made - tl_owned_released, (long)f.r.values.len);
+  ck_assert_int_eq(rill_sched_advance_by(s, 50), 0);
+  ck_assert_int_eq(f.r.terminals, 0);
+  ck_assert_rec_ok(&f.r);
+  rill_subscription_free(handle);
+  rec_clear(&f.r);
+  rill_observable_free(obs);
+  tsrc_fini(&x);
+  tsrc_fini(&e1);
+  ck_assert_int_eq(rill_sched_free(s), 0);
+}
+END_TEST
+
 /* ---- 4. ownership ---------------------------------------------------------*/
 
 /* Owned outer values, each mapped to three owned inner values. */
-static int fn_owned_triple(void *ctx, rill_value_t v,
-                           rill_observable_t **out) {
+static int fn_owned_triple(void *ctx, rill_value_t v, rill_observable_t **out) {
   (void)ctx;
   int64_t x = val_of(v);
   rill_value_t vals[3];
@@ -1522,7 +1560,9 @@ static const struct drive_cfg drive_cfgs[] = {
     {OP_MERGE, 3, 1, 3, 1},
     {OP_MERGE, 0, 2, RILL_UNBOUNDED, 2},
     {OP_MERGE, 1, 0, 1, 128},
-    {OP_CONCAT, 0, 0, 1, 128},
+    /* concat_map: 32 outer values asked ahead, topped up by halves as
+     * they are used: at most 32 + 1 per ended inner + the running one */
+    {OP_CONCAT, 0, 0, 33, 128},
     {OP_SWITCH, 0, 0, RILL_UNBOUNDED, 128},
     {OP_EXHAUST, 0, 0, RILL_UNBOUNDED, 128},
     {OP_EAGER, 2, 3, 2, 3},
@@ -1539,8 +1579,8 @@ START_TEST(random_schedules_respect_every_demand) {
 END_TEST
 
 /* The outer is asked for exactly max_concurrency at first, and for one
- * more as each inner ends (merge_map, eager); concat_map for one;
- * switch/exhaust for everything. */
+ * more as each inner ends (merge_map, eager); switch/exhaust for
+ * everything.  concat_map: see concat_map_asks_its_outer_ahead. */
 START_TEST(outer_demand_is_limit_then_one_per_ended_inner) {
   static const struct {
     int op;
@@ -1548,15 +1588,14 @@ START_TEST(outer_demand_is_limit_then_one_per_ended_inner) {
     int64_t first;
   } cases[] = {{OP_MERGE, 3, 3},
                {OP_EAGER, 3, 3},
-               {OP_CONCAT, 0, 1},
                {OP_MERGE, 0, RILL_UNBOUNDED},
                {OP_SWITCH, 0, RILL_UNBOUNDED},
                {OP_EXHAUST, 0, RILL_UNBOUNDED}};
   int op = cases[_i].op;
   static struct world w;
   world_init(&w, false);
-  rill_observable_t *obs = op_make(op, msrc_obs(&w.outer, -1, false),
-                                   fn_world, &w, cases[_i].maxc, 4);
+  rill_observable_t *obs = op_make(op, msrc_obs(&w.outer, -1, false), fn_world,
+                                   &w, cases[_i].maxc, 4);
   frec_t f;
   frec_init(&f, &w);
   ck_assert_int_eq(frec_subscribe(&f, obs), 0);
@@ -1579,6 +1618,36 @@ START_TEST(outer_demand_is_limit_then_one_per_ended_inner) {
     if (op != OP_EAGER) /* eager: retired only when it is the oldest */
       ck_assert_int_eq(msrc_demand(&w.outer), 1);
   }
+  rec_cancel(&f.r);
+  ck_assert_rec_ok(&f.r);
+  rec_clear(&f.r);
+  rill_observable_free(obs);
+}
+END_TEST
+
+/* concat_map asks its outer 32 values ahead (Reactor's prefetch), keeps
+ * them until the running inner ends, and tops the outer up by 16 once 16
+ * have been used. */
+START_TEST(concat_map_asks_its_outer_ahead) {
+  static struct world w;
+  world_init(&w, false);
+  rill_observable_t *obs =
+      rill_concat_map(msrc_obs(&w.outer, -1, false), fn_world, &w);
+  frec_t f;
+  frec_init(&f, &w);
+  ck_assert_int_eq(frec_subscribe(&f, obs), 0);
+  ck_assert_int_eq(msrc_demand(&w.outer), 32);
+  for (int i = 0; i < 32; i++)
+    msrc_push(&w.outer, i);
+  ck_assert_int_eq(msrc_demand(&w.outer), 0);
+  ck_assert_int_eq(w.ninner, 1); /* one inner at a time */
+  for (int i = 0; i < 14; i++)
+    msrc_complete(&w.inner[i]); /* 15 outer values used */
+  ck_assert_int_eq(w.ninner, 15);
+  ck_assert_int_eq(msrc_demand(&w.outer), 0);
+  msrc_complete(&w.inner[14]); /* the 16th: top-up */
+  ck_assert_int_eq(w.ninner, 16);
+  ck_assert_int_eq(msrc_demand(&w.outer), 16);
   rec_cancel(&f.r);
   ck_assert_rec_ok(&f.r);
   rec_clear(&f.r);
@@ -1738,7 +1807,8 @@ START_TEST(request_one_per_on_next_over_synchronous_inners) {
 }
 END_TEST
 
-/* ---- 5b. signals from inside on_next ----------------------------------------*/
+/* ---- 5b. signals from inside on_next
+ * ----------------------------------------*/
 
 /* on_next makes the outer emit (a switch away from the inner that is
  * emitting, for switch_map), completes the emitting inner, or fails an
@@ -1764,8 +1834,7 @@ static void reentry_hook(frec_t *f, int64_t x) {
       !w->inner[id].completed)
     msrc_complete(&w->inner[id]);
   if ((f->r.nexts % 2 == 0 || reentry_mode == 1) && w->outer.live &&
-      !w->outer.completed && msrc_demand(&w->outer) > 0 &&
-      w->outer.pushed < 20)
+      !w->outer.completed && msrc_demand(&w->outer) > 0 && w->outer.pushed < 20)
     msrc_push(&w->outer, w->outer.pushed);
 }
 
@@ -2053,8 +2122,8 @@ START_TEST(fused_filter_and_take_after_the_operator) {
       ck_assert_int_eq(r.nexts, take ? 7 : 20);
       if (op != OP_MERGE)
         for (size_t i = 0; i < r.values.len; i++) {
-          int64_t want = take ? (int64_t)i : (int64_t)(i / 5) * 100 +
-                                                 (int64_t)(i % 5) * 2;
+          int64_t want =
+              take ? (int64_t)i : (int64_t)(i / 5) * 100 + (int64_t)(i % 5) * 2;
           ck_assert_int_eq(rec_int(&r, i), want);
         }
     }
@@ -2091,10 +2160,10 @@ START_TEST(million_synchronous_inners_keep_the_stack_flat) {
   int64_t n = tl_scaled(1000000);
   rill_observable_t *src = rill_range(0, n);
   rill_observable_t *obs =
-      variant < 2    ? rill_concat_map(src, fn_just_same, NULL)
-      : variant == 4 ? rill_concat_map_eager(src, fn_just_same, NULL, 8, 0)
-                     : rill_merge_map(src, fn_just_same, NULL,
-                                      variant == 2 ? 0 : 8, 0);
+      variant < 2 ? rill_concat_map(src, fn_just_same, NULL)
+      : variant == 4
+          ? rill_concat_map_eager(src, fn_just_same, NULL, 8, 0)
+          : rill_merge_map(src, fn_just_same, NULL, variant == 2 ? 0 : 8, 0);
   rec_t r;
   rec_init(&r);
   r.store = false;
@@ -2159,7 +2228,8 @@ START_TEST(range_inners_keep_the_stack_flat) {
 }
 END_TEST
 
-/* ---- 7. ENOMEM at every allocation site ------------------------------------*/
+/* ---- 7. ENOMEM at every allocation site
+ * ------------------------------------*/
 
 /* The outer: owned values 0..n-1 made in next() (ENOMEM reported). */
 static int og_init(void *ctx, void **state) {
@@ -2247,12 +2317,12 @@ START_TEST(enomem_at_every_allocation_site) {
     bool reached = tl_alloc_index > k;
     ck_assert_msg(t != REC_NONE, "%s mode %d: site %ld: no terminal (hang)",
                   op_names[op], mode, k);
-    ck_assert_msg(f.r.violations == 0, "%s mode %d site %ld: %s",
-                  op_names[op], mode, k, f.r.violation);
+    ck_assert_msg(f.r.violations == 0, "%s mode %d site %ld: %s", op_names[op],
+                  mode, k, f.r.violation);
     if (t == REC_ERROR && !null_obs)
       ck_assert_msg(f.r.err.code == RILL_ENOMEM,
-                    "%s mode %d: site %ld gave %s (%s)", op_names[op], mode,
-                    k, rill_err_name(f.r.err.code), f.r.err.message);
+                    "%s mode %d: site %ld gave %s (%s)", op_names[op], mode, k,
+                    rill_err_name(f.r.err.code), f.r.err.message);
     if (t == REC_COMPLETE) {
       /* a completion must carry every value */
       ck_assert_msg(f.r.values.len == nwant,
@@ -2279,7 +2349,8 @@ START_TEST(enomem_at_every_allocation_site) {
 }
 END_TEST
 
-/* ---- regression: O(1) bookkeeping per value ----------------------------------*/
+/* ---- regression: O(1) bookkeeping per value
+ * ----------------------------------*/
 
 /* With no concurrency limit, n inners each holding a queued value (the
  * subscriber had no demand when the synchronous outer ran), then
@@ -2291,9 +2362,9 @@ END_TEST
 START_TEST(unbounded_concurrency_request_one_is_linear) {
   int64_t n = tl_scaled(100000);
   rill_observable_t *obs =
-      _i == 0 ? rill_merge_map(rill_range(0, n), fn_just_same, NULL, 0, 0)
-              : rill_concat_map_eager(rill_range(0, n), fn_just_same, NULL, 0,
-                                      0);
+      _i == 0
+          ? rill_merge_map(rill_range(0, n), fn_just_same, NULL, 0, 0)
+          : rill_concat_map_eager(rill_range(0, n), fn_just_same, NULL, 0, 0);
   rec_t r;
   rec_init(&r);
   r.store = false;
@@ -2303,15 +2374,131 @@ START_TEST(unbounded_concurrency_request_one_is_linear) {
   ck_assert_int_eq(rec_subscribe(&r, obs), 0); /* n inners, n queued values */
   rec_request(&r, 1);
   clock_gettime(CLOCK_MONOTONIC, &t1);
-  double secs = (double)(t1.tv_sec - t0.tv_sec) +
-                (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+  double secs =
+      (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
   ck_assert_int_eq(r.nexts, n);
   ck_assert_int_eq(r.terminal, REC_COMPLETE);
   ck_assert_msg(secs < 5.0, "%s: %lld values one at a time took %.1f s",
-                _i == 0 ? "merge_map" : "concat_map_eager", (long long)n,
-                secs);
+                _i == 0 ? "merge_map" : "concat_map_eager", (long long)n, secs);
   ck_assert_rec_ok(&r);
   rill_observable_free(obs);
+}
+END_TEST
+
+/* ---- expand ---------------------------------------------------------------*/
+
+/* Each value v < limit expands to 2v+1 and 2v+2 (a binary tree): every
+ * node is emitted once, whatever the concurrency. */
+static int64_t tree_limit;
+static int tree_live, tree_max_live;
+static void tree_end(void *ctx, rill_emitter_t *e) {
+  (void)ctx;
+  (void)e;
+  tree_live--;
+}
+static void tree_start(void *ctx, rill_emitter_t *e) {
+  int64_t v = (int64_t)(intptr_t)ctx;
+  if (++tree_live > tree_max_live)
+    tree_max_live = tree_live;
+  rill_emitter_next(e, rill_value_int(2 * v + 1));
+  rill_emitter_next(e, rill_value_int(2 * v + 2));
+  rill_emitter_complete(e);
+}
+static int fn_tree(void *ctx, rill_value_t v, rill_observable_t **out) {
+  (void)ctx;
+  *out = 2 * v.as.i + 2 < tree_limit
+             ? rill_create(tree_start, tree_end, (void *)(intptr_t)v.as.i)
+             : rill_empty();
+  return 0;
+}
+
+START_TEST(expand_emits_every_node_once_within_its_concurrency) {
+  static const size_t limits[] = {1, 2, 5, 0};
+  for (int k = 0; k < 4; k++) {
+    tree_limit = 1000;
+    tree_live = tree_max_live = 0;
+    rill_observable_t *o = rill_expand(rill_just(1, rill_value_int(0)),
+                                       fn_tree, NULL, limits[k]);
+    rec_t r;
+    rec_init(&r);
+    r.store = true;
+    r.request_on_subscribe = 3;
+    r.request_in_next = 1; /* demand one at a time */
+    ck_assert_int_eq(rec_subscribe(&r, o), 0);
+    ck_assert_int_eq(r.terminal, REC_COMPLETE);
+    /* 0 .. 998: node v has children while 2v + 2 < 1000 */
+    ck_assert_int_eq(r.nexts, 999);
+    static bool seen[1000];
+    memset(seen, 0, sizeof(seen));
+    for (size_t i = 0; i < r.values.len; i++) {
+      int64_t x = rec_int(&r, i);
+      ck_assert(x >= 0 && x < 999 && !seen[x]);
+      seen[x] = true;
+    }
+    if (limits[k] != 0)
+      ck_assert_int_le(tree_max_live, (int)limits[k]);
+    ck_assert_rec_ok(&r);
+    rec_clear(&r);
+    rill_observable_free(o);
+  }
+}
+END_TEST
+
+static int fn_chain(void *ctx, rill_value_t v, rill_observable_t **out) {
+  int64_t n = *(int64_t *)ctx;
+  *out = v.as.i + 1 < n ? rill_just(1, rill_value_int(v.as.i + 1))
+                        : rill_empty();
+  return 0;
+}
+
+START_TEST(expand_synchronous_recursion_keeps_the_stack_flat) {
+  int64_t n = tl_scaled(1000000);
+  rill_observable_t *o =
+      rill_expand(rill_just(1, rill_value_int(0)), fn_chain, &n, 1);
+  rec_t r;
+  rec_init(&r);
+  r.request_on_subscribe = RILL_UNBOUNDED;
+  ck_assert_int_eq(rec_subscribe(&r, o), 0);
+  ck_assert_int_eq(r.nexts, n);
+  ck_assert_int_eq(r.terminal, REC_COMPLETE);
+  ck_assert_int_le(r.max_depth, 1);
+  ck_assert_msg(r.stack_hi - r.stack_lo < 64 * 1024,
+                "stack span %lu bytes", (unsigned long)(r.stack_hi - r.stack_lo));
+  ck_assert_rec_ok(&r);
+  rill_observable_free(o);
+}
+END_TEST
+
+static int fn_chain_fails(void *ctx, rill_value_t v, rill_observable_t **out) {
+  (void)ctx;
+  if (v.as.i == 3)
+    return RILL_EAPP_BASE - 1;
+  *out = rill_just(1, rill_value_int(v.as.i + 1));
+  return 0;
+}
+
+START_TEST(expand_fn_failure_and_cancel) {
+  rill_observable_t *o =
+      rill_expand(rill_just(1, rill_value_int(0)), fn_chain_fails, NULL, 2);
+  rill_values_t vals = {0};
+  rill_error_t err;
+  ck_assert_int_eq(rill_observable_collect(o, &vals, &err), RILL_EAPP_BASE - 1);
+  ck_assert_str_eq(err.stage, "expand");
+  ck_assert_uint_eq(vals.len, 4); /* 0 1 2 3, then 3 fails to expand */
+  rill_values_clear(&vals);
+  rill_observable_free(o);
+  /* cancel in the 5th on_next of an endless chain */
+  int64_t n = INT64_MAX;
+  o = rill_expand(rill_just(1, rill_value_int(0)), fn_chain, &n, 1);
+  rec_t r;
+  rec_init(&r);
+  r.request_on_subscribe = RILL_UNBOUNDED;
+  r.cancel_at = 5;
+  ck_assert_int_eq(rec_subscribe(&r, o), 0);
+  ck_assert_int_eq(r.nexts, 5);
+  ck_assert_int_eq(r.terminal, REC_NONE);
+  ck_assert_rec_ok(&r);
+  rill_observable_free(o);
 }
 END_TEST
 
@@ -2341,9 +2528,9 @@ Suite *flatten_suite(void) {
                       NOPS);
   tcase_add_loop_test(tc, outer_error_cancels_inners_and_arrives_at_once, 0,
                       NOPS);
-  tcase_add_loop_test(
-      tc, fn_failure_carries_code_and_stage_and_releases_the_value, 0,
-      3 * NOPS);
+  tcase_add_loop_test(tc,
+                      fn_failure_carries_code_and_stage_and_releases_the_value,
+                      0, 3 * NOPS);
   tcase_add_loop_test(tc, fn_failure_on_the_first_value, 0, NOPS);
   tcase_add_loop_test(tc, null_fn_is_einval_and_releases_the_source, 0, NOPS);
   suite_add_tcase(s, tc);
@@ -2353,6 +2540,8 @@ Suite *flatten_suite(void) {
   tcase_add_loop_test(tc, cancel_twice_from_inside_fn, 0, NOPS);
   tcase_add_loop_test(tc, cancel_from_fn_lets_live_inners_go, 0, 3);
   tcase_add_loop_test(tc, cancel_releases_queued_values_at_once, 0, NOPS);
+  tcase_add_loop_test(tc, cancel_through_a_kept_handle_stops_everything_at_once,
+                      0, NOPS);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("ownership");
@@ -2366,8 +2555,11 @@ Suite *flatten_suite(void) {
   tc = tcase_create("demand");
   tcase_set_timeout(tc, 120);
   tcase_add_loop_test(tc, random_schedules_respect_every_demand, 0, NDRIVE);
-  tcase_add_loop_test(tc, outer_demand_is_limit_then_one_per_ended_inner, 0,
-                      6);
+  tcase_add_loop_test(tc, outer_demand_is_limit_then_one_per_ended_inner, 0, 5);
+  tcase_add_test(tc, concat_map_asks_its_outer_ahead);
+  tcase_add_test(tc, expand_emits_every_node_once_within_its_concurrency);
+  tcase_add_test(tc, expand_synchronous_recursion_keeps_the_stack_flat);
+  tcase_add_test(tc, expand_fn_failure_and_cancel);
   tcase_add_loop_test(tc, inner_asked_for_prefetch_then_refilled_by_half, 0, 2);
   tcase_add_loop_test(tc, several_requests_before_any_value, 0, NOPS);
   tcase_add_loop_test(tc, on_next_that_makes_inners_push_does_not_nest, 0,
@@ -2378,8 +2570,7 @@ Suite *flatten_suite(void) {
   tcase_add_loop_test(tc, synchronous_inner_shapes, 0, 3 * NOPS);
   tcase_add_loop_test(tc, bad_request_with_live_inners, 0, 2 * NOPS);
   tcase_add_loop_test(tc, two_subscriptions_of_one_recipe, 0, NOPS);
-  tcase_add_loop_test(tc, cancel_in_the_middle_of_a_synchronous_inner, 0,
-                      NOPS);
+  tcase_add_loop_test(tc, cancel_in_the_middle_of_a_synchronous_inner, 0, NOPS);
   tcase_add_loop_test(tc, error_in_a_synchronous_inner, 0, NOPS);
   tcase_add_loop_test(tc, fused_filter_and_take_after_the_operator, 0,
                       2 * NOPS);
@@ -2387,8 +2578,7 @@ Suite *flatten_suite(void) {
 
   tc = tcase_create("stack");
   tcase_set_timeout(tc, 600);
-  tcase_add_loop_test(tc, million_synchronous_inners_keep_the_stack_flat, 0,
-                      5);
+  tcase_add_loop_test(tc, million_synchronous_inners_keep_the_stack_flat, 0, 5);
   tcase_add_loop_test(tc, range_inners_keep_the_stack_flat, 0, 6);
   tcase_add_loop_test(tc, unbounded_concurrency_request_one_is_linear, 0, 2);
   suite_add_tcase(s, tc);

@@ -61,10 +61,12 @@ struct rill__inner *rill__inner_new(const struct rill__inner_ops *ops,
   rill__node_init(&in->node, &inner_vt, inner_on_next);
   in->ops = ops;
   in->owner = owner;
+  /* The queue's bound is the demand's: an inner is never asked for more
+   * than its queue can hold. */
+  if (prefetch > (int64_t)(UINT32_MAX / 2))
+    prefetch = UINT32_MAX / 2;
   in->prefetch = prefetch > 0 ? prefetch : 1;
-  rill__ring_init(&in->queue, in->prefetch > UINT32_MAX / 2
-                                  ? UINT32_MAX / 2
-                                  : (uint32_t)in->prefetch);
+  rill__ring_init(&in->queue, (uint32_t)in->prefetch);
   return in;
 }
 

@@ -46,7 +46,9 @@ struct rill__inner {
   bool cancelled;   /* we ended it */
 };
 
-/* NULL on ENOMEM.  prefetch: 1 .. RILL_UNBOUNDED. */
+/* NULL on ENOMEM.  prefetch: 1 .. RILL_UNBOUNDED, capped at the queue's
+ * bound (2^31 - 1); an owner may still make it RILL_UNBOUNDED in
+ * on_upstream when it wires the inner (its queue then stays unused). */
 struct rill__inner *rill__inner_new(const struct rill__inner_ops *ops,
                                     void *owner, int64_t prefetch);
 /* Subscribe to obs (not consumed; the subscription keeps what it needs). */
