@@ -2465,6 +2465,7 @@ START_TEST(expand_synchronous_recursion_keeps_the_stack_flat) {
   ck_assert_msg(r.stack_hi - r.stack_lo < 64 * 1024,
                 "stack span %lu bytes", (unsigned long)(r.stack_hi - r.stack_lo));
   ck_assert_rec_ok(&r);
+  rec_clear(&r);
   rill_observable_free(o);
 }
 END_TEST
@@ -2498,6 +2499,7 @@ START_TEST(expand_fn_failure_and_cancel) {
   ck_assert_int_eq(r.nexts, 5);
   ck_assert_int_eq(r.terminal, REC_NONE);
   ck_assert_rec_ok(&r);
+  rec_clear(&r);
   rill_observable_free(o);
 }
 END_TEST
