@@ -173,6 +173,20 @@ static void flat_fail(struct rill__op *op, const rill_error_t *err) {
   flat_drain(op);
 }
 
+/* A queue push failed (rc from rill__ring_push), or an allocation (rc
+ * RILL_ENOMEM): overflow means a source sent more than it was asked for. */
+static void flat_fail_queue(struct rill__op *op, int rc, const char *what) {
+  rill_error_t err;
+  if (rc == RILL_EOVERFLOW)
+    rill__error_init(&err, RILL_EPROTO, 0, op->ops->name,
+                     "%s: a source sent more than requested (rule 1.1)",
+                     op->ops->name);
+  else
+    rill__error_init(&err, rc, 0, op->ops->name, "%s: cannot %s",
+                     op->ops->name, what);
+  flat_fail(op, &err);
+}
+
 /* Emit v downstream (inside the drain bracket); EXPAND then projects it. */
 static void flat_deliver(struct rill__op *op, rill_value_t v) {
   const struct flat_args *a = op->args;
@@ -220,14 +234,7 @@ static void flat_inner_next(struct rill__inner *in, rill_value_t v) {
     work_add(st, in, FLAT_READY);
   }
   if (rc < 0) {
-    rill_error_t err;
-    rill__error_init(&err, rc == RILL_EOVERFLOW ? RILL_EPROTO : rc, 0,
-                     op->ops->name,
-                     rc == RILL_EOVERFLOW
-                         ? "%s: an inner sent more than requested (rule 1.1)"
-                         : "%s: cannot queue a value",
-                     op->ops->name);
-    flat_fail(op, &err);
+    flat_fail_queue(op, rc, "queue a value");
     return;
   }
   flat_drain(op);
@@ -410,11 +417,7 @@ static void flat_start_inner(struct rill__op *op, rill_observable_t *obs) {
   struct rill__inner *in = rill__inner_new(&flat_inner_ops, op, a->prefetch);
   if (in == NULL) {
     rill_observable_free(obs);
-    rill_error_t err;
-    rill__error_init(&err, RILL_ENOMEM, 0, op->ops->name,
-                     "%s: cannot allocate an inner subscription",
-                     op->ops->name);
-    flat_fail(op, &err);
+    flat_fail_queue(op, RILL_ENOMEM, "allocate an inner subscription");
     return;
   }
   in->index = st->next_index++;
@@ -474,12 +477,8 @@ static void flat_expand(struct rill__op *op, rill_value_t v) {
     return;
   }
   int rc = rill__ring_push(&st->pending, v);
-  if (rc < 0) {
-    rill_error_t err;
-    rill__error_init(&err, rc, 0, op->ops->name,
-                     "%s: cannot keep a value to expand", op->ops->name);
-    flat_fail(op, &err);
-  }
+  if (rc < 0)
+    flat_fail_queue(op, rc, "keep a value to expand");
 }
 
 static void flat_outer_next(void *self, rill_value_t v) {
@@ -499,10 +498,7 @@ static void flat_outer_next(void *self, rill_value_t v) {
      * when they do). */
     rill_observable_t *one = rill_just(1, v);
     if (one == NULL) {
-      rill_error_t err;
-      rill__error_init(&err, RILL_ENOMEM, 0, op->ops->name,
-                       "%s: cannot hold a value", op->ops->name);
-      flat_fail(op, &err);
+      flat_fail_queue(op, RILL_ENOMEM, "hold a value");
       return;
     }
     flat_start_inner(op, one);
@@ -511,15 +507,8 @@ static void flat_outer_next(void *self, rill_value_t v) {
   if (a->outer_prefetch > 0) {
     if (st->nlive >= a->max_concurrency || !rill__ring_empty(&st->backlog)) {
       int rc = rill__ring_push(&st->backlog, v); /* waits for a slot */
-      if (rc < 0) {
-        rill_error_t err;
-        rill__error_init(&err, rc == RILL_EOVERFLOW ? RILL_EPROTO : rc, 0,
-                         op->ops->name, "%s: %s", op->ops->name,
-                         rc == RILL_EOVERFLOW
-                             ? "the source sent more than requested"
-                             : "cannot keep an outer value");
-        flat_fail(op, &err);
-      }
+      if (rc < 0)
+        flat_fail_queue(op, rc, "keep an outer value");
       return;
     }
     flat_outer_taken(op);
