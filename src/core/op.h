@@ -1,5 +1,17 @@
-/* rill internals: the generic single-upstream operator: the one way an
- * operators/ file builds a stage. */
+/* rill internals: the generic operator -- the one way a stage with state
+ * is built.
+ *
+ * ONE WAY TO BUILD A STAGE
+ *   Every operator, combinator and connector is a rill__op: it gets its
+ *   state, its node and its lifetime from here, its terminal signals from
+ *   rill__op_complete()/rill__op_error() (one place, exactly once), and its
+ *   multi-input flow control from the kit (src/kit/): merge, concat and the
+ *   higher-order family (src/flatten.c), take_until, timeout, delay,
+ *   create and to_fd all do.  The exceptions are the core's own hot paths,
+ *   each a drain loop written once: pull sources (src/source.c: from_array,
+ *   just, generate), range's loop specialised per fused-step shape, the
+ *   fused map/filter node (src/fuse.c) and the sink (src/sink.c); and the
+ *   stateless sources (empty, never, error), which need no node at all. */
 #ifndef RILL_CORE_OP_H
 #define RILL_CORE_OP_H
 
