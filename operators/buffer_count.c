@@ -81,7 +81,7 @@ static void buffer_flush(struct rill__op *op) {
     if (!ready)
       break;
     ring_pop(st);
-    if (!rill__emit(op->down, rill_value_array(head))) {
+    if (!rill__op_deliver(op, rill_value_array(head))) {
       /* A filter downstream dropped it: the demand is still there, so
        * ask upstream for one more array's worth of values. */
       if (!st->closing)

@@ -113,7 +113,7 @@ static void create_tell(struct rill__op *op) {
 static void create_pass(struct rill__op *op) {
   struct create_state *st = op->state;
   while (st->demand > 0 && !rill__ring_empty(&st->queue)) {
-    rill__demand_emit(&st->demand, op->down, rill__ring_pop(&st->queue));
+    rill__demand_emit(op, &st->demand, rill__ring_pop(&st->queue));
     if (rill__op_done(op))
       return;
   }

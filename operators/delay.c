@@ -62,7 +62,7 @@ static void delay_pass(struct rill__op *op, uint32_t *budget) {
          rill__ring_peek(&st->queue).as.d <= now) {
     --*budget;
     rill__ring_pop(&st->queue); /* the due time */
-    rill__demand_emit(&st->demand, op->down, rill__ring_pop(&st->queue));
+    rill__demand_emit(op, &st->demand, rill__ring_pop(&st->queue));
     if (rill__op_done(op))
       return;
     if (++st->consumed >= DELAY_PREFETCH / 2) {

@@ -37,7 +37,7 @@ static void take_on_next(void *self, rill_value_t v) {
     return;
   }
   st->remaining--;
-  bool consumed = rill__emit(op->down, v);
+  bool consumed = rill__op_deliver(op, v);
   if (rill__op_done(op))
     return;
   if (st->remaining == 0)

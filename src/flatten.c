@@ -192,11 +192,11 @@ static void flat_deliver(struct rill__op *op, rill_value_t v) {
   const struct flat_args *a = op->args;
   struct flat_state *st = op->state;
   if (a->mode != RILL__FLAT_EXPAND) {
-    rill__demand_emit(&st->demand, op->down, v);
+    rill__demand_emit(op, &st->demand, v);
     return;
   }
   rill_value_t keep = rill_value_retain(v);
-  if (rill__demand_emit(&st->demand, op->down, v))
+  if (rill__demand_emit(op, &st->demand, v))
     flat_expand(op, keep);
   else
     rill__drop(keep); /* a fused filter dropped it: not emitted */

@@ -74,10 +74,19 @@ static void op_request(struct rill__node *self, int64_t n) {
     rill__op_request_up(op, n);
 }
 
+enum { OP_PENDING_NONE, OP_PENDING_COMPLETE, OP_PENDING_ERROR };
+
 static void op_cancel(struct rill__node *self) {
   struct rill__op *op = (struct rill__op *)self;
-  if (rill__op_done(op))
+  if (rill__op_done(op)) {
+    /* A terminal waiting for the on_next on the stack: a cancel from that
+     * on_next wins (nothing is signalled after a cancel). */
+    if (op->pending != OP_PENDING_NONE) {
+      op->pending = OP_PENDING_NONE;
+      rill__retire(&op->node);
+    }
     return;
+  }
   op->node.flags |= RILL__DONE;
   if (op->ops->on_cancel != NULL)
     op->ops->on_cancel(op);
@@ -108,6 +117,24 @@ static const struct rill__node_vt op_node_vt = {
 
 /* ---- helpers for operator handlers --------------------------------------*/
 
+static void op_deliver_pending(struct rill__op *op) {
+  int kind = op->pending;
+  op->pending = OP_PENDING_NONE;
+  if (kind == OP_PENDING_COMPLETE)
+    op->down->vt->on_complete(op->down);
+  else
+    op->down->vt->on_error(op->down, &op->pending_err);
+  rill__retire(&op->node);
+}
+
+bool rill__op_deliver(struct rill__op *op, rill_value_t v) {
+  op->emitting++;
+  bool consumed = rill__emit(op->down, v);
+  if (--op->emitting == 0 && op->pending != OP_PENDING_NONE)
+    op_deliver_pending(op);
+  return consumed;
+}
+
 void rill__op_emit(struct rill__op *op, rill_value_t v) {
   /* A user callback that ran just before (scan's accumulator, a predicate,
    * a comparator) may have cancelled: then nothing more goes down. */
@@ -115,7 +142,7 @@ void rill__op_emit(struct rill__op *op, rill_value_t v) {
     rill__drop(v);
     return;
   }
-  if (!rill__emit(op->down, v) && !rill__op_done(op) && op->up != NULL)
+  if (!rill__op_deliver(op, v) && !rill__op_done(op) && op->up != NULL)
     rill__request(op->up, 1);
 }
 
@@ -136,13 +163,17 @@ static void op_cut_upstream(struct rill__op *op) {
     rill__cancel(up);
 }
 
+/* Termination in one place: done at once (nothing more is emitted, the
+ * upstream is cancelled), delivered now or when the on_next on the stack
+ * returns. */
 void rill__op_complete(struct rill__op *op) {
   if (rill__op_done(op))
     return;
   op->node.flags |= RILL__DONE;
   op_cut_upstream(op);
-  op->down->vt->on_complete(op->down);
-  rill__retire(&op->node);
+  op->pending = OP_PENDING_COMPLETE;
+  if (op->emitting == 0)
+    op_deliver_pending(op);
 }
 
 void rill__op_error(struct rill__op *op, const rill_error_t *err) {
@@ -150,8 +181,10 @@ void rill__op_error(struct rill__op *op, const rill_error_t *err) {
     return;
   op->node.flags |= RILL__DONE;
   op_cut_upstream(op);
-  op->down->vt->on_error(op->down, err);
-  rill__retire(&op->node);
+  op->pending = OP_PENDING_ERROR;
+  op->pending_err = *err;
+  if (op->emitting == 0)
+    op_deliver_pending(op);
 }
 
 void rill__op_fail(struct rill__op *op, int code, const char *msg) {

@@ -1,7 +1,7 @@
 /* rill: the outbox -- rule 1.1 for operators that produce on their own
  * schedule (timers), with the overflow policy applied when a value is due
  * and nothing is requested. */
-#include "rill-internal.h"
+#include "kit/demand.h"
 
 /* Emit one value.  Demand is taken before the call and given back if a
  * fused filter dropped the value, so a value offered from inside this
@@ -10,14 +10,9 @@
  * return instead of nesting (rule 1.3). */
 static void outbox_emit(struct rill__op *op, struct rill__outbox *ob,
                         rill_value_t v) {
-  bool counted = ob->demand != RILL_UNBOUNDED;
-  if (counted)
-    ob->demand--;
   ob->emitting = true;
-  bool consumed = rill__emit(op->down, v);
+  rill__demand_emit(op, &ob->demand, v);
   ob->emitting = false;
-  if (!consumed && counted)
-    ob->demand++;
 }
 
 static void outbox_hold(struct rill__outbox *ob, rill_value_t v) {

@@ -167,7 +167,7 @@ START_TEST(demand_saturates_counts_and_gives_back_dropped_values) {
   ck_assert_int_eq(r, RILL_UNBOUNDED);
   rill__demand_produced(&r, 7);
   ck_assert_int_eq(r, RILL_UNBOUNDED); /* unbounded never decreases */
-  /* emit and account, through a node with a fused filter step */
+  /* emit and account, from a stage to a node with a fused filter step */
   struct rill__node down;
   rill__node_init(&down, NULL, next_records_demand);
   struct rill__step filter = {.kind = RILL__STEP_FILTER,
@@ -175,13 +175,20 @@ START_TEST(demand_saturates_counts_and_gives_back_dropped_values) {
   down.steps = &filter;
   down.steps_owner = &down; /* a fused node owns its steps */
   down.nsteps = 1;
+  struct rill__op op;
+  memset(&op, 0, sizeof(op));
+  op.down = &down;
   int64_t d = 2;
   watched = &d;
-  ck_assert(rill__demand_emit(&d, &down, rill_value_int(2)));
+  ck_assert(rill__demand_emit(&op, &d, rill_value_int(2)));
   ck_assert_int_eq(seen_demand, 1); /* taken before on_next ran */
   ck_assert_int_eq(d, 1);
-  ck_assert(!rill__demand_emit(&d, &down, rill_value_int(3)));
+  ck_assert(!rill__demand_emit(&op, &d, rill_value_int(3)));
   ck_assert_int_eq(d, 1); /* dropped: given back */
+  /* dropped after a request made the demand unbounded: not overflowed */
+  d = RILL_UNBOUNDED;
+  ck_assert(!rill__demand_emit(&op, &d, rill_value_int(5)));
+  ck_assert_int_eq(d, RILL_UNBOUNDED);
 }
 END_TEST
 

@@ -4434,6 +4434,78 @@ START_TEST(cancel_inside_an_operator_callback_delivers_nothing_more) {
 }
 END_TEST
 
+/* Found by the fuzzer: a terminal reached while a stage's on_next is on
+ * the stack (a take_until notifier fired from on_next, an emitter error
+ * raised from on_next) was delivered nested in that on_next.  Terminals
+ * now wait for the emission bracket (rill__op_deliver). */
+static rill_emitter_t *notify_e;
+static void notify_start(void *ctx, rill_emitter_t *e) {
+  (void)ctx;
+  notify_e = e;
+}
+struct nest_rec {
+  int depth, nexts, terminals;
+  bool nested_terminal;
+  int how; /* 0: fire the notifier; 1: notifier error; 2: emitter error */
+};
+static void nr_subscribe(void *ctx, rill_subscription_t *s) {
+  (void)ctx;
+  rill_subscription_request(s, 10);
+}
+static void nr_next(void *ctx, rill_value_t v) {
+  struct nest_rec *r = ctx;
+  rill_value_release(v);
+  r->depth++;
+  r->nexts++;
+  if (r->nexts == 2) {
+    if (r->how == 0)
+      rill_emitter_next(notify_e, rill_value_int(0));
+    else
+      rill_emitter_error(notify_e, RILL_EUSER, "stop");
+  }
+  r->depth--;
+}
+static void nr_terminal(struct nest_rec *r) {
+  r->terminals++;
+  r->nested_terminal |= r->depth > 0;
+}
+static void nr_complete(void *ctx) {
+  nr_terminal(ctx);
+}
+static void nr_error(void *ctx, const rill_error_t *err) {
+  (void)err;
+  nr_terminal(ctx);
+}
+
+START_TEST(terminals_reached_inside_on_next_wait_for_it) {
+  for (int how = 0; how < 3; how++) {
+    notify_e = NULL;
+    rill_observable_t *o =
+        how < 2 ? rill_take_until(rill_range(1, 5),
+                                  rill_create(notify_start, NULL, NULL))
+                : rill_map(rill_create(notify_start, NULL, NULL), tl_double,
+                           NULL);
+    struct nest_rec r = {.how = how};
+    rill_subscriber_t sub = {.on_subscribe = nr_subscribe,
+                             .on_next = nr_next,
+                             .on_error = nr_error,
+                             .on_complete = nr_complete};
+    rill_subscription_t *h;
+    ck_assert_int_eq(rill_observable_subscribe(o, &sub, &r, &h), 0);
+    if (how == 2) { /* the source itself: values pushed from outside */
+      rill_emitter_next(notify_e, rill_value_int(1));
+      rill_emitter_next(notify_e, rill_value_int(2));
+    }
+    ck_assert_int_eq(r.nexts, 2);
+    ck_assert_int_eq(r.terminals, 1);
+    ck_assert_msg(!r.nested_terminal, "how %d: terminal nested in on_next",
+                  how);
+    rill_subscription_free(h);
+    rill_observable_free(o);
+  }
+}
+END_TEST
+
 Suite *operators_suite(void) {
   Suite *s = suite_create("operators");
   TCase *tc;
@@ -4684,6 +4756,7 @@ Suite *operators_suite(void) {
   tcase_add_test(tc, take_until_stops_when_the_notifier_fires);
   tcase_add_test(tc, take_until_notifier_error_at_subscribe_is_not_lost);
   tcase_add_test(tc, cancel_inside_an_operator_callback_delivers_nothing_more);
+  tcase_add_test(tc, terminals_reached_inside_on_next_wait_for_it);
   suite_add_tcase(s, tc);
   return s;
 }

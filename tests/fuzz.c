@@ -115,25 +115,28 @@ static const struct {
     {KD_DRAIN_AFTER_CANCEL, "drain-after-cancel", "83abec2",
      "issue 8 §3(4): user callbacks keep being called after that cancel "
      "(generated with cancel-in-fn; either name turns both on)"},
-    {KD_ERROR_NESTED, "error-nested", NULL,
+    {KD_ERROR_NESTED, "error-nested", "terminal deferral (rill__op_deliver)",
      "fuzz: an error raised by what on_next did (rill_emitter_error, a user "
      "callback failing on the value pushed, buffer_time/throttle's "
      "EOVERFLOW at the completion pushed) is delivered nested in that "
      "on_next; values and completion wait, errors do not.  Not generated "
      "differently: without this name, an on_error nested in on_next is "
      "not reported"},
-    {KD_TAKE_UNTIL_NESTED, "take-until-nested", NULL,
+    {KD_TAKE_UNTIL_NESTED, "take-until-nested",
+     "terminal deferral (rill__op_deliver)",
      "fuzz: a take_until notifier that fires (value or error) inside the "
      "subscriber's on_next delivers the terminal nested in it (and a reduce "
      "above, ended inside its accumulator, leaks the accumulator)"},
     {KD_DELAY_TERMINAL_NESTED, "delay-terminal-nested", "86aa745 (delay)",
      "fuzz: delay: the source completing/failing inside the on_next of a "
      "delayed value (request or push from on_next) nests on_complete/on_error"},
-    {KD_FIRST_DOUBLE, "first-double-emit", NULL,
+    {KD_FIRST_DOUBLE, "first-double-emit",
+     "terminal deferral (rill__op_deliver)",
      "fuzz: first: the source completing inside the on_next of the match "
      "makes first emit its default too (beyond demand, nested); reachable "
      "now only through take-until-nested"},
-    {KD_DEMAND_OVERFLOW, "demand-overflow-on-drop", NULL,
+    {KD_DEMAND_OVERFLOW, "demand-overflow-on-drop",
+     "rill__demand_emit gives back only below RILL_UNBOUNDED",
      "fuzz: request(UNBOUNDED) inside a filter predicate that drops the "
      "value: rill__demand_emit/outbox_emit give the unit back to INT64_MAX "
      "(signed overflow, demand negative): filter(concat(..)) and "

@@ -53,6 +53,11 @@ struct rill__op {
   const struct rill__op_ops *ops;
   void *state;
   const void *args;
+  /* The emission bracket (rill__op_deliver): a terminal reached while an
+   * on_next of this stage is on the stack waits here for it to return. */
+  uint32_t emitting;
+  uint8_t pending; /* 0, or the terminal to deliver: OP_PENDING_* */
+  rill_error_t pending_err;
 };
 
 /* Creates the operator observable; takes over `src` and, on failure, the
@@ -62,11 +67,19 @@ rill_observable_t *rill__op_create(rill_observable_t *src,
                                    const void *args);
 
 /* Helpers for operator handlers. */
+/* Deliver v downstream inside the stage's emission bracket: a terminal
+ * that this stage reaches while that on_next runs (an upstream signal, a
+ * notifier, an emitter call or a callback made from on_next) is delivered
+ * right after on_next returns, never inside it (rule 1.3), and not at all
+ * if on_next cancelled.  Every emission of a stage goes through here.
+ * Returns whether the value consumed demand (false: a fused filter). */
+bool rill__op_deliver(struct rill__op *op, rill_value_t v);
 /* Emit downstream; if a fused filter dropped it, ask upstream for one more.
  * On a stage already done (a user callback cancelled it) v is released. */
 void rill__op_emit(struct rill__op *op, rill_value_t v);
 /* Deliver on_complete downstream (once) and retire. Cancels upstream first
- * if it is still there (take, take_while). */
+ * if it is still there (take, take_while).  Inside an emission of this
+ * stage, the delivery waits for it (see rill__op_deliver). */
 void rill__op_complete(struct rill__op *op);
 /* Deliver on_error downstream (once), cancelling upstream first. */
 void rill__op_error(struct rill__op *op, const rill_error_t *err);

@@ -95,7 +95,7 @@ static int from_fd_read_once(struct rill__op *op) {
     }
   }
   rill_buf_set_len(b, (size_t)n);
-  if (rill__emit(op->down, rill_value_buf(b)) &&
+  if (rill__op_deliver(op, rill_value_buf(b)) &&
       st->fd.demand != RILL_UNBOUNDED)
     st->fd.demand--;
   if (rill__op_done(op))

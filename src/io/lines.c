@@ -63,7 +63,7 @@ static void lines_emit(struct rill__op *op, const unsigned char *a, size_t alen,
   if (blen)
     memcpy(rill_buf_data(line) + alen, b, blen);
   rill_buf_set_len(line, alen + blen);
-  if (rill__emit(op->down, rill_value_buf(line)) &&
+  if (rill__op_deliver(op, rill_value_buf(line)) &&
       st->demand != RILL_UNBOUNDED)
     st->demand--;
 }

@@ -196,7 +196,7 @@ static int accept_once(struct rill__op *op) {
     rill__op_fail(op, RILL_ENOMEM, "cannot allocate a connection");
     return -1;
   }
-  if (rill__emit(op->down, v) && st->demand != RILL_UNBOUNDED)
+  if (rill__op_deliver(op, v) && st->demand != RILL_UNBOUNDED)
     st->demand--;
   return rill__op_done(op) ? -1 : 1;
 }

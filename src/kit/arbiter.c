@@ -18,7 +18,7 @@ void rill__arbiter_emit(struct rill__op *op, struct rill__arbiter *a,
     rill__drop(v);
     return;
   }
-  if (!rill__demand_emit(&a->requested, op->down, v))
+  if (!rill__demand_emit(op, &a->requested, v))
     rill__op_request_up(op, 1); /* a fused filter dropped it */
 }
 

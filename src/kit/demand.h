@@ -17,17 +17,18 @@ static inline void rill__demand_produced(int64_t *requested, int64_t k) {
     *requested -= k;
 }
 
-/* Emit v to `down` and account for it.  The value takes its unit before
- * the call, so a signal arriving from inside on_next sees the demand that
- * is really left, and gives it back if a fused filter dropped the value.
- * Returns true when the value consumed demand. */
-static inline bool rill__demand_emit(int64_t *requested,
-                                     struct rill__node *down, rill_value_t v) {
-  bool counted = *requested != RILL_UNBOUNDED;
-  if (counted)
+/* Emit v from the stage `op` (rill__op_deliver: inside its emission
+ * bracket) and account for it.  The value takes its unit before the
+ * call, so a signal arriving from inside on_next sees the demand that is
+ * really left, and gives it back if a fused filter dropped the value
+ * (unless a request made meanwhile made the demand unbounded).  Returns
+ * true when the value consumed demand. */
+static inline bool rill__demand_emit(struct rill__op *op, int64_t *requested,
+                                     rill_value_t v) {
+  if (*requested != RILL_UNBOUNDED)
     (*requested)--;
-  bool consumed = rill__emit(down, v);
-  if (!consumed && counted)
+  bool consumed = rill__op_deliver(op, v);
+  if (!consumed && *requested != RILL_UNBOUNDED)
     (*requested)++;
   return consumed;
 }
