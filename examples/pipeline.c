@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill example: a synchronous sensor pipeline.
  *
  * A batch of raw temperature readings (tenths of a degree, some of them

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill example: a sensor feed over TCP, with backpressure.
  *
  * A server on 127.0.0.1 (port 0: the kernel picks one, printed) consumes

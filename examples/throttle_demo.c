@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill example: sensor feeds through throttle and debounce, on libev.
  *
  * Three simulated sensors run on your libev loop:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: reactive streams for C, on libev.
  *
  * One umbrella header.  Sections, top to bottom: visibility, errors,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: audit(window) -- a value that arrives when no window is open opens
  * one of `window_ms`; when it ends, the newest value is emitted (RxJS
  * auditTime).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: buffer_count(size, every) -- collects values into arrays of `size`
  * values, opening a new array every `every` values (every == size: plain
  * chunks; every < size: overlapping windows; every > size: gaps).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: buffer_time(span) -- every `span_ms` from subscription, emits an
  * array (RILL_KIND_ARRAY) of the values received during that span,
  * possibly empty (RxJS bufferTime(span)).

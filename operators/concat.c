@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: concat(sources, n) -- subscribes to each source in turn, after the
  * previous one has completed, and emits their values in that order.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: concat_map(fn) -- maps each value to an observable and runs them
  * one after another, in order (RxJS concatMap).
  *

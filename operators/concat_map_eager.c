@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: concat_map_eager(fn, max_concurrency, prefetch) -- maps values to
  * observables, subscribes up to max_concurrency of them at once, and emits
  * their values in outer order (Reactor flatMapSequential; RxJS has no

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: create(start, end, ctx, opts) -- a source pushed by the caller,
  * like RxJS `new Observable(subscriber => ...)`: tests and adapters drive
  * it from their own callbacks (timers, a test scheduler, foreign events).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: debounce(due) -- emits a value only after `due_ms` have passed
  * without another value (RxJS debounceTime).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: delay(d) -- emits each value `delay_ms` after it arrived (RxJS
  * delay with a number).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: distinct_until_changed(compare) -- drops a value equal to the one
  * before it.
  *

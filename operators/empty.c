@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: empty() -- completes right after on_subscribe.
  *
  * Demand: needs none (rule 1.5).  Time: synchronous.  Owns: nothing; a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: error(code, message) -- signals on_error right after on_subscribe.
  *
  * Demand: needs none (a failed publisher, rule 1.9 / TCK spec104).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: exhaust_map(fn) -- maps a value to an observable and ignores outer
  * values until that observable is done (RxJS exhaustMap).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: expand(fn, max_concurrency) -- emits every value of the source,
  * and maps every value emitted (the source's and the inners') to an
  * observable through fn, whose values are emitted and expanded in turn

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: filter(predicate) -- emits the values for which predicate is true.
  *
  * Demand: passes request(n) upstream 1:1; a dropped value does not consume

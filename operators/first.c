@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: first(predicate, default) -- emits the first value (for which the
  * predicate holds, when one is given), then completes and cancels
  * upstream (RxJS first).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: from_array(values, n) -- emits the values in order, then completes.
  *
  * Demand: one value per requested item; completes right after the last one

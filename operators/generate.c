@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: generate(init, next, fini, ctx) -- a pull source driven by a user
  * function: the async-generator / paginated-cursor pattern.
  *

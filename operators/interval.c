@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: interval(period, policy) -- emits 0, 1, 2, ... every `period_ms`,
  * starting one period after subscription; never completes.
  *

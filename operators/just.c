@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: just(n, v1, ..., vn) -- emits the given values, then completes.
  *
  * Demand, time and ownership as from_array (it is from_array with the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: last(predicate, default) -- emits the last value (for which the
  * predicate holds, when one is given) when the source completes (RxJS
  * last).

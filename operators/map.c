@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: map(project) -- emits project(value) for every value.
  *
  * Demand: passes request(n) upstream 1:1.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: merge(sources, n, max_concurrency, prefetch) -- subscribes to the
  * sources (all at once, or at most max_concurrency at a time) and emits
  * their values as they come (RxJS merge(...sources, concurrent)).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: merge_map(fn, max_concurrency, prefetch) -- maps each value to an
  * observable and merges them (RxJS mergeMap(project, concurrent), Reactor
  * flatMap(fn, concurrency, prefetch)).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: never() -- signals nothing after on_subscribe.
  *
  * Demand: ignores it.  Time: none.  Owns: nothing; the subscription is the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: range(start, count) -- emits start .. start+count-1, then completes.
  *
  * Demand: emits only what was requested; completes right after the last

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: reduce(accumulator, seed) -- emits the final accumulator when the
  * source completes.
  *

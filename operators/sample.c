@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: sample(period) -- every `period_ms` from subscription, emits the
  * newest value if one arrived since the previous tick (RxJS sampleTime).
  *

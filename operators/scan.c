@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: scan(accumulator, seed) -- emits every intermediate accumulator.
  *
  * Demand: passes request(n) upstream 1:1 (one output per input).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: skip(count) -- drops the first `count` values, emits the rest.
  *
  * Demand: the first downstream request is raised by `count` upstream

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: start_with(src, n, v1, ..., vn) -- emits the given values, then
  * the source's.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: switch_map(fn) -- maps each value to an observable and mirrors the
  * newest one (RxJS switchMap).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: take(count) -- emits the first `count` values, then completes and
  * cancels upstream.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: take_until(notifier) -- emits the source's values until the
  * notifier emits its first value, then completes and cancels both (RxJS
  * takeUntil).

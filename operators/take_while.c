@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: take_while(predicate, inclusive) -- emits values while the
  * predicate holds; at the first value that fails it, emits that value too
  * when `inclusive`, then completes and cancels upstream.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: throttle(window) -- emits a value, then ignores values for
  * `window_ms` (RxJS throttleTime).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: timeout(first, each, {with}) -- fails with RILL_ETIMEDOUT, or
  * switches to `with`, when `first_ms` pass after subscription without a
  * value, or `each_ms` after a value without the next one (RxJS

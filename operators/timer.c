@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: timer(due) -- emits 0 once `due_ms` after subscription, then
  * completes (RxJS timer(dueTime)).
  *

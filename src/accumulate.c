@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: the accumulator shared by scan and reduce (the same fold, emitted
  * at every step or once at the end). */
 #include <errno.h>

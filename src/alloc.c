@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: the allocator hook (libuv's uv_replace_allocator, for tests that
  * count allocations and inject ENOMEM at every site in turn). */
 #include <stdlib.h>

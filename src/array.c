@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: the engine of sources that emit a fixed array of values
  * (from_array, just, start_with's prefix): a pull source whose recipe owns
  * the values and hands every subscription its own references.  Also the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: error strings from the one error table. */
 #include <errno.h>
 #include <stdio.h>

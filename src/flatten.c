@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: the engine of the higher-order family (merge_map, concat_map,
  * switch_map, exhaust_map, concat_map_eager), built from the kit.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: the engine of the higher-order family (src/flatten.c), for the
  * operator files merge_map.c, concat_map.c, switch_map.c, exhaust_map.c
  * and concat_map_eager.c. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: fused map/filter stages.
  *
  * rill_map() and rill_filter() do not build one stage each: consecutive

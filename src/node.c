@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: node lifetime (deferred release) and observable reference counts.
  *
  * Frees that happen while a dispatch is on the stack are deferred (redis's

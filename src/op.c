@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: the generic single-upstream operator (STYLE habit 17).
  *
  * An operator file supplies a const rill__op_ops table; this file supplies

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: the outbox -- rule 1.1 for operators that produce on their own
  * schedule (timers), with the overflow policy applied when a value is due
  * and nothing is requested. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: internal interfaces shared by src/ and operators/, one header per
  * concept under src/core/ (the kit for multi-input operators is src/kit/,
  * the I/O connectors' part src/core/fd.h):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: scheduler internals shared by src/sched.c (the interface),
  * src/sched_virtual.c (the virtual clock) and src/sched_ev.c (libev). */
 #ifndef RILL_SCHED_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: the scheduler interface, shared by its two implementations: the
  * virtual clock (src/sched_virtual.c) and libev (src/sched_ev.c). */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: the libev scheduler (STYLE habit 16).  One ev_timer per rill
  * timer and one ev_io per watcher, on a loop the user owns; rill never
  * calls ev_run.  Timer callbacks find their rill object with

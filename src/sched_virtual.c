@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: the virtual-time scheduler, for deterministic tests.
  *
  * The virtual clock keeps armed timers in a binary min-heap ordered by

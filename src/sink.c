@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: the user's end of a pipeline.  A subscription is the last node; its
  * on_next goes straight to the user's callback when rill does not need to
  * count (raw or unbounded demand), and through a small counter for the

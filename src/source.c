@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: the drain loop shared by pull sources (just, from_array, generate).
  *
  * request() adds demand and runs the loop unless it is already on the stack

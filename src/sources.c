@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: a recipe's list of source observables, taken over at construction
  * (concat, merge): one place for "take n sources, release them all on any
  * failure, and report why". */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: values.  Scalars live in the 16-byte rill_value_t; buffers, arrays
  * and boxed user pointers are refcounted heap objects released exactly once,
  * when their last reference goes. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill tests: demand accounting over an ASYNCHRONOUS source.
  *
  * Over a synchronous source (range, from_array) a request is answered

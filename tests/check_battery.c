@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill tests: the protocol battery (TCK-like, our own).
  *
  * Every source and operator of the foundation is described by a factory

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill tests: the core -- errors, values, allocator hook, subscription
  * protocol (request/cancel rules of section 3), collect, stack depth. */
 #include <errno.h>

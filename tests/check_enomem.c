@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill tests: allocation failure at every site, for the time sources and
  * operators the battery does not reach (throttle, debounce, sample, audit,
  * interval, timer, take_until) and for rill_create (issue 7, section 7).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill tests: file descriptors and sockets -- from_fd, lines, to_fd and
  * the TCP helpers on real pipes, socketpairs and loopback sockets.
  *

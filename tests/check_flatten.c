@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill tests: the higher-order family -- merge_map, concat_map,
  * switch_map, exhaust_map, concat_map_eager (src/flatten.c on src/kit/).
  *

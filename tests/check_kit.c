@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill tests: the operator kit's blocks on their own (src/kit/): ring,
  * drain, demand, inner.  These are internal interfaces, so the test
  * includes the internal headers (the library is linked statically into

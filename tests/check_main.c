@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill tests: the one runner.  CK_RUN_SUITE=name runs one suite,
  * CK_RUN_CASE=name one test case; CK_FORK=no for valgrind. */
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill tests: merge(sources, n, prefetch).
  *
  * What operators/merge.c promises: every value of every source, each

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill tests: operators -- map, filter (and their fusion), take, skip,
  * take_while, scan, reduce, distinct_until_changed, start_with,
  * buffer_count, concat.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill tests: the rate operators -- throttle, sample, audit -- on the
  * virtual scheduler, written as marble timelines (tests/marble.h).
  *

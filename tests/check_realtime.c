@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill tests: the time operators on the REAL libev scheduler
  * (rill_sched_ev_new on a loop from ev_loop_new, driven by ev_run), not the
  * virtual clock.  tests/run_examples.sh only checks the shape of the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill tests: one suite factory per module; tests/check_main.c runs them. */
 #ifndef CHECK_RILL_H
 #define CHECK_RILL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill tests: the scheduler.  One battery of behaviour runs against both
  * implementations (virtual clock and libev on a fresh ev_loop_new loop);
  * a few virtual-only tests cover the manual clock's API. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill tests: the operators that shift values in time -- delay, timeout and
  * buffer_time -- on the virtual scheduler, written as marble timelines
  * (tests/marble.h).  Expected timelines come from RxJS 7.8.2's own cases

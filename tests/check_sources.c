@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill tests: the sources -- range, just, from_array, empty, never, error,
  * generate.  Each source's own contract (operators/<name>.c top comment):
  * values and order, when completion arrives (with or without demand),

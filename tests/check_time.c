@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill tests: time sources and operators on the virtual scheduler, written
  * as marble timelines (tests/marble.h).  Expected timelines come from
  * RxJS 7.8.2's own cases (../shared/conformance/rxjs-marbles), cited by id. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill tests: a seeded random-pipeline fuzzer (issue 7 §6).
  *
  * Each seed builds a random tree of sources and operators, subscribes a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill tests: marble timelines (see marble.h). */
 #include "marble.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill tests: marble timelines on the virtual scheduler (1 frame = 1 ms).
  *
  * Grammar (RxJS's, subset): '-' one frame; a value character ('0'-'9' are

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # rill tests: run the examples and check what they print.
 # RILL_RUN_PREFIX: a command to run each example under, e.g.
 #   RILL_RUN_PREFIX="valgrind --error-exitcode=1 --leak-check=full"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill tests: the RxJS conformance runner.
  *
  * Replays the cases recorded from RxJS 7.8.2's own marble tests (the data

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill tests: shared helpers (see testlib.h). */
 #include "testlib.h"
 

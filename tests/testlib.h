@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill tests: shared helpers.
  *
  * - rec: a recording subscriber (the TCK's "ManualSubscriber") that checks

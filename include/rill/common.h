@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: reactive streams for C, on libev.  What every public header needs.
  *
  * RILL_EXTERN marks the library's exported functions: the library is built

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: reactive streams for C, on libev.  Error codes.
  *
  * Every rill error is a negative int from this one table (0 means success).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: the libev scheduler.  Include this (it includes <ev.h>) where you
  * create the scheduler on your loop; everything else only needs rill.h. */
 #ifndef RILL_EV_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: the scheduler -- time and I/O for operators, on libev or on a
  * virtual clock.  Included by rill.h; the libev constructor lives in
  * rill/ev.h so that this header does not need <ev.h>.

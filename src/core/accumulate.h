@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill internals: the fold shared by scan and reduce (src/accumulate.c). */
 #ifndef RILL_CORE_ACCUMULATE_H
 #define RILL_CORE_ACCUMULATE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill internals: base: the macros, allocation, demand arithmetic and error
  * helpers every internal file uses. */
 #ifndef RILL_CORE_BASE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill internals: a caller's fd in a stage, and sources driven by fd
  * readiness (src/io/fd_source.c). */
 #ifndef RILL_CORE_FD_H

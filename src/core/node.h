@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill internals: the node -- the subscription/subscriber object of every
  * stage, rill__emit and the fused steps, and its lifetime.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill internals: observables (recipes): the header every observable starts
  * with. */
 #ifndef RILL_CORE_OBSERVABLE_H

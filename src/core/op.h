@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill internals: the generic operator -- the one way a stage with state
  * is built.
  *

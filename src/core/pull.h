@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill internals: pull sources, array sources and source lists
  * (src/source.c, src/array.c, src/sources.c). */
 #ifndef RILL_CORE_PULL_H

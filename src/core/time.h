@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill internals: time: the scheduler object, the outbox and timed operators
  * (src/sched.c, src/outbox.c). */
 #ifndef RILL_CORE_TIME_H

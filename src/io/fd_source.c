@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: a caller's fd in a stage (from_fd, tcp_accept, to_fd), and the
  * part shared by sources that produce on fd readiness (from_fd,
  * tcp_accept): one read watcher armed only while there is demand, a bounded

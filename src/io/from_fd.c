@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: from_fd(fd) -- emits what is read from a file descriptor, as
  * refcounted byte buffers (RILL_KIND_BUF) of at most `chunk` bytes, and
  * completes at end of file.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: lines(max_len, truncate) -- splits a stream of byte buffers into
  * lines: one RILL_KIND_BUF per line, without its "\n" or "\r\n", whatever
  * the chunk boundaries (a "\r" ending one chunk and the "\n" starting the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: TCP on numeric IPv4/IPv6 addresses -- listen, accept(listen_fd)
  * and connect(host, port).  accept emits one connection per client and
  * never completes; connect emits one connection, then completes.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: to_fd(fd) -- a sink: writes every byte buffer (RILL_KIND_BUF) of
  * its source to a file descriptor, in order, and reports the end once
  * through done(ctx, code, sys_errno).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill kit: the arbiter (see arbiter.h). */
 #include "kit/arbiter.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill kit: the arbiter -- one upstream at a time, switched mid-stream,
  * with the demand that is still owed carried over (concat, timeout's
  * fallback; retry, catch and repeat are made the same way).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill kit: demand.  `requested` is a saturating count; RILL_UNBOUNDED
  * never decreases.  Every operator that counts demand uses these three and
  * nothing else. */

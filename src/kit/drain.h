@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill kit: the drain loop's bracket (queue-drain, "work in progress").
  *
  *     if (!rill__drain_enter(&st->drain))

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill kit: an inner subscription (see inner.h). */
 #include "kit/inner.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill kit: an inner subscription -- an operator-owned subscriber to
  * another observable (merge_map's inners, a notifier, a fallback).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill: the operator kit -- the few building blocks every operator with
  * more than one source of signals is made of (RxJava and Reactor build
  * their multi-input operators the same way; ../shared reference

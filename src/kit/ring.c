@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill kit: the bounded FIFO of values (see ring.h). */
 #include "kit/ring.h"
 

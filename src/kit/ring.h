@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill kit: a bounded FIFO of values.  Storage grows by doubling up to the
  * bound (so an operator that never queues never allocates); push takes the
  * value over, pop hands it over, clear releases what is left, once. */

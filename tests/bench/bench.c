@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill benchmarks (make bench).  Never part of make check.
  *
  * Each workload is measured beside hand-written C floors in the same run,

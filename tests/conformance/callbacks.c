@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill tests: the callbacks of the RxJS cases, translated to C.
  *
  * Keyed by the exact `$function` text of the data set and the role the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill tests: the RxJS conformance runner (tests/rxjs_conformance.c).
  *
  * Shared between the runner and its callback table (callbacks.c): the

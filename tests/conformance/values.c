@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rill tests: JavaScript values on rill values (see conformance.h). */
 #include "conformance.h"
 
