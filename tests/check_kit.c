@@ -287,6 +287,63 @@ START_TEST(inner_reports_complete_and_error_once) {
 }
 END_TEST
 
+/* ---- arbiter (through concat, its plainest user) ---------------------------*/
+
+struct switched {
+  rill_emitter_t *e;
+  int64_t asked; /* the demand this source was given when it started */
+};
+static void switched_start(void *ctx, rill_emitter_t *e) {
+  struct switched *s = ctx;
+  s->e = e;
+}
+
+START_TEST(arbiter_carries_owed_demand_over_a_switch) {
+  struct switched a = {0}, b = {0};
+  rill_observable_t *srcs[2] = {rill_create(switched_start, NULL, &a),
+                                rill_create(switched_start, NULL, &b)};
+  rill_observable_t *o = rill_concat(srcs, 2);
+  rec_t r;
+  rec_init(&r);
+  r.request_on_subscribe = 5;
+  ck_assert_int_eq(rec_subscribe(&r, o), 0);
+  ck_assert_int_eq(rill_emitter_demand(a.e), 5);
+  rill_emitter_next(a.e, rill_value_int(1));
+  rill_emitter_next(a.e, rill_value_int(2));
+  rill_emitter_complete(a.e); /* switch: 3 are still owed */
+  ck_assert_ptr_nonnull(b.e);
+  ck_assert_int_eq(rill_emitter_demand(b.e), 3); /* not lost, not doubled */
+  rec_request(&r, 2); /* later requests go to the new source */
+  ck_assert_int_eq(rill_emitter_demand(b.e), 5);
+  rec_cancel(&r);
+  rec_clear(&r);
+  rill_observable_free(o);
+}
+END_TEST
+
+START_TEST(arbiter_switches_synchronous_sources_on_a_flat_stack) {
+  size_t n = (size_t)tl_scaled(1000000);
+  rill_observable_t **srcs = malloc(n * sizeof(*srcs));
+  ck_assert_ptr_nonnull(srcs);
+  rill_observable_t *e = rill_empty();
+  for (size_t i = 0; i + 1 < n; i++)
+    srcs[i] = rill_observable_ref(e);
+  srcs[n - 1] = rill_just(1, rill_value_int(7));
+  rill_observable_free(e); /* the n - 1 references in srcs remain */
+  rill_observable_t *o = rill_concat(srcs, n);
+  free(srcs);
+  rec_t r;
+  rec_init(&r);
+  r.request_on_subscribe = 1;
+  ck_assert_int_eq(rec_subscribe(&r, o), 0); /* would overflow if nested */
+  ck_assert_int_eq(r.nexts, 1);
+  ck_assert_int_eq(r.terminal, REC_COMPLETE);
+  ck_assert_rec_ok(&r);
+  rec_clear(&r);
+  rill_observable_free(o);
+}
+END_TEST
+
 Suite *kit_suite(void) {
   Suite *s = suite_create("kit");
   TCase *tc = tcase_create("ring");
@@ -299,6 +356,10 @@ Suite *kit_suite(void) {
   suite_add_tcase(s, tc);
   tc = tcase_create("demand");
   tcase_add_test(tc, demand_saturates_counts_and_gives_back_dropped_values);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("arbiter");
+  tcase_add_test(tc, arbiter_carries_owed_demand_over_a_switch);
+  tcase_add_test(tc, arbiter_switches_synchronous_sources_on_a_flat_stack);
   suite_add_tcase(s, tc);
   tc = tcase_create("inner");
   tcase_add_test(tc, inner_prefetches_refills_by_half_and_cancel_releases);
