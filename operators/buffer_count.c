@@ -15,7 +15,7 @@
  * Emits RILL_KIND_ARRAY values; read them with rill_array_len/at. */
 #include <errno.h>
 
-#include "rill-internal.h"
+#include "kit/kit.h"
 
 struct buffer_args {
   size_t size;
@@ -23,84 +23,62 @@ struct buffer_args {
 };
 
 struct buffer_state {
-  rill_array_t **ring; /* open or full arrays, oldest first */
-  size_t cap;
-  size_t head;
-  size_t len;
+  struct rill__ring arrays; /* open or full arrays, oldest first */
+  struct rill__drain flush;
   uint64_t seen;  /* values received */
   int64_t demand; /* downstream demand not yet met */
   bool requested; /* first request made */
   bool closing;   /* upstream completed: flush, then complete */
-  bool flushing;  /* the flush loop is on the stack */
 };
 
+static rill_array_t *array_at(const struct buffer_state *st, uint32_t i) {
+  return rill__ring_at(&st->arrays, i).as.array;
+}
+
+/* Room for the arrays that can be open at once, reserved at subscription
+ * (ENOMEM there, not per value); full arrays waiting for demand beyond
+ * that (a downstream filter outrunning the arithmetic) grow the ring. */
 static int buffer_init(struct rill__op *op) {
   const struct buffer_args *a = op->args;
   struct buffer_state *st = op->state;
-  st->cap = (a->size + a->every - 1) / a->every + 1;
-  st->ring = rill__calloc(st->cap, sizeof(rill_array_t *));
-  return st->ring ? 0 : RILL_ENOMEM;
-}
-
-static rill_array_t *ring_at(struct buffer_state *st, size_t i) {
-  return st->ring[(st->head + i) % st->cap];
-}
-
-static void ring_pop(struct buffer_state *st) {
-  st->ring[st->head] = NULL;
-  st->head = (st->head + 1) % st->cap;
-  st->len--;
-}
-
-/* Full arrays wait for demand; if a downstream filter outruns the demand
- * arithmetic, make room rather than fail. */
-static int ring_grow(struct buffer_state *st) {
-  size_t cap = st->cap * 2;
-  rill_array_t **ring = rill__calloc(cap, sizeof(*ring));
-  if (ring == NULL)
-    return RILL_ENOMEM;
-  for (size_t i = 0; i < st->len; i++)
-    ring[i] = ring_at(st, i);
-  rill__free(st->ring);
-  st->ring = ring;
-  st->cap = cap;
-  st->head = 0;
-  return 0;
+  rill__ring_init(&st->arrays, UINT32_MAX / 2);
+  size_t open = (a->size + a->every - 1) / a->every + 1;
+  return rill__ring_reserve(&st->arrays,
+                            open < UINT32_MAX / 2 ? (uint32_t)open : 1);
 }
 
 /* Emit ready arrays (full ones; any non-empty one when closing). */
-static void buffer_flush(struct rill__op *op) {
+static void buffer_pass(struct rill__op *op) {
   const struct buffer_args *a = op->args;
   struct buffer_state *st = op->state;
-  if (st->flushing)
-    return;
-  st->flushing = true;
-  while (!rill__op_done(op) && st->len > 0 && st->demand > 0) {
-    rill_array_t *head = ring_at(st, 0);
-    bool ready = rill_array_len(head) == a->size ||
-                 (st->closing && rill_array_len(head) > 0);
-    if (!ready)
+  while (!rill__op_done(op) && !rill__ring_empty(&st->arrays) &&
+         st->demand > 0) {
+    size_t len = rill_array_len(array_at(st, 0));
+    if (!(len == a->size || (st->closing && len > 0)))
       break;
-    ring_pop(st);
-    if (!rill__op_deliver(op, rill_value_array(head))) {
-      /* A filter downstream dropped it: the demand is still there, so
-       * ask upstream for one more array's worth of values. */
-      if (!st->closing)
-        rill__op_request_up(op, (int64_t)a->every);
-    } else if (st->demand != RILL_UNBOUNDED) {
-      st->demand--;
-    }
+    if (!rill__demand_emit(op, &st->demand, rill__ring_pop(&st->arrays)) &&
+        !st->closing)
+      /* A filter downstream dropped it: the demand is still there, so ask
+       * upstream for one more array's worth of values. */
+      rill__op_request_up(op, (int64_t)a->every);
   }
-  st->flushing = false;
   if (rill__op_done(op) || !st->closing)
     return;
   /* Drop empty open arrays; complete once nothing is left to send. */
-  while (st->len > 0 && rill_array_len(ring_at(st, 0)) == 0) {
-    rill_array_unref(ring_at(st, 0));
-    ring_pop(st);
-  }
-  if (st->len == 0)
+  while (!rill__ring_empty(&st->arrays) &&
+         rill_array_len(array_at(st, 0)) == 0)
+    rill_value_release(rill__ring_pop(&st->arrays));
+  if (rill__ring_empty(&st->arrays))
     rill__op_complete(op);
+}
+
+static void buffer_flush(struct rill__op *op) {
+  struct buffer_state *st = op->state;
+  if (!rill__drain_enter(&st->flush))
+    return;
+  do
+    buffer_pass(op);
+  while (rill__drain_again(&st->flush));
 }
 
 static void buffer_on_next(void *self, rill_value_t v) {
@@ -112,18 +90,16 @@ static void buffer_on_next(void *self, rill_value_t v) {
     return;
   }
   if (st->seen++ % a->every == 0) {
-    rill_array_t *arr = NULL;
-    if (st->len < st->cap || ring_grow(st) == 0)
-      arr = rill_array_new(a->size);
-    if (arr == NULL) {
-      rill__drop(v);
+    rill_array_t *arr = rill_array_new(a->size);
+    if (arr == NULL ||
+        rill__ring_push(&st->arrays, rill_value_array(arr)) < 0) {
+      rill__drop(v); /* a failed push released the array */
       rill__op_fail(op, RILL_ENOMEM, NULL);
       return;
     }
-    st->ring[(st->head + st->len++) % st->cap] = arr;
   }
-  for (size_t i = 0; i < st->len; i++) {
-    rill_array_t *arr = ring_at(st, i);
+  for (uint32_t i = 0; i < rill__ring_len(&st->arrays); i++) {
+    rill_array_t *arr = array_at(st, i);
     if (rill_array_len(arr) < a->size &&
         rill_array_push(arr, rill_value_retain(v)) < 0) {
       rill__drop(v);
@@ -144,7 +120,7 @@ static void buffer_on_complete(struct rill__op *op) {
 static void buffer_on_request(struct rill__op *op, int64_t n) {
   const struct buffer_args *a = op->args;
   struct buffer_state *st = op->state;
-  st->demand = rill__demand_add(st->demand, n);
+  rill__demand_more(&st->demand, n);
   int64_t up = rill__demand_mul(n, (int64_t)a->every);
   if (!st->requested) {
     st->requested = true;
@@ -157,12 +133,7 @@ static void buffer_on_request(struct rill__op *op, int64_t n) {
 
 static void buffer_destroy(struct rill__op *op) {
   struct buffer_state *st = op->state;
-  while (st->ring != NULL && st->len > 0) {
-    rill_array_unref(ring_at(st, 0));
-    ring_pop(st);
-  }
-  rill__free(st->ring);
-  st->ring = NULL;
+  rill__ring_clear(&st->arrays);
 }
 
 static const struct rill__op_ops buffer_ops = {

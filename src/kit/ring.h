@@ -32,6 +32,11 @@ static inline bool rill__ring_empty(const struct rill__ring *r) {
 static inline uint32_t rill__ring_len(const struct rill__ring *r) {
   return r->len;
 }
+/* The i-th oldest value, borrowed (i < len). */
+static inline rill_value_t rill__ring_at(const struct rill__ring *r,
+                                         uint32_t i) {
+  return r->buf[(r->head + i) & (r->cap - 1)];
+}
 /* The oldest value, borrowed (the ring must not be empty). */
 static inline rill_value_t rill__ring_peek(const struct rill__ring *r) {
   return r->buf[r->head];
