@@ -37,9 +37,9 @@ static void teardown(void) {
 /* ---- helpers -------------------------------------------------------------*/
 
 /* A hot timeline as RxJS places it: '^' is frame 0 and the character after
- * it frame 1 ("-a-^-b" puts b at 2).  marble_hot() drops the '^' without
- * counting its frame, which puts everything after it one frame early, so
- * a '^' is turned into a '-' of a cold timeline here. */
+ * it frame 1 ("-a-^-b" puts b at 2).  Built as the cold timeline of what
+ * follows the '^' (a '^' becomes a '-'), which places events exactly as
+ * marble_hot() now does too. */
 static rill_observable_t *hot(const char *m) {
   const char *at = strchr(m, '^');
   if (at == NULL)
