@@ -613,6 +613,14 @@ typedef struct rill_time_opts {
  * that moment the 0 is held until requested (LATEST).  An infinite due
  * never fires (the stream never completes, like never()). */
 RILL_EXTERN rill_observable_t *rill_timer(rill_sched_t *s, double due_ms);
+/* timer(due, period): emits 0 `due_ms` after subscription, then 1, 2, ...
+ * every `period_ms`, never completes (RxJS timer(dueTime, period)).
+ * Ticks without demand follow opts->overflow; the default is DROP, as for
+ * interval (it is interval with its own first delay). */
+RILL_EXTERN rill_observable_t *rill_timer_periodic(rill_sched_t *s,
+                                                   double due_ms,
+                                                   double period_ms,
+                                                   const rill_time_opts_t *opts);
 /* interval(period): emits 0, 1, 2, ... every `period_ms` (>= 0; 0 means
  * every loop iteration, like RxJS interval(0)), never completes.  A tick
  * without demand follows opts->overflow; the default for interval is

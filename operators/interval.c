@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* rill: interval(period, policy) -- emits 0, 1, 2, ... every `period_ms`,
- * starting one period after subscription; never completes.
+/* rill: interval(period, opts) -- emits 0, 1, 2, ... every `period_ms`,
+ * starting one period after subscription; never completes.  Also
+ * timer(due, period, opts), RxJS timer(dueTime, period): the first tick
+ * `due_ms` after subscription, then one every period (same stage, named
+ * "timer"; the one-shot timer(due) is operators/timer.c).
  *
  * Demand: a tick with no demand follows the overflow policy: DROP (the
  * default for interval: the tick is lost but the count advances, so the
@@ -16,6 +19,7 @@
 
 struct interval_args {
   rill_sched_t *sched;
+  double first; /* the first tick, from subscription */
   double period;
   rill_overflow_t policy;
 };
@@ -26,10 +30,10 @@ struct interval_state {
   double next_due;
 };
 
+/* Arm for next_due (an infinite one: never). */
 static void interval_arm(struct rill__op *op) {
   const struct interval_args *a = op->args;
   struct interval_state *st = op->state;
-  st->next_due += a->period;
   rill_sched_timer_start(st->t.timer, st->next_due - rill__sched_now(a->sched));
 }
 
@@ -39,9 +43,12 @@ static void interval_fired(rill_sched_timer_t *t, void *arg) {
   struct interval_state *st = op->state;
   if (rill__op_done(op))
     return;
+  const struct interval_args *a = op->args;
   rill__outbox_offer(op, &st->t.out, rill_value_int(st->count++));
-  if (!rill__op_done(op))
+  if (!rill__op_done(op)) {
+    st->next_due += a->period;
     interval_arm(op);
+  }
 }
 
 static int interval_init(struct rill__op *op) {
@@ -55,7 +62,7 @@ static void interval_on_subscribe(struct rill__op *op) {
   op->down->vt->on_subscribe(op->down, &op->node);
   if (rill__op_done(op))
     return;
-  st->next_due = rill__sched_now(a->sched);
+  st->next_due = rill__sched_now(a->sched) + a->first;
   interval_arm(op);
 }
 
@@ -75,12 +82,41 @@ rill_observable_t *rill_interval(rill_sched_t *s, double period_ms,
                                  const rill_time_opts_t *opts) {
   int policy = rill__overflow_pick(
       opts ? opts->overflow : RILL_OVERFLOW_DEFAULT, RILL_OVERFLOW_DROP);
-  if (s == NULL || !(period_ms >= 0) ||
-      policy < 0) {
+  if (s == NULL || !(period_ms >= 0) || policy < 0) {
     errno = EINVAL;
     return NULL;
   }
-  struct interval_args args = {
-      .sched = s, .period = period_ms, .policy = (rill_overflow_t)policy};
+  struct interval_args args = {.sched = s,
+                               .first = period_ms,
+                               .period = period_ms,
+                               .policy = (rill_overflow_t)policy};
   return rill__op_create(NULL, &interval_ops, &args);
+}
+
+static const struct rill__op_ops periodic_timer_ops = {
+    .name = "timer",
+    .source = true,
+    .args_size = sizeof(struct interval_args),
+    .state_size = sizeof(struct interval_state),
+    .init = interval_init,
+    .on_subscribe = interval_on_subscribe,
+    .on_request = rill__timed_on_request,
+    .on_cancel = rill__timed_on_cancel,
+    .destroy = rill__timed_destroy,
+};
+
+rill_observable_t *rill_timer_periodic(rill_sched_t *s, double due_ms,
+                                       double period_ms,
+                                       const rill_time_opts_t *opts) {
+  int policy = rill__overflow_pick(
+      opts ? opts->overflow : RILL_OVERFLOW_DEFAULT, RILL_OVERFLOW_DROP);
+  if (s == NULL || !(due_ms >= 0) || !(period_ms >= 0) || policy < 0) {
+    errno = EINVAL;
+    return NULL;
+  }
+  struct interval_args args = {.sched = s,
+                               .first = due_ms,
+                               .period = period_ms,
+                               .policy = (rill_overflow_t)policy};
+  return rill__op_create(NULL, &periodic_timer_ops, &args);
 }

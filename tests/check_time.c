@@ -85,6 +85,26 @@ START_TEST(timer_emits_zero_after_due_then_completes) {
 }
 END_TEST
 
+START_TEST(periodic_timer_ticks_after_its_due_then_every_period) {
+  /* RxJS timer(3, 2) taken 4 (cf. timer-004) */
+  rill_observable_t *o = rill_take(rill_timer_periodic(vs, 3, 2, NULL), 4);
+  ck_assert_marble(vs, o, 0, "---0-1-2-(3|)");
+  rill_observable_free(o);
+  /* due 0: the first tick at the subscription's instant */
+  o = rill_take(rill_timer_periodic(vs, 0, 5, NULL), 2);
+  ck_assert_marble(vs, o, 0, "0----(1|)");
+  rill_observable_free(o);
+  o = rill_timer_periodic(vs, 1, 1, NULL);
+  ck_assert_str_eq(rill_observable_name(o), "timer");
+  rill_observable_free(o);
+  errno = 0;
+  ck_assert_ptr_null(rill_timer_periodic(vs, -1, 1, NULL));
+  ck_assert_int_eq(errno, EINVAL);
+  ck_assert_ptr_null(rill_timer_periodic(vs, 1, -1, NULL));
+  ck_assert_ptr_null(rill_timer_periodic(NULL, 1, 1, NULL));
+}
+END_TEST
+
 START_TEST(interval_ticks_every_period_until_cancelled) {
   rill_observable_t *o = rill_take(rill_interval(vs, 2, OVF(RILL_OVERFLOW_DROP)), 4);
   ck_assert_marble(vs, o, 0, "--0-1-2-(3|)");
@@ -380,6 +400,7 @@ Suite *time_suite(void) {
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_test(tc, timer_emits_zero_after_due_then_completes);
   tcase_add_test(tc, interval_ticks_every_period_until_cancelled);
+  tcase_add_test(tc, periodic_timer_ticks_after_its_due_then_every_period);
   tcase_add_test(tc, interval_zero_ticks_at_the_same_instant_in_order);
   tcase_add_test(tc, interval_options_default_to_drop);
   tcase_add_test(tc, debounce_push_from_on_next_is_not_nested);

@@ -541,15 +541,19 @@ static rill_observable_t *c_timer(struct build *b, json_t *args) {
   rill_sched_t *s = b->r->s;
   json_t *d = json_array_get(args, 0);
   double due;
-  if (nargs(args) >= 2 && !is_undef(json_array_get(args, 1)))
-    return bfail(b, "missing feature: timer(due, period): rill_timer has no "
-                    "period");
   /* rill_timer has no Date form: a Date is its distance from now (the
    * build happens at frame 0, where the case subscribes) */
   if (is_tag(d, "$date"))
     due = json_number_value(json_object_get(d, "$date")) - rill_sched_now(s);
   else if (!get_num(d, &due))
     return bfail(b, "timer arguments");
+  double period;
+  if (nargs(args) >= 2 && !is_undef(json_array_get(args, 1))) {
+    if (!get_num(json_array_get(args, 1), &period))
+      return bfail(b, "timer period argument");
+    return made(b, rill_timer_periodic(s, due, period, NULL),
+                "rill_timer_periodic(%g, %g)", due, period);
+  }
   return made(b, rill_timer(s, due), "rill_timer(%g)", due);
 }
 
