@@ -76,6 +76,8 @@ struct flat_state {
   struct rill__ring backlog; /* outer_prefetch: outer values asked ahead */
   int64_t outer_taken;       /* backlog values used since the last top-up */
   uint64_t next_index;
+  uint32_t projecting; /* fn calls (and their inners' starts) on the stack:
+                          each holds a slot */
   struct rill__inner *wiring; /* may be wired when its upstream is known */
   bool outer_done;
   bool failed;
@@ -313,6 +315,8 @@ static void flat_retire(struct rill__op *op, struct rill__inner *in) {
   const struct flat_args *a = op->args;
   struct flat_state *st = op->state;
   flat_forget(st, in);
+  if (rill__op_done(op) || st->failed)
+    return; /* nothing more starts; the pass ends the stream */
   if (a->mode == RILL__FLAT_EXPAND && !rill__ring_empty(&st->pending)) {
     flat_project(op, rill__ring_pop(&st->pending)); /* the slot expands */
     return;
@@ -365,8 +369,13 @@ static void flat_drain_pass(struct rill__op *op) {
     return;
   }
   for (;;) {
-    while (st->finished.head != NULL)
-      flat_retire(op, st->finished.head);
+    while (st->finished.head != NULL) {
+      flat_retire(op, st->finished.head); /* may start the next inner */
+      if (rill__op_done(op) || st->failed) {
+        st->drain.wip++; /* one more pass ends the stream */
+        return;
+      }
+    }
     if (st->demand == 0)
       break;
     struct rill__inner *in = flat_pick(op);
@@ -442,7 +451,19 @@ static void flat_start_inner(struct rill__op *op, rill_observable_t *obs) {
 }
 
 /* fn(v) (v borrowed, then released) and a new inner on its observable. */
+static void flat_start_projected(struct rill__op *op, rill_value_t v);
+
+/* The slot is taken while fn runs and its inner starts: an outer value
+ * that fn (or that start) makes arrive waits for it (concat_map's one at
+ * a time, expand's limit). */
 static void flat_project(struct rill__op *op, rill_value_t v) {
+  struct flat_state *st = op->state;
+  st->projecting++;
+  flat_start_projected(op, v);
+  st->projecting--;
+}
+
+static void flat_start_projected(struct rill__op *op, rill_value_t v) {
   const struct flat_args *a = op->args;
   struct flat_state *st = op->state;
   rill_observable_t *inner_obs = NULL;
@@ -473,7 +494,7 @@ static void flat_expand(struct rill__op *op, rill_value_t v) {
     rill__drop(v);
     return;
   }
-  if (st->nlive < a->max_concurrency) {
+  if (st->nlive + st->projecting < a->max_concurrency) {
     flat_project(op, v);
     return;
   }
@@ -506,7 +527,8 @@ static void flat_outer_next(void *self, rill_value_t v) {
     return;
   }
   if (a->outer_prefetch > 0) {
-    if (st->nlive >= a->max_concurrency || !rill__ring_empty(&st->backlog)) {
+    if (st->nlive + st->projecting >= a->max_concurrency ||
+        !rill__ring_empty(&st->backlog)) {
       int rc = rill__ring_push(&st->backlog, v); /* waits for a slot */
       if (rc < 0)
         flat_fail_queue(op, rc, "keep an outer value");
@@ -550,17 +572,14 @@ static void flat_on_request(struct rill__op *op, int64_t n) {
   flat_drain(op);
 }
 
+/* Let every inner go now (a wired one stops emitting at once); a loop on
+ * the stack notices the stage is done, and nothing it holds is freed
+ * before the outermost rill call returns. */
 static void flat_on_cancel(struct rill__op *op) {
   struct flat_state *st = op->state;
-  if (!rill__drain_running(&st->drain)) {
-    flat_release_all(st);
-    return;
-  }
-  /* A loop (or a wired inner) is on the stack: stop every inner now, so a
-   * wired one stops emitting; the loop frees them. */
-  for (struct rill__inner *in = st->live.head; in != NULL; in = in->next)
-    rill__inner_cancel(in);
-  st->drain.wip++;
+  flat_release_all(st);
+  if (rill__drain_running(&st->drain))
+    st->drain.wip++;
 }
 
 static void flat_destroy(struct rill__op *op) {

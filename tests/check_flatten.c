@@ -2386,6 +2386,74 @@ START_TEST(unbounded_concurrency_request_one_is_linear) {
 }
 END_TEST
 
+/* Found by the fuzzer: concat_map starts its next backlog value from the
+ * drain loop's retire step, where (1) a failing fn became on_complete,
+ * (2) a cancel meanwhile crashed, and (3) an outer value pushed by fn
+ * started a second inner at once, fn nested in fn. */
+static rill_emitter_t *bk_outer, *bk_inner;
+static int bk_depth, bk_nested, bk_calls;
+static void bk_start_outer(void *ctx, rill_emitter_t *e) {
+  (void)ctx;
+  bk_outer = e;
+}
+static void bk_start_inner(void *ctx, rill_emitter_t *e) {
+  (void)ctx;
+  bk_inner = e;
+}
+static int bk_fn(void *ctx, rill_value_t v, rill_observable_t **out) {
+  int mode = *(int *)ctx;
+  bk_calls++;
+  bk_nested |= bk_depth > 0;
+  bk_depth++;
+  int rc = 0;
+  if (v.as.i == 1) {
+    *out = rill_create(bk_start_inner, NULL, NULL);
+  } else if (v.as.i == 2 && mode == 0) {
+    rc = RILL_EAPP_BASE - 7; /* fails on the backlog value */
+  } else if (v.as.i == 2) {
+    rill_emitter_next(bk_outer, rill_value_int(3)); /* arrives inside fn */
+    rill_value_t a[2] = {rill_value_int(20), rill_value_int(21)};
+    *out = rill_from_array(a, 2);
+  } else {
+    *out = rill_range(30, 3);
+  }
+  bk_depth--;
+  return rc;
+}
+
+START_TEST(concat_map_backlog_projection_fails_and_never_nests) {
+  for (int mode = 0; mode < 2; mode++) {
+    bk_depth = bk_nested = bk_calls = 0;
+    rill_observable_t *o = rill_concat_map(
+        rill_create(bk_start_outer, NULL, NULL), bk_fn, &mode);
+    rec_t r;
+    rec_init(&r);
+    r.store = true;
+    r.request_on_subscribe = RILL_UNBOUNDED;
+    ck_assert_int_eq(rec_subscribe(&r, o), 0);
+    rill_emitter_next(bk_outer, rill_value_int(1));
+    rill_emitter_next(bk_outer, rill_value_int(2)); /* waits: one at a time */
+    rill_emitter_complete(bk_inner); /* retire: fn(2) from the backlog */
+    if (mode == 0) {
+      ck_assert_int_eq(r.terminal, REC_ERROR);
+      ck_assert_int_eq(r.err.code, RILL_EAPP_BASE - 7);
+    } else {
+      rill_emitter_complete(bk_outer);
+      ck_assert_int_eq(r.terminal, REC_COMPLETE);
+      ck_assert_int_eq(r.nexts, 5);
+      int64_t want[] = {20, 21, 30, 31, 32};
+      for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(rec_int(&r, (size_t)i), want[i]);
+      ck_assert_int_eq(bk_calls, 3);
+    }
+    ck_assert_int_eq(bk_nested, 0);
+    ck_assert_rec_ok(&r);
+    rec_clear(&r);
+    rill_observable_free(o);
+  }
+}
+END_TEST
+
 /* ---- expand ---------------------------------------------------------------*/
 
 /* Each value v < limit expands to 2v+1 and 2v+2 (a binary tree): every
@@ -2560,6 +2628,7 @@ Suite *flatten_suite(void) {
   tcase_add_loop_test(tc, random_schedules_respect_every_demand, 0, NDRIVE);
   tcase_add_loop_test(tc, outer_demand_is_limit_then_one_per_ended_inner, 0, 5);
   tcase_add_test(tc, concat_map_asks_its_outer_ahead);
+  tcase_add_test(tc, concat_map_backlog_projection_fails_and_never_nests);
   tcase_add_test(tc, expand_emits_every_node_once_within_its_concurrency);
   tcase_add_test(tc, expand_synchronous_recursion_keeps_the_stack_flat);
   tcase_add_test(tc, expand_fn_failure_and_cancel);
