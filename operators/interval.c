@@ -66,57 +66,43 @@ static void interval_on_subscribe(struct rill__op *op) {
   interval_arm(op);
 }
 
-static const struct rill__op_ops interval_ops = {
-    .name = "interval",
-    .source = true,
-    .args_size = sizeof(struct interval_args),
-    .state_size = sizeof(struct interval_state),
-    .init = interval_init,
-    .on_subscribe = interval_on_subscribe,
-    .on_request = rill__timed_on_request,
-    .on_cancel = rill__timed_on_cancel,
-    .destroy = rill__timed_destroy,
-};
+/* The same stage under two names: interval and the periodic timer. */
+#define INTERVAL_OPS(stage_name)                                               \
+  {                                                                            \
+    .name = (stage_name), .source = true,                                      \
+    .args_size = sizeof(struct interval_args),                                 \
+    .state_size = sizeof(struct interval_state), .init = interval_init,        \
+    .on_subscribe = interval_on_subscribe,                                     \
+    .on_request = rill__timed_on_request, .on_cancel = rill__timed_on_cancel,  \
+    .destroy = rill__timed_destroy                                             \
+  }
+static const struct rill__op_ops interval_ops = INTERVAL_OPS("interval");
+static const struct rill__op_ops periodic_timer_ops = INTERVAL_OPS("timer");
 
-rill_observable_t *rill_interval(rill_sched_t *s, double period_ms,
-                                 const rill_time_opts_t *opts) {
+static rill_observable_t *interval_create(const struct rill__op_ops *ops,
+                                          rill_sched_t *s, double first_ms,
+                                          double period_ms,
+                                          const rill_time_opts_t *opts) {
   int policy = rill__overflow_pick(
       opts ? opts->overflow : RILL_OVERFLOW_DEFAULT, RILL_OVERFLOW_DROP);
-  if (s == NULL || !(period_ms >= 0) || policy < 0) {
+  if (s == NULL || !(first_ms >= 0) || !(period_ms >= 0) || policy < 0) {
     errno = EINVAL;
     return NULL;
   }
   struct interval_args args = {.sched = s,
-                               .first = period_ms,
+                               .first = first_ms,
                                .period = period_ms,
                                .policy = (rill_overflow_t)policy};
-  return rill__op_create(NULL, &interval_ops, &args);
+  return rill__op_create(NULL, ops, &args);
 }
 
-static const struct rill__op_ops periodic_timer_ops = {
-    .name = "timer",
-    .source = true,
-    .args_size = sizeof(struct interval_args),
-    .state_size = sizeof(struct interval_state),
-    .init = interval_init,
-    .on_subscribe = interval_on_subscribe,
-    .on_request = rill__timed_on_request,
-    .on_cancel = rill__timed_on_cancel,
-    .destroy = rill__timed_destroy,
-};
+rill_observable_t *rill_interval(rill_sched_t *s, double period_ms,
+                                 const rill_time_opts_t *opts) {
+  return interval_create(&interval_ops, s, period_ms, period_ms, opts);
+}
 
 rill_observable_t *rill_timer_periodic(rill_sched_t *s, double due_ms,
                                        double period_ms,
                                        const rill_time_opts_t *opts) {
-  int policy = rill__overflow_pick(
-      opts ? opts->overflow : RILL_OVERFLOW_DEFAULT, RILL_OVERFLOW_DROP);
-  if (s == NULL || !(due_ms >= 0) || !(period_ms >= 0) || policy < 0) {
-    errno = EINVAL;
-    return NULL;
-  }
-  struct interval_args args = {.sched = s,
-                               .first = due_ms,
-                               .period = period_ms,
-                               .policy = (rill_overflow_t)policy};
-  return rill__op_create(NULL, &periodic_timer_ops, &args);
+  return interval_create(&periodic_timer_ops, s, due_ms, period_ms, opts);
 }
