@@ -573,6 +573,231 @@ rill_concat_map_eager(rill_observable_t *src, rill_flat_map_fn fn, void *ctx,
                       size_t max_concurrency, size_t prefetch);
 
 /* ------------------------------------------------------------------------ */
+/* Notifications as values (materialize, all_settled).  A notification is
+ * an owned value (RILL_KIND_OWNED) wrapping a rill_notification_t; read it
+ * with rill_value_notification().                                          */
+typedef enum rill_notification_kind {
+  RILL_NOTIFICATION_NEXT = 1, /* `value` holds the value */
+  RILL_NOTIFICATION_ERROR,    /* `error` holds the error */
+  RILL_NOTIFICATION_COMPLETE  /* nothing else */
+} rill_notification_kind_t;
+typedef struct rill_notification {
+  rill_notification_kind_t kind;
+  rill_value_t value;  /* NEXT: owned by the notification */
+  rill_error_t error;  /* ERROR: a copy of the error */
+} rill_notification_t;
+/* A new notification value (taking over `value` for NEXT; err copied for
+ * ERROR, may be NULL otherwise).  RILL_ENOMEM releases `value`. */
+RILL_EXTERN int rill_notification_new(rill_notification_kind_t kind,
+                                      rill_value_t value,
+                                      const rill_error_t *err,
+                                      rill_value_t *out);
+/* The notification a value carries (borrowed, valid while the value is),
+ * or NULL if it is not a notification value. */
+RILL_EXTERN const rill_notification_t *
+rill_value_notification(rill_value_t v);
+
+/* ------------------------------------------------------------------------ */
+/* Recovering from errors, repeating, side effects (RxJS catchError, retry,
+ * repeat, defer, materialize, tap, finalize).                              */
+
+/* catch_error(fn): when the source fails, fn(ctx, err, &next) decides:
+ * leave *next NULL and return 0 to pass the error on; store an observable
+ * in *next (taken over) to continue with it instead; or return a negative
+ * code to fail with that code.  The demand still outstanding carries over
+ * to `next`.  `err` is borrowed. */
+typedef int (*rill_catch_fn)(void *ctx, const rill_error_t *err,
+                             rill_observable_t **next);
+RILL_EXTERN rill_observable_t *rill_catch_error(rill_observable_t *src,
+                                                rill_catch_fn fn, void *ctx);
+/* On error, emit `value` (taken over) then complete (Reactor
+ * onErrorReturn). */
+RILL_EXTERN rill_observable_t *rill_on_error_return(rill_observable_t *src,
+                                                    rill_value_t value);
+/* On error, complete instead (Reactor onErrorComplete). */
+RILL_EXTERN rill_observable_t *rill_on_error_complete(rill_observable_t *src);
+
+/* Retry with backoff.  Delay before retry k (k = 1, 2, ...):
+ *   base_k = min(max_ms, initial_ms * multiplier^(k-1))
+ *   NONE:         base_k
+ *   FULL:         random(0, base_k)
+ *   EQUAL:        base_k/2 + random(0, base_k/2)
+ *   DECORRELATED: min(max_ms, random(initial_ms, 3 * previous delay))
+ * (the AWS Architecture Blog's "Exponential Backoff And Jitter"). */
+typedef enum rill_jitter {
+  RILL_JITTER_NONE = 0,
+  RILL_JITTER_FULL,
+  RILL_JITTER_EQUAL,
+  RILL_JITTER_DECORRELATED
+} rill_jitter_t;
+/* When the retry count starts again. */
+typedef enum rill_retry_reset {
+  RILL_RETRY_RESET_ON_VALUE = 0, /* default: a value resets count and delay */
+  RILL_RETRY_RESET_NEVER         /* RxJS's default (resetOnSuccess: false) */
+} rill_retry_reset_t;
+/* A uniform random number in [0, 1). */
+typedef double (*rill_random_fn)(void *ctx);
+/* Decides per error: 1 retry, 0 give up (the error passes on), or a
+ * negative code (fail with it).  attempt is 1 for the first retry. */
+typedef int (*rill_retry_pred_fn)(void *ctx, const rill_error_t *err,
+                                  int64_t attempt);
+typedef struct rill_retry_opts {
+  rill_sched_t *sched;     /* delays run here; NULL: resubscribe at once */
+  double initial_ms;       /* first delay (0: none) */
+  double multiplier;       /* 0: 2 */
+  double max_ms;           /* cap on a delay; 0: no cap */
+  rill_jitter_t jitter;
+  rill_random_fn random;   /* NULL: rill's own generator */
+  void *random_ctx;
+  rill_retry_pred_fn should_retry; /* NULL: every error is retried */
+  void *pred_ctx;
+  rill_retry_reset_t reset;
+} rill_retry_opts_t;
+/* retry(max_retries, opts): resubscribe to the source when it fails, up to
+ * max_retries times (RILL_UNBOUNDED: without limit; 0: never), waiting the
+ * backoff delay first.  Demand carries over.  NULL opts: immediately.  A
+ * synchronous source failing a million times retries with a flat stack. */
+RILL_EXTERN rill_observable_t *rill_retry(rill_observable_t *src,
+                                          int64_t max_retries,
+                                          const rill_retry_opts_t *opts);
+/* repeat(count, delay): subscribe again when the source completes, count
+ * subscriptions in all (RILL_UNBOUNDED: forever; 0: completes at once),
+ * waiting delay_ms on `s` in between (s may be NULL when delay_ms is 0). */
+RILL_EXTERN rill_observable_t *rill_repeat(rill_observable_t *src,
+                                           int64_t count, rill_sched_t *s,
+                                           double delay_ms);
+/* defer(factory): at each subscription factory(ctx, &out) makes a fresh
+ * observable (taken over) and the subscriber is attached to it; a negative
+ * return fails that subscription with the code. */
+typedef int (*rill_defer_fn)(void *ctx, rill_observable_t **out);
+RILL_EXTERN rill_observable_t *rill_defer(rill_defer_fn factory, void *ctx);
+/* materialize: every signal becomes a notification value, then completes.
+ * dematerialize: the reverse (a value that is not a notification fails
+ * with RILL_EINVAL). */
+RILL_EXTERN rill_observable_t *rill_materialize(rill_observable_t *src);
+RILL_EXTERN rill_observable_t *rill_dematerialize(rill_observable_t *src);
+/* tap(hooks): calls the hooks that are not NULL as the signals pass;
+ * values and errors are borrowed.  on_next may return a negative code to
+ * fail the stream. */
+typedef struct rill_tap_hooks {
+  int (*on_next)(void *ctx, rill_value_t v);
+  void (*on_error)(void *ctx, const rill_error_t *err);
+  void (*on_complete)(void *ctx);
+  void (*on_cancel)(void *ctx);
+  void (*on_request)(void *ctx, int64_t n);
+} rill_tap_hooks_t;
+RILL_EXTERN rill_observable_t *rill_tap(rill_observable_t *src,
+                                        const rill_tap_hooks_t *hooks,
+                                        void *ctx);
+/* finalize(fn): fn(ctx) runs once per subscription, after the terminal
+ * signal went downstream, or after a cancel. */
+RILL_EXTERN rill_observable_t *rill_finalize(rill_observable_t *src,
+                                             void (*fn)(void *ctx), void *ctx);
+
+/* ------------------------------------------------------------------------ */
+/* Circuit breaker and shared limiter: objects shared by any number of
+ * pipelines (reference counted: a pipeline keeps what it uses alive).     */
+
+typedef struct rill_breaker_s rill_breaker_t;
+typedef enum rill_breaker_state {
+  RILL_BREAKER_CLOSED = 0,
+  RILL_BREAKER_OPEN,
+  RILL_BREAKER_HALF_OPEN
+} rill_breaker_state_t;
+typedef struct rill_breaker_opts {
+  int64_t consecutive_failures; /* open after this many in a row; 0: 5 */
+  int64_t window;               /* sliding window of the last W calls;
+                                   0: no failure-rate rule */
+  int64_t min_calls;            /* calls needed before the rate counts;
+                                   0: window */
+  double failure_rate;          /* open at this rate (0..1]; 0: 0.5 */
+  double open_ms;               /* cool-down while OPEN; 0: 30000 */
+  int64_t half_open_trials;     /* trial calls while HALF_OPEN; 0: 1 */
+  void (*on_state)(void *ctx, rill_breaker_state_t from,
+                   rill_breaker_state_t to);
+  void *ctx;
+} rill_breaker_opts_t;
+typedef struct rill_breaker_stats {
+  uint64_t calls, successes, failures, rejections, transitions;
+} rill_breaker_stats_t;
+/* NULL with errno EINVAL/ENOMEM.  The clock is `s`'s. */
+RILL_EXTERN rill_breaker_t *rill_breaker_new(rill_sched_t *s,
+                                             const rill_breaker_opts_t *opts);
+RILL_EXTERN void rill_breaker_free(rill_breaker_t *b);
+RILL_EXTERN rill_breaker_state_t rill_breaker_state(rill_breaker_t *b);
+RILL_EXTERN void rill_breaker_stats(const rill_breaker_t *b,
+                                    rill_breaker_stats_t *out);
+/* circuit_breaker(b): each subscription is a call through `b`.  CLOSED and
+ * admitted HALF_OPEN trials subscribe to src; its completion is a success,
+ * its error a failure (a timeout is an error); a cancel is neither.  OPEN
+ * (or HALF_OPEN with every trial taken) fails the subscription at once with
+ * RILL_EBREAKER_OPEN. */
+RILL_EXTERN rill_observable_t *rill_circuit_breaker(rill_observable_t *src,
+                                                    rill_breaker_t *b);
+
+typedef struct rill_limiter_s rill_limiter_t;
+typedef struct rill_limiter_stats {
+  size_t in_use, waiting;
+  uint64_t rejected;
+} rill_limiter_stats_t;
+/* permits >= 1 (1: a mutex); max_waiting bounds the FIFO of waiting
+ * subscriptions (0: 1024).  NULL with errno EINVAL/ENOMEM. */
+RILL_EXTERN rill_limiter_t *rill_limiter_new(size_t permits,
+                                             size_t max_waiting);
+RILL_EXTERN void rill_limiter_free(rill_limiter_t *l);
+RILL_EXTERN void rill_limiter_stats(const rill_limiter_t *l,
+                                    rill_limiter_stats_t *out);
+/* limit(l): subscribe to src only once a permit of `l` is free; the permit
+ * returns when src terminates or the subscription is cancelled.  Waiting
+ * subscriptions queue FIFO; a full queue fails with RILL_ELIMIT_FULL;
+ * cancelling while waiting leaves the queue. */
+RILL_EXTERN rill_observable_t *rill_limit(rill_observable_t *src,
+                                          rill_limiter_t *l);
+
+/* ------------------------------------------------------------------------ */
+/* Combining sources (RxJS zip, combineLatest, withLatestFrom, forkJoin,
+ * race; Promise.all, allSettled, race, any).  Each takes over its n
+ * sources (n >= 1).  A combining function gets the n values borrowed, in
+ * source order, and stores one new owned value in *out; with fn NULL the
+ * output is an array (RILL_KIND_ARRAY) of the n values.  A function that
+ * returns a scalar allocates nothing per output.                          */
+typedef int (*rill_combine_fn)(void *ctx, const rill_value_t *values,
+                               size_t n, rill_value_t *out);
+/* zip: the k-th output combines the k-th value of every source. */
+RILL_EXTERN rill_observable_t *rill_zip(rill_observable_t *const *sources,
+                                        size_t n, rill_combine_fn fn,
+                                        void *ctx);
+/* combineLatest: once every source has a value, each new value combines
+ * with the latest of the others. */
+RILL_EXTERN rill_observable_t *
+rill_combine_latest(rill_observable_t *const *sources, size_t n,
+                    rill_combine_fn fn, void *ctx);
+/* withLatestFrom: each value of src combines with the latest of `others`
+ * (src's value first); values before every other has one are dropped. */
+RILL_EXTERN rill_observable_t *
+rill_with_latest_from(rill_observable_t *src, rill_observable_t *const *others,
+                      size_t n, rill_combine_fn fn, void *ctx);
+/* forkJoin (Promise.all): the last value of every source, combined, once
+ * all have completed. */
+RILL_EXTERN rill_observable_t *rill_fork_join(rill_observable_t *const *sources,
+                                              size_t n, rill_combine_fn fn,
+                                              void *ctx);
+/* allSettled: one array of n notifications (the last value, the error, or
+ * COMPLETE for a source without a value) once all have ended; never fails. */
+RILL_EXTERN rill_observable_t *
+rill_all_settled(rill_observable_t *const *sources, size_t n);
+/* race: the first source to signal anything wins and is mirrored; the
+ * others are cancelled at once. */
+RILL_EXTERN rill_observable_t *rill_race(rill_observable_t *const *sources,
+                                         size_t n);
+/* any (Promise.any): the first source to emit a value wins and is
+ * mirrored; the others are cancelled at once.  When every source fails,
+ * one error that says how many failed and carries the first one's code and
+ * message. */
+RILL_EXTERN rill_observable_t *rill_any(rill_observable_t *const *sources,
+                                        size_t n);
+
+/* ------------------------------------------------------------------------ */
 /* Time sources and operators (on a scheduler: rill/sched.h).  Durations are
  * milliseconds.  The scheduler must outlive the pipelines that use it.
  *

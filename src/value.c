@@ -175,6 +175,11 @@ void *rill_value_owned_ptr(rill_value_t v) {
   return v.kind == RILL_KIND_OWNED ? v.as.box->ptr : NULL;
 }
 
+void (*rill__value_box_release(rill_value_t v))(void *) {
+  return v.kind == RILL_KIND_OWNED && v.as.box != NULL ? v.as.box->release
+                                                       : NULL;
+}
+
 static void box_unref(rill_box_t *box) {
   if (--box->refs != 0)
     return;

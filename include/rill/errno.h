@@ -33,7 +33,9 @@
   XX(EUSER, -11, "error raised by the application")                            \
   XX(EBUSY, -12, "resource busy: objects still depend on it")                  \
   XX(ENOTSUP, -13, "operation not supported here")                             \
-  XX(EEOF, -14, "end of input in the middle of an item")
+  XX(EEOF, -14, "end of input in the middle of an item")                       \
+  XX(EBREAKER_OPEN, -15, "circuit breaker open: call not permitted")           \
+  XX(ELIMIT_FULL, -16, "limiter queue full: too many waiting")
 
 /* Application codes are <= RILL_EAPP_BASE (see above). */
 #define RILL_EAPP_BASE (-1000)
