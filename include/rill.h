@@ -587,7 +587,10 @@ typedef struct rill_notification {
   rill_error_t error;  /* ERROR: a copy of the error */
 } rill_notification_t;
 /* A new notification value (taking over `value` for NEXT; err copied for
- * ERROR, may be NULL otherwise).  RILL_ENOMEM releases `value`. */
+ * ERROR, may be NULL otherwise; `value` is released for the other kinds).
+ * Returns 0, RILL_EINVAL (NULL out, a kind outside the enum, ERROR with
+ * err NULL) or RILL_ENOMEM; on failure `value` is released and *out (if
+ * not NULL) is a NONE value. */
 RILL_EXTERN int rill_notification_new(rill_notification_kind_t kind,
                                       rill_value_t value,
                                       const rill_error_t *err,
