@@ -12,6 +12,8 @@
  * on_cancel: runs only for a cancel that comes from downstream, at most
  * once; never after a terminal (a cancel then is a no-op), and not when
  * this stage ends the stream itself (a failing on_next hook).
+ * on_error: sees the source's error only, not the failure of this stage's
+ * own on_next hook (as in RxJS).
  * on_request: sees only positive n (a bad request is turned into on_error
  * by the subscription before it reaches any stage).
  * Owns: nothing per subscription; the hooks struct is copied at
