@@ -542,6 +542,57 @@ START_TEST(tap_hook_cancelling_inside_on_next_stops_the_value) {
 }
 END_TEST
 
+/* Hooks that cancel the subscription (through the caller's handle) from
+ * inside on_request, on_complete and on_error: nothing is signalled after
+ * the cancel, and on_cancel runs once. */
+static rill_subscription_t *hook_handle;
+static void th_cancel_now(void *ctx) {
+  th_complete(ctx);
+  rill_subscription_cancel(hook_handle);
+  rill_subscription_cancel(hook_handle);
+}
+static void th_error_cancel(void *ctx, const rill_error_t *err) {
+  th_error(ctx, err);
+  rill_subscription_cancel(hook_handle);
+}
+static void th_request_cancel(void *ctx, int64_t n) {
+  th_request(ctx, n);
+  rill_subscription_cancel(hook_handle);
+}
+
+START_TEST(tap_hooks_may_cancel_from_inside_every_hook) {
+  static const char *const want[] = {"Srx", "SrnNcx", "Sex"};
+  for (int which = 0; which < 3; which++) {
+    log_reset();
+    struct tap_log t = lower();
+    rill_tap_hooks_t h = hooks_for(&t);
+    rill_observable_t *src = owned_range(0, 1);
+    if (which == 0)
+      h.on_request = th_request_cancel;
+    else if (which == 1)
+      h.on_complete = th_cancel_now;
+    else {
+      h.on_error = th_error_cancel;
+      rill_observable_free(src);
+      src = rill_error(RILL_EUSER, "x");
+    }
+    rill_observable_t *obs = rill_tap(src, &h, &t);
+    struct lsub l;
+    ls_init(&l);
+    ck_assert_int_eq(rill_observable_subscribe(obs, &ls_sub, &l, &hook_handle),
+                     0);
+    rill_subscription_request(hook_handle, 5);
+    rill_subscription_request(hook_handle, 5);
+    ck_assert_str_eq(tlog, want[which]);
+    ck_assert_int_eq(l.terminals, 0);
+    rill_subscription_free(hook_handle);
+    ls_clear(&l);
+    rill_observable_free(obs);
+    ck_assert_owned_balanced();
+  }
+}
+END_TEST
+
 START_TEST(tap_copies_its_hooks_and_skips_null_ones) {
   log_reset();
   struct tap_log t = lower();
@@ -1017,6 +1068,32 @@ START_TEST(defer_cancel_inside_on_subscribe_never_calls_the_factory) {
   ck_assert_int_eq(ls_subscribe(&l, obs), 0);
   ck_assert_int_eq(m.calls, 0);
   ck_assert_int_eq(l.terminals, 0);
+  rill_observable_free(obs);
+}
+END_TEST
+
+static struct lsub *factory_sub;
+static int make_and_cancel(void *ctx, rill_observable_t **out) {
+  (void)ctx;
+  *out = owned_range(0, 3);
+  rill_subscription_cancel(factory_sub->s);
+  factory_sub->over = true;
+  return 0;
+}
+
+START_TEST(defer_factory_may_cancel_the_subscription) {
+  log_reset();
+  rill_observable_t *obs = rill_defer(make_and_cancel, NULL);
+  struct lsub l;
+  ls_init(&l);
+  l.request_on_subscribe = RILL_UNBOUNDED;
+  factory_sub = &l;
+  tl_alloc_install();
+  ck_assert_int_eq(ls_subscribe(&l, obs), 0);
+  long live = tl_live;
+  tl_alloc_uninstall();
+  ck_assert_int_eq(live, 0); /* the made observable is freed unsubscribed */
+  ck_assert_str_eq(tlog, "S");
   rill_observable_free(obs);
 }
 END_TEST
@@ -1498,6 +1575,7 @@ Suite *effects_suite(void) {
   tcase_add_test(tc, tap_on_cancel_runs_for_a_downstream_cancel_only_once);
   tcase_add_test(tc, tap_on_next_failing_mid_stream_releases_values_once);
   tcase_add_test(tc, tap_hook_cancelling_inside_on_next_stops_the_value);
+  tcase_add_test(tc, tap_hooks_may_cancel_from_inside_every_hook);
   tcase_add_test(tc, tap_copies_its_hooks_and_skips_null_ones);
   tcase_add_test(tc, tap_rejects_null_hooks_and_releases_the_source);
   tcase_add_test(tc, tap_on_request_sees_each_request);
@@ -1528,6 +1606,7 @@ Suite *effects_suite(void) {
   tcase_add_test(tc, defer_frees_what_a_failing_factory_made);
   tcase_add_test(tc, defer_hands_early_demand_to_the_made_observable);
   tcase_add_test(tc, defer_cancel_inside_on_subscribe_never_calls_the_factory);
+  tcase_add_test(tc, defer_factory_may_cancel_the_subscription);
   tcase_add_test(tc, defer_rejects_a_null_factory);
   tcase_add_test(
       tc, defer_on_virtual_time_starts_each_timeline_at_its_subscription);
