@@ -1360,6 +1360,13 @@ START_TEST(dematerialize_fails_on_a_value_that_is_not_a_notification) {
   ck_assert_str_eq(l.err.stage, "dematerialize");
   ls_clear(&l);
   rill_observable_free(obs);
+  /* NULL sources */
+  errno = 0;
+  ck_assert_ptr_null(rill_dematerialize(NULL));
+  ck_assert_int_eq(errno, EINVAL);
+  errno = 0;
+  ck_assert_ptr_null(rill_materialize(NULL));
+  ck_assert_int_eq(errno, EINVAL);
   /* a plain int too */
   obs = rill_dematerialize(rill_range(0, 3));
   rill_values_t got = {0};
