@@ -10,6 +10,7 @@
  * the end comes one request later when nothing more was requested:
  * materialize's closing notification needs a unit of demand.
  * Time: synchronous, none of its own.
+ * Order: the source's; nothing after an ERROR or COMPLETE notification.
  * Owns: nothing kept.  Each notification is released once read; a NEXT
  * value goes on as a new reference to what the notification held.  The
  * error is the carried one, code, stage and message unchanged.

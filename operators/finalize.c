@@ -5,6 +5,7 @@
  *
  * Demand: passes request(n) upstream 1:1; every signal passes unchanged.
  * Time: synchronous, none of its own.
+ * Order: fn after every signal of its subscription (see When).
  * When: fn runs when this stage's per-subscription state is released,
  * which rill defers to the end of the outermost rill call on the stack
  * (src/core/node.h, LIFETIME).  So fn runs after the subscriber's

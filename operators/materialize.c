@@ -11,6 +11,7 @@
  * requested, delivered at the next request, and the completion right
  * after it (RxJava's materialize does the same).
  * Time: synchronous, none of its own.
+ * Order: the source's; the closing notification is always the last value.
  * Owns: each notification it makes until it goes downstream (the NEXT one
  * owns the source's value), and the held closing notification, released
  * if the subscription is cancelled first.
