@@ -587,7 +587,10 @@ typedef struct rill_notification {
   rill_error_t error;  /* ERROR: a copy of the error */
 } rill_notification_t;
 /* A new notification value (taking over `value` for NEXT; err copied for
- * ERROR, may be NULL otherwise).  RILL_ENOMEM releases `value`. */
+ * ERROR, may be NULL otherwise; `value` is released for the other kinds).
+ * Returns 0, RILL_EINVAL (NULL out, a kind outside the enum, ERROR with
+ * err NULL) or RILL_ENOMEM; on failure `value` is released and *out (if
+ * not NULL) is a NONE value. */
 RILL_EXTERN int rill_notification_new(rill_notification_kind_t kind,
                                       rill_value_t value,
                                       const rill_error_t *err,
@@ -667,18 +670,26 @@ RILL_EXTERN rill_observable_t *rill_repeat(rill_observable_t *src,
                                            int64_t count, rill_sched_t *s,
                                            double delay_ms);
 /* defer(factory): at each subscription factory(ctx, &out) makes a fresh
- * observable (taken over) and the subscriber is attached to it; a negative
- * return fails that subscription with the code. */
+ * observable (taken over) and the subscriber is attached to it; the
+ * factory runs right after on_subscribe (not at all if the subscriber
+ * cancels there).  A negative return fails that subscription with the
+ * code (stage "defer"; an observable stored anyway is freed); a return
+ * >= 0 that leaves *out NULL fails it with RILL_EINVAL. */
 typedef int (*rill_defer_fn)(void *ctx, rill_observable_t **out);
 RILL_EXTERN rill_observable_t *rill_defer(rill_defer_fn factory, void *ctx);
 /* materialize: every signal becomes a notification value, then completes.
- * dematerialize: the reverse (a value that is not a notification fails
- * with RILL_EINVAL). */
+ * The closing ERROR or COMPLETE notification is a value like the others:
+ * it waits for a request.  dematerialize: the reverse: NEXT emits its
+ * value, ERROR fails with the carried error, COMPLETE completes (both
+ * cancel the source); a value that is not a notification fails with
+ * RILL_EINVAL. */
 RILL_EXTERN rill_observable_t *rill_materialize(rill_observable_t *src);
 RILL_EXTERN rill_observable_t *rill_dematerialize(rill_observable_t *src);
-/* tap(hooks): calls the hooks that are not NULL as the signals pass;
- * values and errors are borrowed.  on_next may return a negative code to
- * fail the stream. */
+/* tap(hooks): calls the hooks that are not NULL as the signals pass, each
+ * before its signal goes on; values and errors are borrowed.  on_next may
+ * return a negative code to fail the stream (the value is released).
+ * on_cancel runs only for a cancel from downstream, never after a
+ * terminal.  `hooks` is copied; NULL hooks: NULL with errno EINVAL. */
 typedef struct rill_tap_hooks {
   int (*on_next)(void *ctx, rill_value_t v);
   void (*on_error)(void *ctx, const rill_error_t *err);
@@ -690,7 +701,10 @@ RILL_EXTERN rill_observable_t *rill_tap(rill_observable_t *src,
                                         const rill_tap_hooks_t *hooks,
                                         void *ctx);
 /* finalize(fn): fn(ctx) runs once per subscription, after the terminal
- * signal went downstream, or after a cancel. */
+ * signal went downstream, or after a cancel (also when subscribing fails
+ * after on_subscribe): when rill lets go of the subscription, at the end of
+ * the outermost rill call on the stack (after the on_next that cancelled
+ * has returned). */
 RILL_EXTERN rill_observable_t *rill_finalize(rill_observable_t *src,
                                              void (*fn)(void *ctx), void *ctx);
 

@@ -17,6 +17,8 @@ int rill_notification_new(rill_notification_kind_t kind, rill_value_t value,
   bool bad_kind = kind != RILL_NOTIFICATION_NEXT &&
                   kind != RILL_NOTIFICATION_ERROR &&
                   kind != RILL_NOTIFICATION_COMPLETE;
+  if (out != NULL)
+    *out = (rill_value_t){0}; /* a NONE value on every failure */
   if (out == NULL || bad_kind ||
       (kind == RILL_NOTIFICATION_ERROR && err == NULL)) {
     rill_value_release(value);
@@ -25,7 +27,6 @@ int rill_notification_new(rill_notification_kind_t kind, rill_value_t value,
   rill_notification_t *n = rill__malloc(sizeof(*n));
   if (n == NULL) {
     rill_value_release(value);
-    *out = (rill_value_t){0};
     return RILL_ENOMEM;
   }
   memset(n, 0, sizeof(*n));

@@ -213,6 +213,8 @@ static void op_obs_subscribe(rill_observable_t *self, struct rill__node *down) {
   struct rill__op *op = rill__calloc(1, OP_HEAD_SIZE + ops->state_size);
   if (op == NULL) {
     rill__reject(down, RILL_ENOMEM, ops->name);
+    if (ops->reject != NULL)
+      ops->reject(o->args);
     return;
   }
   rill__node_init(&op->node, &op_node_vt,

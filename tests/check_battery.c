@@ -305,12 +305,62 @@ static rill_observable_t *f_create(int64_t n, bool owned) {
   return rill_create(push_all, NULL, t);
 }
 
+/* Side effects and notifications (their own suite is
+ * tests/check_effects.c).  tap with every hook set; finalize; defer making
+ * the elements per subscription; materialize (n - 1 values and the
+ * closing notification: n values), materialize cut by take, and the round
+ * trip dematerialize(materialize(x)). */
+static int tap_next(void *ctx, rill_value_t v) {
+  (void)v;
+  (*(int64_t *)ctx)++;
+  return 0;
+}
+static void tap_error(void *ctx, const rill_error_t *err) {
+  (void)err;
+  (*(int64_t *)ctx)++;
+}
+static void tap_signal(void *ctx) {
+  (*(int64_t *)ctx)++;
+}
+static void tap_request(void *ctx, int64_t n) {
+  (void)n;
+  (*(int64_t *)ctx)++;
+}
+static int64_t tap_calls;
+static rill_observable_t *f_tap(int64_t n, bool owned) {
+  static const rill_tap_hooks_t hooks = {.on_next = tap_next,
+                                         .on_error = tap_error,
+                                         .on_complete = tap_signal,
+                                         .on_cancel = tap_signal,
+                                         .on_request = tap_request};
+  return rill_tap(elems(n, owned), &hooks, &tap_calls);
+}
+static rill_observable_t *f_finalize(int64_t n, bool owned) {
+  return rill_finalize(elems(n, owned), tap_signal, &tap_calls);
+}
+static int defer_elems(void *ctx, rill_observable_t **out) {
+  *out = elems((intptr_t)ctx / 2, (intptr_t)ctx % 2);
+  return *out ? 0 : RILL_ENOMEM;
+}
+static rill_observable_t *f_defer(int64_t n, bool owned) {
+  return rill_defer(defer_elems, fm_ctx(n, owned));
+}
+static rill_observable_t *f_materialize(int64_t n, bool owned) {
+  return rill_materialize(elems(n - 1, owned)); /* n >= 1 */
+}
+static rill_observable_t *f_materialize_take(int64_t n, bool owned) {
+  return rill_take(rill_materialize(elems(n, owned)), n);
+}
+static rill_observable_t *f_dematerialize(int64_t n, bool owned) {
+  return rill_dematerialize(rill_materialize(elems(n, owned)));
+}
+
 struct factory {
   const char *name;
   rill_observable_t *(*make)(int64_t n, bool owned);
   int64_t max_n; /* largest n it can produce */
   int64_t min_n;
-  bool owned_ok; /* can carry owned values */
+  bool owned_ok;  /* can carry owned values */
   int zero_error; /* at n == 0: ends with on_error(this), 0: completes */
 };
 
@@ -348,6 +398,12 @@ static const struct factory factories[] = {
     {"expand", f_expand, 1 << 20, 0, true, 0},
     {"concat_map_eager_slices", f_concat_map_eager_slices, INT64_MAX / 8, 0,
      true, 0},
+    {"tap", f_tap, INT64_MAX, 0, true, 0},
+    {"finalize", f_finalize, INT64_MAX, 0, true, 0},
+    {"defer", f_defer, INT64_MAX / 4, 0, true, 0},
+    {"materialize", f_materialize, INT64_MAX, 1, true, 0},
+    {"materialize_take", f_materialize_take, INT64_MAX, 0, true, 0},
+    {"dematerialize", f_dematerialize, INT64_MAX, 0, true, 0},
 };
 #define NFACTORIES ((int)(sizeof(factories) / sizeof(factories[0])))
 
@@ -736,6 +792,13 @@ START_TEST(enomem_at_every_allocation_site_is_clean) {
       if (rc < 0)
         ck_assert_msg(rc == RILL_ENOMEM, "%s: site %ld gave %s (%s)", f->name,
                       k, rill_err_name(rc), err.message);
+      /* materialize reports a failure above it as its last value */
+      const rill_notification_t *last =
+          rc == 0 && got.len > 0
+              ? rill_value_notification(got.items[got.len - 1])
+              : NULL;
+      if (last != NULL && last->kind == RILL_NOTIFICATION_ERROR)
+        rc = last->error.code;
       rill_values_clear(&got);
       rill_observable_free(obs);
     }

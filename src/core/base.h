@@ -48,14 +48,14 @@ static inline int64_t rill__demand_mul(int64_t a, int64_t b) {
   return a * b;
 }
 
-/* ---- errors -------------------------------------------------------------*/
-/* errno for "a source argument was NULL": EINVAL, except that ENOMEM from
- * the constructor that returned that NULL is kept, so a chain such as
- * rill_map(rill_range(...), ...) reports why its first step failed. */
 /* The release function of an owned value's box (NULL for other kinds):
  * how a value made by rill itself (a notification) is recognised. */
 void (*rill__value_box_release(rill_value_t v))(void *);
 
+/* ---- errors -------------------------------------------------------------*/
+/* errno for "a source argument was NULL": EINVAL, except that ENOMEM from
+ * the constructor that returned that NULL is kept, so a chain such as
+ * rill_map(rill_range(...), ...) reports why its first step failed. */
 void rill__errno_null_source(void);
 void rill__error_init(rill_error_t *err, int code, int sys_errno,
                       const char *stage, const char *fmt, ...)

@@ -44,6 +44,11 @@ struct rill__op_ops {
   void (*destroy)(struct rill__op *op);
   /* Release recipe arguments (owned values in args).  Called once. */
   void (*args_release)(void *args);
+  /* Optional: the stage could not be built for a subscriber (no memory for
+   * its state), which got on_subscribe and on_error(RILL_ENOMEM) instead;
+   * runs right after them (finalize's fn runs once per subscription even
+   * then).  A stage whose init fails is destroyed instead. */
+  void (*reject)(const void *args);
 };
 
 struct rill__op {
