@@ -203,6 +203,63 @@ static rill_observable_t *owned_just(int64_t x) {
   return rill_just(1, tl_owned(x));
 }
 
+/* A subscriber that notes, at its first signal, whether two spies had
+ * already ended then (so "cancelled at once" means before the signal
+ * arrives downstream, not later in the same instant). */
+struct witness {
+  const struct spy *watch[2];
+  int signals;
+  bool ended_before[2];
+  int terminal;
+  rill_subscription_t *s;
+};
+static void witness_note(struct witness *w) {
+  if (w->signals++ == 0)
+    for (int i = 0; i < 2; i++)
+      w->ended_before[i] = w->watch[i]->ended;
+}
+static void w_subscribe(void *ctx, rill_subscription_t *s) {
+  struct witness *w = ctx;
+  w->s = s;
+  rill_subscription_request(s, RILL_UNBOUNDED);
+}
+static void w_next(void *ctx, rill_value_t v) {
+  witness_note(ctx);
+  rill_value_release(v);
+}
+static void w_error(void *ctx, const rill_error_t *err) {
+  struct witness *w = ctx;
+  (void)err;
+  witness_note(w);
+  w->terminal = REC_ERROR;
+}
+static void w_complete(void *ctx) {
+  struct witness *w = ctx;
+  witness_note(w);
+  w->terminal = REC_COMPLETE;
+}
+static const rill_subscriber_t witness_sub = {.on_subscribe = w_subscribe,
+                                              .on_next = w_next,
+                                              .on_error = w_error,
+                                              .on_complete = w_complete};
+
+/* Counts subscriptions: generate's init runs at each subscribe. */
+static int subscribed_count;
+static int count_init(void *ctx, void **state) {
+  (void)ctx;
+  subscribed_count++;
+  *state = NULL;
+  return 0;
+}
+static int count_next(void *state, rill_value_t *out) {
+  (void)state;
+  (void)out;
+  return 0;
+}
+static rill_observable_t *counted(void) {
+  return rill_generate(count_init, count_next, NULL, NULL);
+}
+
 /* Run until idle. */
 static void settle(rill_sched_t *s) {
   ck_assert_int_eq(rill_sched_run(s, 100000), 0);
@@ -1050,6 +1107,81 @@ START_TEST(any_of_many_failing_sources_keeps_a_flat_stack) {
 }
 END_TEST
 
+START_TEST(siblings_are_cancelled_before_the_signal_goes_downstream) {
+  /* fork_join: b's error at 3; race and any: b's value at 3 */
+  for (int which = 0; which < 3; which++) {
+    rill_sched_t *s = rill_sched_virtual_new();
+    struct spy a, b, c;
+    rill_observable_t *src[3] = {spy_new(&a, s, "----1|"),
+                                 spy_new(&b, s, which == 0 ? "---#" : "---9|"),
+                                 spy_new(&c, s, "-------2|")};
+    rill_observable_t *o = which == 0   ? rill_fork_join(src, 3, NULL, NULL)
+                           : which == 1 ? rill_race(src, 3)
+                                        : rill_any(src, 3);
+    struct witness w = {.watch = {&a, &c}};
+    ck_assert_int_eq(rill_observable_subscribe(o, &witness_sub, &w, NULL), 0);
+    settle(s);
+    ck_assert_int_ge(w.signals, 1);
+    ck_assert_msg(w.ended_before[0] && w.ended_before[1],
+                  "case %d: at the first signal a ended %d, c ended %d", which,
+                  w.ended_before[0], w.ended_before[1]);
+    ck_assert_cancelled_at(&a, 0, 3);
+    ck_assert_cancelled_at(&c, 0, 3);
+    rill_observable_free(o);
+    finish(s);
+  }
+}
+END_TEST
+
+/* A value inside its subscribe (given demand), then nothing. */
+static rill_observable_t *five_then_never(void) {
+  rill_observable_t *parts[2] = {rill_just(1, rill_value_int(5)), rill_never()};
+  return rill_concat(parts, 2);
+}
+
+START_TEST(a_synchronous_winner_leaves_later_sources_never_subscribed) {
+  /* race: empty wins inside its subscribe, without a request */
+  subscribed_count = 0;
+  rill_observable_t *src[3] = {rill_empty(), counted(), counted()};
+  rill_observable_t *o = rill_race(src, 3);
+  rec_t r;
+  rec_init(&r);
+  ck_assert_int_eq(rec_subscribe(&r, o), 0);
+  ck_assert_int_eq(r.terminal, REC_COMPLETE);
+  ck_assert_int_eq(subscribed_count, 0);
+  rill_observable_free(o);
+  /* race and any: a value inside its subscribe (demand up front), and the
+   * winner goes on */
+  for (int which = 0; which < 2; which++) {
+    rill_observable_t *src2[3] = {rill_error(RILL_EUSER, "x"),
+                                  five_then_never(), counted()};
+    if (which == 0) { /* race: the error would win; put it last */
+      rill_observable_free(src2[0]);
+      src2[0] = five_then_never();
+    }
+    o = which == 0 ? rill_race(src2, 3) : rill_any(src2, 3);
+    rec_init(&r);
+    r.request_on_subscribe = RILL_UNBOUNDED;
+    ck_assert_int_eq(rec_subscribe(&r, o), 0);
+    ck_assert_int_eq(r.terminal, REC_NONE);
+    ck_assert_int_eq(r.nexts, 1);
+    ck_assert_int_eq(subscribed_count, 0);
+    rec_cancel(&r);
+    rec_clear(&r);
+    rill_observable_free(o);
+  }
+  /* fork_join: an error inside its subscribe */
+  rill_observable_t *src3[3] = {rill_range(0, 2), rill_error(RILL_EUSER, "x"),
+                                counted()};
+  o = rill_fork_join(src3, 3, NULL, NULL);
+  rec_init(&r);
+  ck_assert_int_eq(rec_subscribe(&r, o), 0);
+  ck_assert_int_eq(r.terminal, REC_ERROR);
+  ck_assert_int_eq(subscribed_count, 0);
+  rill_observable_free(o);
+}
+END_TEST
+
 /* ---- arguments -----------------------------------------------------------*/
 
 typedef rill_observable_t *(*make_fn)(rill_observable_t *const *src, size_t n);
@@ -1385,6 +1517,11 @@ Suite *join_suite(void) {
   tcase_add_test(tc, any_of_nothing_fails_at_once_with_eempty);
   tcase_add_test(tc, any_source_out_of_memory_fails_the_whole);
   tcase_add_test(tc, any_of_many_failing_sources_keeps_a_flat_stack);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("together");
+  tcase_add_test(tc, siblings_are_cancelled_before_the_signal_goes_downstream);
+  tcase_add_test(tc,
+                 a_synchronous_winner_leaves_later_sources_never_subscribed);
   suite_add_tcase(s, tc);
   tc = tcase_create("arguments");
   tcase_add_loop_test(tc, null_arguments_are_einval_and_release_the_sources, 0,
