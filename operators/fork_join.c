@@ -12,7 +12,9 @@
  * source order, moved in (no copy, no extra reference); fn(ctx, values, n,
  * &out) gets them borrowed and they are released after it returns.
  * Errors: the first error of a source cancels every other source at once,
- * releases the values held, and goes downstream as it is.  fn returning a
+ * releases the values held, and goes downstream as it is.  The siblings
+ * are cancelled before the error goes down (RxJS unsubscribes them right
+ * after delivering it, in the same instant).  fn returning a
  * negative code fails the stream with it (stage "fork_join").
  * A source that completes without a value ends the whole at once: the
  * others are cancelled and the stream completes without a value (RxJS 7;

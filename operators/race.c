@@ -13,7 +13,9 @@
  * Order: the sources are subscribed in order; a source that wins during
  * its own subscribe (a synchronous one) leaves the later ones
  * unsubscribed (RxJS).  The losers' subscriptions end at the instant the
- * winner signals, before that signal goes downstream.
+ * winner signals, before that signal goes downstream (RxJS does so for a
+ * value; for a winning error or completion it unsubscribes them right
+ * after delivering it, in the same instant).
  * Time: none of its own.
  * n == 1 returns the source itself (RxJS race(a) is a).  n == 0 never
  * signals anything after on_subscribe, as RxJS race() and

@@ -351,7 +351,7 @@ struct factory {
   rill_observable_t *(*make)(int64_t n, bool owned);
   int64_t max_n; /* largest n it can produce */
   int64_t min_n;
-  bool owned_ok;  /* can carry owned values */
+  bool owned_ok; /* can carry owned values */
   int zero_error; /* at n == 0: ends with on_error(this), 0: completes */
 };
 

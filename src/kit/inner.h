@@ -39,7 +39,7 @@ struct rill__inner {
   struct rill__inner *prev, *next;
   struct rill__inner *wprev, *wnext;
   int wlist;
-  struct rill__ring queue; /* values waiting for downstream demand */
+  struct rill__ring queue;  /* values waiting for downstream demand */
   int64_t prefetch;
   int64_t consumed; /* since the last refill */
   uint64_t index;   /* owner's use: arrival order */
