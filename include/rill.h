@@ -771,7 +771,8 @@ RILL_EXTERN rill_observable_t *rill_limit(rill_observable_t *src,
 /* ------------------------------------------------------------------------ */
 /* Combining sources (RxJS zip, combineLatest, withLatestFrom, forkJoin,
  * race; Promise.all, allSettled, race, any).  Each takes over its n
- * sources (n >= 1).  A combining function gets the n values borrowed, in
+ * sources (n >= 1; fork_join, all_settled, race and any also take n == 0,
+ * as each says).  A combining function gets the n values borrowed, in
  * source order, and stores one new owned value in *out; with fn NULL the
  * output is an array (RILL_KIND_ARRAY) of the n values.  A function that
  * returns a scalar allocates nothing per output.                          */
@@ -792,22 +793,33 @@ RILL_EXTERN rill_observable_t *
 rill_with_latest_from(rill_observable_t *src, rill_observable_t *const *others,
                       size_t n, rill_combine_fn fn, void *ctx);
 /* forkJoin (Promise.all): the last value of every source, combined, once
- * all have completed. */
+ * all have completed (fn NULL: an array of those values, moved in); it
+ * waits for a request, then completes.  Every source is asked for
+ * everything.  The first error cancels the others and passes on; a source
+ * that completes without a value cancels the others and completes the
+ * whole without a value (RxJS 7), as does n == 0. */
 RILL_EXTERN rill_observable_t *rill_fork_join(rill_observable_t *const *sources,
                                               size_t n, rill_combine_fn fn,
                                               void *ctx);
-/* allSettled: one array of n notifications (the last value, the error, or
- * COMPLETE for a source without a value) once all have ended; never fails. */
+/* allSettled: one array of n notifications (NEXT with the last value,
+ * ERROR with the error, or COMPLETE for a source without a value) once
+ * all have ended, when requested; n == 0 gives an empty array.  A
+ * source's error is data; only RILL_ENOMEM (a source's or its own) fails
+ * the stream. */
 RILL_EXTERN rill_observable_t *
 rill_all_settled(rill_observable_t *const *sources, size_t n);
 /* race: the first source to signal anything wins and is mirrored; the
- * others are cancelled at once. */
+ * others are cancelled at once.  Until then every request goes to every
+ * source (RxJava amb).  n == 1 returns the source itself; n == 0 never
+ * signals (RxJS race(), Promise.race([])). */
 RILL_EXTERN rill_observable_t *rill_race(rill_observable_t *const *sources,
                                          size_t n);
 /* any (Promise.any): the first source to emit a value wins and is
- * mirrored; the others are cancelled at once.  When every source fails,
- * one error that says how many failed and carries the first one's code and
- * message. */
+ * mirrored; the others are cancelled at once.  When every source fails (a
+ * completion without a value fails with RILL_EEMPTY), one error, stage
+ * "any", with the first failure's code and a message "any: all N sources
+ * failed; first: <its message>"; n == 0 fails with RILL_EEMPTY.  A
+ * source's RILL_ENOMEM fails the stream at once. */
 RILL_EXTERN rill_observable_t *rill_any(rill_observable_t *const *sources,
                                         size_t n);
 

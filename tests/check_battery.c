@@ -281,6 +281,47 @@ static rill_observable_t *f_concat_map_eager_slices(int64_t n, bool owned) {
                                0);
 }
 
+/* The combining operators (their own suite is tests/check_join.c). */
+static rill_observable_t *f_race(int64_t n, bool owned) {
+  rill_observable_t *src[2] = {elems(n, owned), rill_never()};
+  return rill_race(src, 2);
+}
+static rill_observable_t *f_race_second(int64_t n, bool owned) {
+  rill_observable_t *src[2] = {rill_never(), elems(n, owned)};
+  return rill_race(src, 2);
+}
+/* n == 0: both fail (the empty one with RILL_EEMPTY), the first failure
+ * (RILL_EUSER) names the error. */
+static rill_observable_t *f_any(int64_t n, bool owned) {
+  rill_observable_t *src[2] = {rill_error(RILL_EUSER, "lost"), elems(n, owned)};
+  return rill_any(src, 2);
+}
+/* One array (n == 1), or a source without a value: nothing (n == 0). */
+static rill_observable_t *f_fork_join(int64_t n, bool owned) {
+  rill_observable_t *src[2] = {elems(n == 0 ? 0 : 3, owned), elems(5, owned)};
+  return rill_fork_join(src, 2, NULL, NULL);
+}
+static int fj_sum(void *ctx, const rill_value_t *v, size_t n,
+                  rill_value_t *out) {
+  int64_t sum = 0;
+  for (size_t i = 0; i < n; i++)
+    sum += v[i].kind == RILL_KIND_OWNED ? tl_owned_int(v[i]) : v[i].as.i;
+  *out = ctx != NULL ? tl_owned(sum) : rill_value_int(sum);
+  return out->kind == RILL_KIND_NONE ? RILL_ENOMEM : 0;
+}
+static rill_observable_t *f_fork_join_fn(int64_t n, bool owned) {
+  rill_observable_t *src[3] = {elems(4, owned), elems(n == 0 ? 0 : 2, owned),
+                               elems(3, owned)};
+  return rill_fork_join(src, 3, fj_sum, owned ? (void *)1 : NULL);
+}
+/* Always one array (of three notifications). */
+static rill_observable_t *f_all_settled(int64_t n, bool owned) {
+  (void)n;
+  rill_observable_t *src[3] = {elems(3, owned),
+                               rill_error(RILL_EUSER, "settled"), rill_empty()};
+  return rill_all_settled(src, 3);
+}
+
 /* create: start() pushes n values at once (no demand yet: they queue)
  * and completes; delivered as requested. */
 struct pushed {
@@ -404,6 +445,12 @@ static const struct factory factories[] = {
     {"materialize", f_materialize, INT64_MAX, 1, true, 0},
     {"materialize_take", f_materialize_take, INT64_MAX, 0, true, 0},
     {"dematerialize", f_dematerialize, INT64_MAX, 0, true, 0},
+    {"race", f_race, INT64_MAX, 0, true, 0},
+    {"race_second", f_race_second, INT64_MAX, 0, true, 0},
+    {"any", f_any, INT64_MAX, 0, true, RILL_EUSER},
+    {"fork_join", f_fork_join, 1, 0, true, 0},
+    {"fork_join_fn", f_fork_join_fn, 1, 0, true, 0},
+    {"all_settled", f_all_settled, 1, 1, true, 0},
 };
 #define NFACTORIES ((int)(sizeof(factories) / sizeof(factories[0])))
 

@@ -21,5 +21,6 @@ Suite *enomem_suite(void);
 Suite *realtime_suite(void);
 Suite *async_demand_suite(void);
 Suite *effects_suite(void);
+Suite *join_suite(void);
 
 #endif

@@ -1223,6 +1223,46 @@ static rill_observable_t *p_ignore_elements(struct build *b, json_t *args,
 #undef NEED
 #undef REFUSE
 
+/* ---- race, raceWith (rill_race) ------------------------------------------*/
+
+/* race(...sources) / the deprecated operator form race(...others) flatten
+ * one array argument into its items (RxJS argsOrArgArray); raceWith does
+ * not.  `src`, when not NULL, races first. */
+static rill_observable_t *race_inputs(struct build *b, rill_observable_t *src,
+                                      json_t *args, bool flatten) {
+  rill_observable_t *v[32];
+  size_t n = 0;
+  if (src != NULL)
+    v[n++] = src;
+  json_t *list = args;
+  if (flatten && nargs(args) == 1 && json_is_array(json_array_get(args, 0)))
+    list = json_array_get(args, 0);
+  for (size_t i = 0; i < nargs(list); i++) {
+    rill_observable_t *o =
+        n < 32 ? input(b, json_array_get(list, i)) : bfail(b, "over 32 inputs");
+    if (o == NULL) {
+      free_all(v, n);
+      return NULL;
+    }
+    v[n++] = o;
+  }
+  return made(b, rill_race(v, n), "rill_race(%zu sources)", n);
+}
+
+static rill_observable_t *c_race(struct build *b, json_t *args) {
+  return race_inputs(b, NULL, args, true);
+}
+
+static rill_observable_t *p_race(struct build *b, json_t *args,
+                                 rill_observable_t *src) {
+  return race_inputs(b, src, args, true);
+}
+
+static rill_observable_t *p_race_with(struct build *b, json_t *args,
+                                      rill_observable_t *src) {
+  return race_inputs(b, src, args, false);
+}
+
 typedef rill_observable_t *(*creation_fn)(struct build *b, json_t *args);
 typedef rill_observable_t *(*pipeable_fn)(struct build *b, json_t *args,
                                           rill_observable_t *src);
@@ -1259,6 +1299,8 @@ static const struct op {
     {"mergeMap", NULL, p_merge_map, "rill_merge_map"},
     {"mergeWith", NULL, p_merge, "rill_merge"},
     {"of", c_of, NULL, "rill_from_array"},
+    {"race", c_race, p_race, "rill_race"},
+    {"raceWith", NULL, p_race_with, "rill_race"},
     {"range", c_range, NULL, "rill_range"},
     {"reduce", NULL, p_reduce, "rill_reduce"},
     {"sampleTime", NULL, p_sample_time, "rill_sample"},

@@ -11,7 +11,7 @@ static void inner_on_subscribe(struct rill__node *self, struct rill__node *up) {
   in->up = up;
   if (in->ops->on_upstream != NULL)
     in->ops->on_upstream(in);
-  if (in->up != NULL && !in->cancelled)
+  if (in->up != NULL && !in->cancelled && in->prefetch > 0)
     rill__request(up, in->prefetch);
 }
 

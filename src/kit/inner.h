@@ -49,7 +49,10 @@ struct rill__inner {
 
 /* NULL on ENOMEM.  prefetch: 1 .. RILL_UNBOUNDED, capped at the queue's
  * bound (2^31 - 1); an owner may still make it RILL_UNBOUNDED in
- * on_upstream when it wires the inner (its queue then stays unused). */
+ * on_upstream when it wires the inner (its queue then stays unused), or
+ * 0 before subscribing: then the inner asks for nothing itself and the
+ * owner requests through in->up (kit/fan.h; rill__inner_consumed is not
+ * for such an inner). */
 struct rill__inner *rill__inner_new(const struct rill__inner_ops *ops,
                                     void *owner, int64_t prefetch);
 /* Subscribe to obs (not consumed; the subscription keeps what it needs). */

@@ -18,6 +18,8 @@
  *   inner.h   an operator-owned subscription to another observable, with
  *             its own queue, done flag, cancel, and prefetch-and-refill-by-
  *             half demand
+ *   fan.h     one inner per source, subscribed in order, ended together,
+ *             with an optional winner (fork_join, all_settled, race, any)
  *
  * Termination in one place is the generic operator's: rill__op_complete()
  * and rill__op_error() deliver the terminal once, cancel the upstream and
@@ -28,6 +30,7 @@
 
 #include "kit/demand.h"
 #include "kit/drain.h"
+#include "kit/fan.h"
 #include "kit/inner.h"
 #include "kit/ring.h"
 
