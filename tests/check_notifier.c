@@ -320,6 +320,15 @@ static int d_seq(void *ctx, rill_value_t v, rill_observable_t **out) {
   return *out ? 0 : RILL_ENOMEM;
 }
 
+/* d_spec, noting the most duration subscriptions live when it is called
+ * (RxJS cancels the previous duration before calling the selector). */
+static int live_at_call;
+static int d_spec_live(void *ctx, rill_value_t v, rill_observable_t **out) {
+  if (dlive > live_at_call)
+    live_at_call = dlive;
+  return d_spec(ctx, v, out);
+}
+
 /* Durations that end while they are subscribed. */
 static int d_just(void *ctx, rill_value_t v, rill_observable_t **out) {
   (void)ctx;
@@ -412,8 +421,11 @@ static rill_observable_t *dbw(rill_observable_t *src, rill_flat_map_fn fn,
 
 START_TEST(debounce_with_newer_value_cancels_the_duration) {
   /* debounce-001: the duration of a value is cancelled by the next one */
-  expect(dbw(hot("-a----bc----d-ef----|"), d_spec, &X3), "4:a 10:c 18:f 20:|");
+  live_at_call = 0;
+  expect(dbw(hot("-a----bc----d-ef----|"), d_spec_live, &X3),
+         "4:a 10:c 18:f 20:|");
   ck_assert_dlog("1^ 4! 6^ 7! 7^ 10! 12^ 14! 14^ 15! 15^ 18!");
+  ck_assert_int_eq(live_at_call, 0); /* cancelled before fn is called */
 }
 END_TEST
 
