@@ -5,15 +5,14 @@
  * trailing})).
  *
  * Emits: with `leading` (the default), the value that arrives when no
- * window is open, at once; fn is then called with it (after it went
- * downstream, as in RxJS) and its duration is the window.  With
- * `trailing`, the newest value seen inside a window is kept and emitted
- * when the window's duration emits, and that value opens the next window;
- * a duration that completes without a value closes its window without a
- * trailing emission (RxJS 7).  Without `leading`, a value arriving when no
- * window is open is kept as the trailing candidate and opens a window (fn
- * is called with it).  A duration that ends while it is being subscribed
- * (of(x), EMPTY) opens no window: every value then passes.
+ * window is open, at once; fn is then called with it and its duration is
+ * the window.  With `trailing`, the newest value seen inside a window is
+ * kept and emitted when the window's duration emits, and that value opens
+ * the next window; a duration that completes without a value closes its
+ * window without a trailing emission (RxJS 7).  Without `leading`, a value
+ * arriving when no window is open is kept as the trailing candidate and
+ * opens a window (fn is called with it).  A duration that ends while it is
+ * being subscribed (of(x), EMPTY) opens no window: every value passes.
  * RxJS difference: asking for neither edge is not possible (edges == 0 is
  * the default, leading); RxJS would emit nothing.
  * Demand: asks upstream for everything (throttle exists to thin out a
@@ -22,6 +21,10 @@
  * overflow policy (default LATEST: held and delivered at the next
  * request), through the timed operators' outbox.
  * Time: none of its own: the durations say when.
+ * Order: with `leading`, fn is called after its value went downstream (so
+ * fn failing still lets that value out first: throttle-014); a window's
+ * duration is cancelled as soon as it emits, before the trailing value
+ * goes out and the next window opens.
  * Completion: at once (a value kept without `trailing` is released),
  * unless `trailing` and a value is kept in an open window: completion
  * then waits for the window's duration: its value sends the kept value
