@@ -855,7 +855,8 @@ typedef enum rill_overflow {
   RILL_OVERFLOW_ERROR        /* on_error(RILL_EOVERFLOW), cancel upstream */
 } rill_overflow_t;
 
-/* Options of interval, debounce, sample, audit and buffer_time. */
+/* Options of interval, debounce, sample and audit (and of their notifier
+ * forms). */
 typedef struct rill_time_opts {
   rill_overflow_t overflow; /* when a value is due without demand */
 } rill_time_opts_t;
@@ -916,6 +917,45 @@ RILL_EXTERN rill_observable_t *rill_sample(rill_observable_t *src,
 RILL_EXTERN rill_observable_t *rill_audit(rill_observable_t *src,
                                           rill_sched_t *s, double window_ms,
                                           const rill_time_opts_t *opts);
+
+/* The notifier forms of debounce, throttle and sample: an observable says
+ * when, instead of a duration (RxJS debounce, throttle and sample).  They
+ * need no scheduler of their own (the observables may be timed).  `fn` is
+ * called with each value (borrowed) and gives its duration observable,
+ * which is subscribed and asked for one value (rill_flat_map_fn's
+ * contract: a negative code, or 0 with no observable, fails the stream).
+ * The source is consumed at its own pace; a value that is due when nothing
+ * is requested follows opts->overflow (NULL: LATEST), as for the timed
+ * forms.  An error of a duration or of the notifier fails the stream.
+ * NULL with errno EINVAL for fn or notifier NULL or a bad policy (the
+ * sources are released). */
+/* debounce_with(fn): a value is emitted when its duration emits a value,
+ * unless a newer value came first (its duration is then cancelled).  A
+ * duration that completes without a value emits nothing: its value waits
+ * for a newer one or for the source's completion, where a pending value
+ * is emitted before on_complete (RxJS 7). */
+RILL_EXTERN rill_observable_t *rill_debounce_with(rill_observable_t *src,
+                                                  rill_flat_map_fn fn,
+                                                  void *ctx,
+                                                  const rill_time_opts_t *opts);
+/* throttle_with(fn): a value opens a window that lasts until its duration
+ * emits or completes; values inside it are ignored.  opts->edges as for
+ * rill_throttle (0: LEADING): LEADING emits the value that opens a
+ * window; TRAILING keeps the newest value of a window and emits it when
+ * the duration emits (not when it only completes), and that value opens
+ * the next window.  Completion waits for a window with a trailing value
+ * (RxJS 7). */
+RILL_EXTERN rill_observable_t *
+rill_throttle_with(rill_observable_t *src, rill_flat_map_fn fn, void *ctx,
+                   const rill_throttle_opts_t *opts);
+/* sample_with(notifier): each value of `notifier` (taken over) emits the
+ * newest value of the source if one arrived since the previous sample.
+ * The notifier completing changes nothing; the source completing ends the
+ * stream, with no final sample (RxJS 7). */
+RILL_EXTERN rill_observable_t *rill_sample_with(rill_observable_t *src,
+                                                rill_observable_t *notifier,
+                                                const rill_time_opts_t *opts);
+
 /* delay(d): each value shifted by `delay_ms`; completion waits until the
  * last delayed value is out (an empty source completes at once); errors
  * pass at once, dropping waiting values (RxJS delay).  Demand passes through,
@@ -944,12 +984,29 @@ RILL_EXTERN rill_observable_t *rill_timeout(rill_observable_t *src,
                                             rill_sched_t *s, double first_ms,
                                             double each_ms,
                                             const rill_timeout_opts_t *opts);
-/* buffer_time(span): every `span_ms` (> 0), emits an array of the values
- * received during the span (possibly empty); at completion the current
- * array is emitted, then on_complete (RxJS bufferTime). */
-RILL_EXTERN rill_observable_t *rill_buffer_time(rill_observable_t *src,
-                                                rill_sched_t *s, double span_ms,
-                                                const rill_time_opts_t *opts);
+/* buffer_time(span, opts): emits arrays of the values received by each
+ * buffer, a buffer being emitted `span_ms` (> 0) after it opened, or as
+ * soon as it holds opts->max_size values (RxJS bufferTime(span,
+ * creationInterval, maxBufferSize)).  Without a creation interval one
+ * buffer is open at a time: the first at subscription, the next as soon as
+ * one is emitted (without max_size: an array every span, possibly empty).
+ * With one, a buffer opens at subscription and every `creation_ms` after
+ * it, whatever is open: buffers overlap when the span is longer, and a
+ * value goes into every open buffer (gaps when it is shorter: a value
+ * arriving with none open is released).  At completion the open buffers
+ * are emitted, oldest first, then on_complete; on error they are dropped.
+ *   overflow     when an array is due with nothing requested (0: LATEST;
+ *                several arrays due at once then keep only the newest)
+ *   creation_ms  0: none; else > 0 (INFINITY: only the first buffer)
+ *   max_size     0: no limit */
+typedef struct rill_buffer_time_opts {
+  rill_overflow_t overflow;
+  double creation_ms;
+  size_t max_size;
+} rill_buffer_time_opts_t;
+RILL_EXTERN rill_observable_t *
+rill_buffer_time(rill_observable_t *src, rill_sched_t *s, double span_ms,
+                 const rill_buffer_time_opts_t *opts);
 
 /* ------------------------------------------------------------------------ */
 /* File descriptors and sockets (on a scheduler with I/O: libev).          */

@@ -3,6 +3,7 @@
  * schedule (timers), with the overflow policy applied when a value is due
  * and nothing is requested. */
 #include "kit/demand.h"
+#include "kit/inner.h"
 
 /* Emit one value.  Demand is taken before the call and given back if a
  * fused filter dropped the value, so a value offered from inside this
@@ -124,12 +125,56 @@ void rill__timed_on_request(struct rill__op *op, int64_t n) {
 void rill__timed_on_cancel(struct rill__op *op) {
   struct rill__timed *t = op->state;
   rill_sched_timer_stop(t->timer);
+  rill__timed_untrigger(t);
 }
 
 void rill__timed_destroy(struct rill__op *op) {
   struct rill__timed *t = op->state;
   rill_sched_timer_free(t->timer);
   t->timer = NULL;
+  rill__timed_untrigger(t);
   rill__timed_drop(t);
   rill__outbox_clear(&t->out);
+}
+
+/* ---- notifier forms -----------------------------------------------------*/
+
+rill_observable_t *rill__timed_select(struct rill__op *op, rill_flat_map_fn fn,
+                                      void *ctx, rill_value_t v) {
+  rill_observable_t *obs = NULL;
+  int rc = fn(ctx, v, &obs);
+  if (rc >= 0 && obs == NULL)
+    rc = RILL_EINVAL; /* a function that says yes must give an observable */
+  if (rc < 0) {
+    rill_observable_free(obs);
+    rill__op_fail_callback(op, rc, "duration function failed");
+    return NULL;
+  }
+  if (rill__op_done(op)) { /* fn cancelled */
+    rill_observable_free(obs);
+    return NULL;
+  }
+  return obs;
+}
+
+void rill__timed_trigger(struct rill__op *op, const struct rill__inner_ops *ops,
+                         int64_t prefetch, rill_observable_t *obs) {
+  struct rill__timed *t = op->state;
+  rill__timed_untrigger(t);
+  struct rill__inner *in = rill__inner_new(ops, op, prefetch);
+  if (in == NULL) {
+    rill_observable_free(obs);
+    rill__op_fail(op, RILL_ENOMEM, NULL);
+    return;
+  }
+  t->trigger = in;
+  rill__inner_subscribe(in, obs); /* may fire or end at once */
+  rill_observable_free(obs);
+}
+
+void rill__timed_untrigger(struct rill__timed *t) {
+  struct rill__inner *in = t->trigger;
+  t->trigger = NULL;
+  if (in != NULL)
+    rill__inner_release(in);
 }

@@ -352,6 +352,64 @@ START_TEST(time_operator_fails_cleanly_at_every_allocation) {
 }
 END_TEST
 
+/* ---- the notifier forms and buffer_time's options (check_notifier.c) ---
+ * The duration functions allocate (a marble timeline per value): a failure
+ * there is the function's RILL_ENOMEM, which fails the stream with it. */
+static int enomem_duration(void *ctx, rill_value_t v, rill_observable_t **out) {
+  (void)v;
+  *out = marble_cold(ctx, "--x");
+  return *out ? 0 : RILL_ENOMEM;
+}
+static rill_observable_t *p_debounce_with(rill_sched_t *s) {
+  return rill_debounce_with(owned(marble_cold(s, busy)), enomem_duration, s,
+                            NULL);
+}
+static rill_observable_t *p_throttle_with(rill_sched_t *s) {
+  return rill_throttle_with(owned(marble_cold(s, busy)), enomem_duration, s,
+                            NULL);
+}
+static rill_observable_t *p_throttle_with_trailing(rill_sched_t *s) {
+  return rill_throttle_with(
+      owned(marble_cold(s, busy)), enomem_duration, s,
+      &(rill_throttle_opts_t){.edges = RILL_THROTTLE_LEADING |
+                                       RILL_THROTTLE_TRAILING});
+}
+static rill_observable_t *p_sample_with(rill_sched_t *s) {
+  rill_observable_t *notifier = marble_cold(s, "--x--x--x--x--x--x--x--x|");
+  if (notifier == NULL)
+    return rill_sample_with(NULL, NULL, NULL); /* EINVAL or ENOMEM */
+  return rill_sample_with(owned(marble_cold(s, busy)), notifier, NULL);
+}
+static rill_observable_t *p_buffer_time_overlapping(rill_sched_t *s) {
+  return rill_buffer_time(
+      owned(marble_cold(s, busy)), s, 5,
+      &(rill_buffer_time_opts_t){.creation_ms = 2, .max_size = 3});
+}
+static rill_observable_t *p_buffer_time_max_size(rill_sched_t *s) {
+  return rill_buffer_time(owned(marble_cold(s, busy)), s, 4,
+                          &(rill_buffer_time_opts_t){.max_size = 2});
+}
+
+static const struct pipeline notifier_pipelines[] = {
+    {"debounce_with", p_debounce_with},
+    {"throttle_with", p_throttle_with},
+    {"throttle_with_trailing", p_throttle_with_trailing},
+    {"sample_with", p_sample_with},
+    {"buffer_time_overlapping", p_buffer_time_overlapping},
+    {"buffer_time_max_size", p_buffer_time_max_size},
+};
+#define NNOTIFIER                                                              \
+  ((int)(sizeof(notifier_pipelines) / sizeof(notifier_pipelines[0])))
+
+START_TEST(notifier_form_fails_cleanly_at_every_allocation) {
+  const struct pipeline *p = &notifier_pipelines[_i];
+  long a = sweep(p->name, p->mk, D_UNBOUNDED);
+  long b = sweep(p->name, p->mk, D_ONE_BY_ONE);
+  long c = sweep(p->name, p->mk, D_LATE);
+  ck_assert_int_gt(a + b + c, 3);
+}
+END_TEST
+
 /* The NULL-notifier guard above must not hide a failed constructor:
  * rill_take_until(NULL, NULL) keeps errno ENOMEM from the failed timer. */
 START_TEST(take_until_null_sources_keep_enomem) {
@@ -486,6 +544,8 @@ Suite *enomem_suite(void) {
   tcase_add_loop_test(tc, time_operator_fails_cleanly_at_every_allocation, 0,
                       NPIPELINES);
   tcase_add_test(tc, take_until_null_sources_keep_enomem);
+  tcase_add_loop_test(tc, notifier_form_fails_cleanly_at_every_allocation, 0,
+                      NNOTIFIER);
   suite_add_tcase(s, tc);
   tc = tcase_create("create");
   tcase_add_test(tc, create_push_with_demand_fails_cleanly_at_every_allocation);

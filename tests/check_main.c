@@ -23,6 +23,7 @@ int main(void) {
   srunner_add_suite(sr, async_demand_suite());
   srunner_add_suite(sr, effects_suite());
   srunner_add_suite(sr, join_suite());
+  srunner_add_suite(sr, notifier_suite());
   srunner_run_all(sr, CK_NORMAL);
   int failed = srunner_ntests_failed(sr);
   srunner_free(sr);

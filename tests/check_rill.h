@@ -22,5 +22,6 @@ Suite *realtime_suite(void);
 Suite *async_demand_suite(void);
 Suite *effects_suite(void);
 Suite *join_suite(void);
+Suite *notifier_suite(void);
 
 #endif

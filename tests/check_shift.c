@@ -671,8 +671,11 @@ END_TEST
 
 /* ==== buffer_time ==========================================================*/
 
+/* buffer_time's options with an overflow policy. */
+#define BT_OVF(policy) (&(rill_buffer_time_opts_t){.overflow = (policy)})
+
 static rill_observable_t *bt(rill_observable_t *src, double span) {
-  return rill_buffer_time(src, vs, span, OVF(RILL_OVERFLOW_LATEST));
+  return rill_buffer_time(src, vs, span, BT_OVF(RILL_OVERFLOW_LATEST));
 }
 
 START_TEST(buffer_time_emits_every_span) {
@@ -726,7 +729,7 @@ END_TEST
 START_TEST(buffer_time_latest_holds_the_newest_array) {
   struct arec r;
   rill_observable_t *o = rill_buffer_time(owned_marble("-1--2--3------"), vs, 3,
-                                          OVF(RILL_OVERFLOW_LATEST));
+                                          BT_OVF(RILL_OVERFLOW_LATEST));
   arec_start(&r, o, 0);
   rill_sched_advance_to(vs, 10); /* [1] at 3, [2] at 6, [3] at 9: newest */
   ck_assert_str_eq(r.text, "");
@@ -746,8 +749,8 @@ END_TEST
 
 START_TEST(buffer_time_latest_completion_waits_for_demand) {
   struct arec r;
-  rill_observable_t *o =
-      rill_buffer_time(owned_marble("-1-2--3|"), vs, 4, OVF(RILL_OVERFLOW_LATEST));
+  rill_observable_t *o = rill_buffer_time(owned_marble("-1-2--3|"), vs, 4,
+                                          BT_OVF(RILL_OVERFLOW_LATEST));
   arec_start(&r, o, 0);
   ck_assert_int_eq(rill_sched_run(vs, 0), 0);
   /* [1,2] at 4 is held, then replaced by the final [3] at 7 */
@@ -763,8 +766,8 @@ END_TEST
 
 START_TEST(buffer_time_drop_and_error_policies) {
   struct arec r;
-  rill_observable_t *o =
-      rill_buffer_time(owned_marble("-1--2--3--|"), vs, 3, OVF(RILL_OVERFLOW_DROP));
+  rill_observable_t *o = rill_buffer_time(owned_marble("-1--2--3--|"), vs, 3,
+                                          BT_OVF(RILL_OVERFLOW_DROP));
   arec_start(&r, o, 1);
   ck_assert_int_eq(rill_sched_run(vs, 0), 0);
   /* [1] at 3 takes the one request, [2], [3] and the final [] are lost */
@@ -772,7 +775,8 @@ START_TEST(buffer_time_drop_and_error_policies) {
   arec_stop(&r);
   rill_observable_free(o);
   ck_assert_owned_balanced();
-  o = rill_buffer_time(owned_marble("-1--2--3--|"), vs, 3, OVF(RILL_OVERFLOW_ERROR));
+  o = rill_buffer_time(owned_marble("-1--2--3--|"), vs, 3,
+                       BT_OVF(RILL_OVERFLOW_ERROR));
   arec_start(&r, o, 1);
   ck_assert_int_eq(rill_sched_run(vs, 0), 0);
   ck_assert_str_eq(r.text, "3:[1] 6:#");
@@ -838,15 +842,17 @@ START_TEST(bad_arguments_give_einval_and_release_sources) {
                                 &(rill_timeout_opts_t){.with = owned_src()}));
     ck_assert_int_eq(errno, EINVAL);
     errno = 0;
-    ck_assert_ptr_null(
-        rill_buffer_time(owned_src(), vs, bad[i], OVF(RILL_OVERFLOW_LATEST)));
+    ck_assert_ptr_null(rill_buffer_time(owned_src(), vs, bad[i],
+                                        BT_OVF(RILL_OVERFLOW_LATEST)));
     ck_assert_int_eq(errno, EINVAL);
   }
   errno = 0;
-  ck_assert_ptr_null(rill_buffer_time(owned_src(), vs, 0, OVF(RILL_OVERFLOW_DROP)));
+  ck_assert_ptr_null(
+      rill_buffer_time(owned_src(), vs, 0, BT_OVF(RILL_OVERFLOW_DROP)));
   ck_assert_int_eq(errno, EINVAL);
   errno = 0;
-  ck_assert_ptr_null(rill_buffer_time(owned_src(), vs, 5, OVF((rill_overflow_t)7)));
+  ck_assert_ptr_null(
+      rill_buffer_time(owned_src(), vs, 5, BT_OVF((rill_overflow_t)7)));
   ck_assert_int_eq(errno, EINVAL);
   errno = 0;
   ck_assert_ptr_null(rill_delay(owned_src(), NULL, 1));
@@ -857,7 +863,7 @@ START_TEST(bad_arguments_give_einval_and_release_sources) {
   ck_assert_int_eq(errno, EINVAL);
   errno = 0;
   ck_assert_ptr_null(
-      rill_buffer_time(owned_src(), NULL, 1, OVF(RILL_OVERFLOW_LATEST)));
+      rill_buffer_time(owned_src(), NULL, 1, BT_OVF(RILL_OVERFLOW_LATEST)));
   ck_assert_int_eq(errno, EINVAL);
   /* a NULL source: EINVAL, and the fallback is released */
   errno = 0;
@@ -868,7 +874,8 @@ START_TEST(bad_arguments_give_einval_and_release_sources) {
   ck_assert_ptr_null(rill_delay(NULL, vs, 1));
   ck_assert_int_eq(errno, EINVAL);
   errno = 0;
-  ck_assert_ptr_null(rill_buffer_time(NULL, vs, 1, OVF(RILL_OVERFLOW_LATEST)));
+  ck_assert_ptr_null(
+      rill_buffer_time(NULL, vs, 1, BT_OVF(RILL_OVERFLOW_LATEST)));
   ck_assert_int_eq(errno, EINVAL);
   ck_assert_int_gt(tl_owned_made, 0);
   ck_assert_owned_balanced();
@@ -901,7 +908,8 @@ static rill_observable_t *enomem_pipeline(int which, rill_sched_t *s) {
                                 &(rill_timeout_opts_t){.with = fallback});
   }
   default:
-    return rill_buffer_time(rill_range(0, 20), s, 1, OVF(RILL_OVERFLOW_LATEST));
+    return rill_buffer_time(rill_range(0, 20), s, 1,
+                            BT_OVF(RILL_OVERFLOW_LATEST));
   }
 }
 

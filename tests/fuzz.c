@@ -2831,8 +2831,11 @@ static rill_observable_t *build_time(struct node *n) {
                         n->b < 0 ? INFINITY : (double)n->b,
                         n->flag ? &t : NULL);
   }
-  case N_BUFFER_TIME:
-    return rill_buffer_time(build(n->kid[0]), s, n->dt, o);
+  case N_BUFFER_TIME: {
+    rill_buffer_time_opts_t b = {.overflow = overflow_of(n->policy)};
+    return rill_buffer_time(build(n->kid[0]), s, n->dt,
+                            n->policy == 0 ? NULL : &b);
+  }
   default:
     errno = EINVAL;
     return NULL;

@@ -886,24 +886,31 @@ static rill_observable_t *p_delay(struct build *b, json_t *args,
   return made(b, rill_delay(src, b->r->s, d), "rill_delay(%g)", d);
 }
 
+/* bufferTime(span, creationInterval, maxBufferSize): null creation is
+ * rill's 0 (none), an Infinity (or 0: RxJS's `|| Infinity`) size its 0. */
 static rill_observable_t *p_buffer_time(struct build *b, json_t *args,
                                         rill_observable_t *src) {
   ARGS;
-  double d, e;
+  double d, creation = 0, size = 0;
   if (!get_num(a0, &d))
     REFUSE("bufferTime argument");
-  for (size_t i = 1; i < n; i++) {
-    json_t *x = json_array_get(args, i);
-    if (is_undef(x))
-      continue;
-    if (i == 2 && get_num(x, &e) && isinf(e) && e > 0)
-      continue; /* maxBufferSize Infinity: no limit, rill's only mode */
-    REFUSE("missing feature: bufferTime(%g, ...) with %s: rill_buffer_time "
-           "has no such parameter",
-           d, i == 1 ? "bufferCreationInterval" : "maxBufferSize");
+  if (n > 1 && !is_undef(a1)) {
+    if (!get_num(a1, &creation))
+      REFUSE("bufferTime creation interval argument");
+    if (creation == 0)
+      REFUSE("bufferTime(%g, 0): a creation interval of 0 (rill's 0 means "
+             "none)",
+             d);
   }
-  return made(b, rill_buffer_time(src, b->r->s, d, NULL),
-              "rill_buffer_time(%g)", d);
+  if (n > 2 && !is_undef(json_array_get(args, 2)) &&
+      !get_num(json_array_get(args, 2), &size))
+    REFUSE("bufferTime maxBufferSize argument");
+  if (isinf(size) || size < 0)
+    size = 0;
+  rill_buffer_time_opts_t opts = {.creation_ms = creation,
+                                  .max_size = (size_t)size};
+  return made(b, rill_buffer_time(src, b->r->s, d, &opts),
+              "rill_buffer_time(%g, %g, %g)", d, creation, size);
 }
 
 static rill_observable_t *p_timeout(struct build *b, json_t *args,
@@ -1202,6 +1209,194 @@ static rill_observable_t *p_switch_map(struct build *b, json_t *args,
   return made(b, rill_switch_map(src, flat_call, f), "rill_switch_map");
 }
 
+/* ---- the notifier forms: debounce, throttle, sample ----------------------
+ *
+ * Their duration selectors are projections (struct flat, flat_call): the
+ * ones mergeMap uses (flat_callback) and these. */
+
+static int pred_never(void *ctx, rill_value_t v) {
+  (void)ctx;
+  (void)v;
+  return 0;
+}
+
+/* () => timer(N, testScheduler) */
+static int f_timer(struct flat *f, rill_value_t v, rill_observable_t **out) {
+  (void)v;
+  *out = rill_timer(f->r->s, f->amount);
+  return 0;
+}
+
+/* () => of(0) */
+static int f_of_zero(struct flat *f, rill_value_t v, rill_observable_t **out) {
+  (void)f;
+  (void)v;
+  *out = rill_just(1, rill_value_int(0));
+  return 0;
+}
+
+static int f_empty(struct flat *f, rill_value_t v, rill_observable_t **out) {
+  (void)f;
+  (void)v;
+  *out = rill_empty();
+  return 0;
+}
+
+static int f_never(struct flat *f, rill_value_t v, rill_observable_t **out) {
+  (void)f;
+  (void)v;
+  *out = rill_never();
+  return 0;
+}
+
+/* cold('---|') built in the closure: completes after its frames, no value
+ * (the runner has no named source for it) */
+static int f_cold_silent(struct flat *f, rill_value_t v,
+                         rill_observable_t **out) {
+  (void)v;
+  *out = rill_filter(rill_timer(f->r->s, f->amount), pred_never, NULL);
+  return 0;
+}
+
+/* selector.shift(), e2[i++]: the sources NAME[0], NAME[1], ... in turn
+ * (NAME in f->names[0]); past the last, JavaScript's undefined is not an
+ * observable */
+static int f_next_source(struct flat *f, rill_value_t v,
+                         rill_observable_t **out) {
+  char name[64];
+  (void)v;
+  snprintf(name, sizeof(name), "%s[%lld]", f->names[0],
+           (long long)f->invoked++);
+  struct source *src = find_source(f->r, name);
+  if (src == NULL)
+    return conf_throw_str("TypeError: not an observable");
+  *out = rill_observable_ref(src->obs);
+  return 0;
+}
+
+/* function selectorFunction(x) {if (x !== 'K') {return selector.shift();}
+ * else {throw 'error';}} (K in f->keys[0]) */
+static int f_next_source_unless(struct flat *f, rill_value_t v,
+                                rill_observable_t **out) {
+  if (is_str(v, f->keys[0]))
+    return conf_throw_str("error");
+  return f_next_source(f, v, out);
+}
+
+/* () => {if (i++ === K) {throw new Error('M');} return SRC;} (K in
+ * f->amount, M in f->keys[0], i from 0) */
+static int f_source_until_throw(struct flat *f, rill_value_t v,
+                                rill_observable_t **out) {
+  if ((double)f->invoked++ == f->amount)
+    return conf_error_code(json_pack("{s:{s:s,s:s}}", "$error", "name", "Error",
+                                     "message", f->keys[0]));
+  return f_source(f, v, out);
+}
+
+/* The closure variable `name` is the number 0. */
+static bool closure_zero(struct build *b, const char *name) {
+  json_t *closure = json_object_get(b->r->kase, "closure");
+  const char *text = json_string_value(json_object_get(closure, name));
+  return text != NULL && strcmp(text, "0") == 0;
+}
+
+/* A duration selector: the patterns above, else a mergeMap projection. */
+static struct flat *duration_callback(struct build *b, json_t *fn) {
+  const char *t = json_string_value(json_object_get(fn, "$function"));
+  struct flat f = {.r = b->r};
+  char name[16], msg[16], dashes[64];
+  int k;
+  if (t == NULL)
+    return flat_callback(b, fn);
+  if (sscanf(t, "() => timer(%lf, testScheduler)%n", &f.amount, &k) == 1 &&
+      t[k] == '\0')
+    f.fn = f_timer;
+  else if (strcmp(t, "() => of(0)") == 0)
+    f.fn = f_of_zero;
+  else if (strcmp(t, "function selectorFunction(x) {return EMPTY;}") == 0)
+    f.fn = f_empty;
+  else if (strcmp(t, "function selectorFunction() {return NEVER;}") == 0)
+    f.fn = f_never;
+  else if (sscanf(t, "function durationSelector() {return cold('%63[-]|');}%n",
+                  dashes, &k) == 1 &&
+           t[k] == '\0') {
+    f.fn = f_cold_silent;
+    f.amount = (double)strlen(dashes);
+  } else if (strcmp(t, "() => selector.shift()") == 0) {
+    f.fn = f_next_source;
+    snprintf(f.names[0], sizeof(f.names[0]), "selector");
+  } else if (strcmp(t, "() => e2[i++]") == 0 && closure_zero(b, "i")) {
+    f.fn = f_next_source;
+    snprintf(f.names[0], sizeof(f.names[0]), "e2");
+  } else if (sscanf(t,
+                    "function selectorFunction(x) {if (x !== '%15[a-z]') "
+                    "{return selector.shift();} else {throw 'error';}}%n",
+                    msg, &k) == 1 &&
+             t[k] == '\0') {
+    f.fn = f_next_source_unless;
+    snprintf(f.names[0], sizeof(f.names[0]), "selector");
+    snprintf(f.keys[0], sizeof(f.keys[0]), "%s", msg);
+  } else if (sscanf(t,
+                    "() => {if (i++ === %lf) {throw new Error('%15[a-z]');} "
+                    "return %15[A-Za-z0-9_];}%n",
+                    &f.amount, msg, name, &k) == 3 &&
+             t[k] == '\0' && closure_zero(b, "i") &&
+             (f.src = find_source(b->r, name)) != NULL) {
+    f.fn = f_source_until_throw;
+    snprintf(f.keys[0], sizeof(f.keys[0]), "%s", msg);
+  } else {
+    return flat_callback(b, fn);
+  }
+  struct flat *p = xcalloc(1, sizeof(*p));
+  *p = f;
+  cb_keep(b->r, &p->cb);
+  return p;
+}
+
+/* debounce(durationSelector) */
+static rill_observable_t *p_debounce(struct build *b, json_t *args,
+                                     rill_observable_t *src) {
+  ARGS;
+  struct flat *f;
+  NEED(f = duration_callback(b, a0));
+  return made(b, rill_debounce_with(src, flat_call, f, NULL),
+              "rill_debounce_with");
+}
+
+/* throttle(durationSelector, {leading, trailing}) */
+static rill_observable_t *p_throttle(struct build *b, json_t *args,
+                                     rill_observable_t *src) {
+  ARGS;
+  struct flat *f;
+  bool leading = true, trailing = false;
+  if (n > 1 && json_is_object(a1)) {
+    json_t *l = json_object_get(a1, "leading");
+    json_t *t = json_object_get(a1, "trailing");
+    if (l)
+      leading = json_is_true(l);
+    if (t)
+      trailing = json_is_true(t);
+  }
+  if (!leading && !trailing)
+    REFUSE("missing feature: throttle with neither edge (rill: 0 edges "
+           "means leading)");
+  NEED(f = duration_callback(b, a0));
+  rill_throttle_opts_t opts = {.edges =
+                                   (leading ? RILL_THROTTLE_LEADING : 0u) |
+                                   (trailing ? RILL_THROTTLE_TRAILING : 0u)};
+  return made(b, rill_throttle_with(src, flat_call, f, &opts),
+              "rill_throttle_with");
+}
+
+/* sample(notifier) */
+static rill_observable_t *p_sample(struct build *b, json_t *args,
+                                   rill_observable_t *src) {
+  ARGS;
+  rill_observable_t *notifier;
+  NEED(notifier = build(b, a0));
+  return made(b, rill_sample_with(src, notifier, NULL), "rill_sample_with");
+}
+
 /* tap and finalize: side effects for chai assertions only. */
 static rill_observable_t *p_side_effect(struct build *b, json_t *args,
                                         rill_observable_t *src) {
@@ -1283,6 +1478,7 @@ static const struct op {
     {"concat", c_concat, p_concat, "rill_concat"},
     {"concatMap", NULL, p_concat_map, "rill_concat_map"},
     {"concatWith", NULL, p_concat, "rill_concat"},
+    {"debounce", NULL, p_debounce, "rill_debounce_with"},
     {"debounceTime", NULL, p_debounce_time, "rill_debounce"},
     {"delay", NULL, p_delay, "rill_delay, rill_delay_until (Date)"},
     {"distinctUntilChanged", NULL, p_distinct,
@@ -1303,6 +1499,7 @@ static const struct op {
     {"raceWith", NULL, p_race_with, "rill_race"},
     {"range", c_range, NULL, "rill_range"},
     {"reduce", NULL, p_reduce, "rill_reduce"},
+    {"sample", NULL, p_sample, "rill_sample_with"},
     {"sampleTime", NULL, p_sample_time, "rill_sample"},
     {"scan", NULL, p_scan, "rill_scan"},
     {"skip", NULL, p_skip, "rill_skip"},
@@ -1312,6 +1509,7 @@ static const struct op {
     {"takeUntil", NULL, p_take_until, "rill_take_until"},
     {"takeWhile", NULL, p_take_while, "rill_take_while"},
     {"tap", NULL, p_side_effect, "(nothing: side effects only)"},
+    {"throttle", NULL, p_throttle, "rill_throttle_with"},
     {"throttleTime", NULL, p_throttle_time, "rill_throttle"},
     {"throwError", c_throw_error, NULL, "rill_error"},
     {"timeout", NULL, p_timeout, "rill_timeout"},

@@ -48,11 +48,17 @@ void rill__outbox_clear(struct rill__outbox *ob);
  * these handlers as they are: requests go to the outbox, cancel stops the
  * timer, destroy frees both (an operator holding more calls it from its
  * own destroy). */
+struct rill__inner;
+struct rill__inner_ops;
 struct rill__timed {
   rill_sched_timer_t *timer;
   struct rill__outbox out;
   rill_value_t pending; /* the operator's newest value (debounce, audit...) */
   bool has_pending;
+  /* The notifier forms (debounce_with, throttle_with, sample_with): the
+   * subscription to the current duration or to the notifier, in place of
+   * the timer (which stays NULL).  See rill__timed_trigger below. */
+  struct rill__inner *trigger;
 };
 /* The overflow policy that `opts` asks for (NULL or DEFAULT: `dflt`), or
  * -1 for a value outside the enum.  Constructors call this. */
@@ -73,7 +79,33 @@ void rill__timed_drop(struct rill__timed *t);
 /* Hand the pending value, if any, to the outbox. */
 void rill__timed_flush(struct rill__op *op);
 void rill__timed_on_request(struct rill__op *op, int64_t n);
+/* Stops the timer and releases the trigger. */
 void rill__timed_on_cancel(struct rill__op *op);
+/* Frees the timer, releases the trigger, the pending and the held value. */
 void rill__timed_destroy(struct rill__op *op);
+
+/* ---- notifier forms: an observable in place of the timer -----------------
+ *
+ * debounce_with, throttle_with and sample_with are their timed operators
+ * with the timer replaced by a subscription (a kit inner) to a duration
+ * observable (one per value, from a rill_flat_map_fn) or to a notifier:
+ * the same state, the same outbox (demand and overflow policy), the same
+ * request, cancel and destroy handlers.  The trigger's signals go to the
+ * `ops` of the operator (owner: the op); a handler ignores an inner that
+ * is no longer `trigger` and calls rill__timed_untrigger() when it ends. */
+/* fn(ctx, v), v borrowed: the duration observable (owned), or NULL when
+ * the stage has failed (fn returned a negative code, or 0 with no
+ * observable: RILL_EINVAL) or fn cancelled it. */
+rill_observable_t *rill__timed_select(struct rill__op *op, rill_flat_map_fn fn,
+                                      void *ctx, rill_value_t v);
+/* Subscribe a new trigger to `obs` (taken over), releasing the previous
+ * one.  `prefetch`: what the inner asks for (1 for a duration, which only
+ * its first value matters; RILL_UNBOUNDED for a notifier).  Out of memory
+ * fails the stage.  The trigger may fire, end, or end the stage before
+ * this returns. */
+void rill__timed_trigger(struct rill__op *op, const struct rill__inner_ops *ops,
+                         int64_t prefetch, rill_observable_t *obs);
+/* Release the trigger, if any: nothing more arrives from it. */
+void rill__timed_untrigger(struct rill__timed *t);
 
 #endif /* RILL_CORE_TIME_H */
