@@ -603,9 +603,13 @@ rill_value_notification(rill_value_t v);
 
 /* catch_error(fn): when the source fails, fn(ctx, err, &next) decides:
  * leave *next NULL and return 0 to pass the error on; store an observable
- * in *next (taken over) to continue with it instead; or return a negative
- * code to fail with that code.  The demand still outstanding carries over
- * to `next`.  `err` is borrowed. */
+ * in *next (taken over) to continue with it instead (its errors are not
+ * caught); return RILL_CATCH_RESUBSCRIBE to subscribe to the source again,
+ * caught again (RxJS's `caught` argument); or return a negative code to
+ * fail with that code (*next, if set, is then released).  The demand
+ * still outstanding carries over.  `err` is borrowed.  fn may cancel the
+ * subscription. */
+#define RILL_CATCH_RESUBSCRIBE 1
 typedef int (*rill_catch_fn)(void *ctx, const rill_error_t *err,
                              rill_observable_t **next);
 RILL_EXTERN rill_observable_t *rill_catch_error(rill_observable_t *src,
