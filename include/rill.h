@@ -645,6 +645,12 @@ typedef double (*rill_random_fn)(void *ctx);
  * negative code (fail with it).  attempt is 1 for the first retry. */
 typedef int (*rill_retry_pred_fn)(void *ctx, const rill_error_t *err,
                                   int64_t attempt);
+/* RxJS retry's delay function, instead of the backoff: store in *out an
+ * observable (taken over) whose first value starts retry `attempt`; if it
+ * completes without a value the stream completes, if it fails the stream
+ * fails with its error.  A negative return fails with that code. */
+typedef int (*rill_retry_notifier_fn)(void *ctx, const rill_error_t *err,
+                                      int64_t attempt, rill_observable_t **out);
 typedef struct rill_retry_opts {
   rill_sched_t *sched;     /* delays run here; NULL: resubscribe at once */
   double initial_ms;       /* first delay (0: none) */
@@ -656,6 +662,9 @@ typedef struct rill_retry_opts {
   rill_retry_pred_fn should_retry; /* NULL: every error is retried */
   void *pred_ctx;
   rill_retry_reset_t reset;
+  rill_retry_notifier_fn notifier; /* NULL: the backoff above; else
+                                      initial_ms must be 0 */
+  void *notifier_ctx;
 } rill_retry_opts_t;
 /* retry(max_retries, opts): resubscribe to the source when it fails, up to
  * max_retries times (RILL_UNBOUNDED: without limit; 0: never), waiting the

@@ -34,16 +34,21 @@
  * error passes on), then opts->should_retry(err, k) (0: the error passes
  * on; negative: fail with that code, message "retry: should_retry
  * (...)"), then the delay.
+ * With opts->notifier (RxJS's delay function) there is no backoff: retry
+ * k waits for the first value of the observable notifier(err, k) returns
+ * (subscribed with a demand of 1, cancelled at that value); its
+ * completion without a value completes the stream, its error fails it.
  * Reset: RILL_RETRY_RESET_ON_VALUE (the default) starts the count and the
  * delay sequence again at every value; RILL_RETRY_RESET_NEVER counts every
  * retry of the subscription.
- * Owns: the source recipe; per subscription, the timer.  A cancel during a
- * delay stops the timer; nothing else is pending then.
+ * Owns: the source recipe; per subscription, the timer or the notifier's
+ * subscription.  A cancel during a delay stops the timer (cancels the
+ * notifier); nothing else is pending then.
  * RxJS differences: the default reset is ON_VALUE, i.e. RxJS's
  * resetOnSuccess: true, whereas RxJS defaults to resetOnSuccess: false
  * (RILL_RETRY_RESET_NEVER): a stream that makes progress between failures
  * keeps being retried, which is what a long-lived connection wants.  The
- * delay is a backoff formula on a scheduler, not a notifier function; a
+ * delay is a backoff formula on a scheduler, or a notifier function; a
  * negative, NaN or (for the multiplier) below-1 number is a bad argument
  * (NULL, errno EINVAL) where RxJS reads a negative delay as none; a delay
  * without a scheduler is EINVAL too. */
@@ -51,6 +56,7 @@
 #include <math.h>
 
 #include "kit/arbiter.h"
+#include "kit/inner.h"
 
 struct retry_args {
   rill_observable_t *src;
@@ -60,12 +66,13 @@ struct retry_args {
 
 struct retry_state {
   struct rill__arbiter arb;
-  rill_sched_timer_t *timer; /* NULL: no delays */
-  int64_t attempt;           /* retries since the last reset */
-  double base;               /* base_k of the next retry (min(cap, ...)) */
-  double prev;               /* the previous delay (DECORRELATED) */
-  uint64_t rng;              /* splitmix64 state */
-  bool started;              /* on_subscribe went downstream */
+  rill_sched_timer_t *timer;    /* NULL: no delays */
+  struct rill__inner *notifier; /* the delay notifier waited for */
+  int64_t attempt;              /* retries since the last reset */
+  double base;                  /* base_k of the next retry (min(cap, ...)) */
+  double prev;                  /* the previous delay (DECORRELATED) */
+  uint64_t rng;                 /* splitmix64 state */
+  bool started;                 /* on_subscribe went downstream */
 };
 
 static _Thread_local uint64_t retry_seeds;
@@ -129,6 +136,71 @@ static void retry_fired(rill_sched_timer_t *t, void *arg) {
     rill__arbiter_switch(op, &st->arb, a->src);
 }
 
+/* ---- the delay notifier (opts->notifier; a kit inner) ---------------------*/
+
+static void retry_notifier_drop(struct retry_state *st) {
+  if (st->notifier != NULL)
+    rill__inner_release(st->notifier);
+  st->notifier = NULL;
+}
+
+static void notifier_next(struct rill__inner *in, rill_value_t v) {
+  struct rill__op *op = in->owner;
+  const struct retry_args *a = op->args;
+  struct retry_state *st = op->state;
+  rill__drop(v);
+  retry_notifier_drop(st);
+  if (!rill__op_done(op))
+    rill__arbiter_switch(op, &st->arb, a->src);
+}
+
+static void notifier_end(struct rill__inner *in, const rill_error_t *err) {
+  struct rill__op *op = in->owner;
+  struct retry_state *st = op->state;
+  rill_error_t copy;
+  if (err != NULL)
+    copy = *err;
+  retry_notifier_drop(st);
+  if (err != NULL)
+    rill__op_error(op, &copy);
+  else
+    rill__op_complete(op);
+}
+
+static const struct rill__inner_ops notifier_ops = {
+    .on_next = notifier_next,
+    .on_end = notifier_end,
+};
+
+/* Ask the user's function for the notifier of retry k and wait for it. */
+static void retry_notify(struct rill__op *op, rill_error_t *err, int64_t k) {
+  const struct retry_args *a = op->args;
+  struct retry_state *st = op->state;
+  rill_observable_t *obs = NULL;
+  int rc = a->o.notifier(a->o.notifier_ctx, err, k, &obs);
+  if (rill__op_done(op)) { /* it cancelled */
+    rill_observable_free(obs);
+    return;
+  }
+  if (rc >= 0 && obs == NULL)
+    rc = RILL_EINVAL;
+  if (rc < 0) {
+    rill_observable_free(obs);
+    rill__op_fail_callback(op, rc, "notifier");
+    return;
+  }
+  st->notifier = rill__inner_new(&notifier_ops, op, 1);
+  if (st->notifier == NULL) {
+    rill_observable_free(obs);
+    rill__op_fail(op, RILL_ENOMEM, NULL);
+    return;
+  }
+  rill__inner_subscribe(st->notifier, obs);
+  rill_observable_free(obs); /* the subscription keeps what it needs */
+}
+
+/* ---- the operator -------------------------------------------------------*/
+
 static int retry_init(struct rill__op *op) {
   const struct retry_args *a = op->args;
   struct retry_state *st = op->state;
@@ -191,6 +263,11 @@ static void retry_on_error(struct rill__op *op, const rill_error_t *err) {
     }
   }
   st->attempt = k;
+  if (a->o.notifier != NULL) {
+    rill_error_t copy = *err;
+    retry_notify(op, &copy, k);
+    return;
+  }
   if (st->timer != NULL) {
     double d = retry_delay(a, st);
     /* 0 * an uncapped base grown to infinity: that base is "never" too */
@@ -209,12 +286,14 @@ static void retry_on_cancel(struct rill__op *op) {
   struct retry_state *st = op->state;
   if (st->timer != NULL)
     rill_sched_timer_stop(st->timer);
+  retry_notifier_drop(st);
 }
 
 static void retry_destroy(struct rill__op *op) {
   struct retry_state *st = op->state;
   rill_sched_timer_free(st->timer);
   st->timer = NULL;
+  retry_notifier_drop(st);
 }
 
 static void retry_args_release(void *args) {
@@ -243,6 +322,7 @@ static bool retry_opts_ok(const rill_retry_opts_t *o) {
   return o->initial_ms >= 0 && o->max_ms >= 0 &&
          (o->multiplier == 0 || o->multiplier >= 1) &&
          (o->initial_ms == 0 || o->sched != NULL) &&
+         (o->initial_ms == 0 || o->notifier == NULL) &&
          o->jitter >= RILL_JITTER_NONE &&
          o->jitter <= RILL_JITTER_DECORRELATED &&
          (o->reset == RILL_RETRY_RESET_ON_VALUE ||
