@@ -748,6 +748,111 @@ START_TEST(retry_a_million_synchronous_failures_in_flat_stack) {
 }
 END_TEST
 
+/* The delay notifier: timer(k) for retries 1 and 2, then `last`. */
+struct notif {
+  int calls;
+  int last; /* 0 empty, 1 error, 2 negative return, 3 NULL out, 4 never */
+  rec_t *cancel;
+};
+
+static int notif_fn(void *ctx, const rill_error_t *err, int64_t k,
+                    rill_observable_t **out) {
+  struct notif *nf = ctx;
+  ck_assert_int_eq(err->code, RILL_EUSER);
+  nf->calls++;
+  if (nf->cancel != NULL) {
+    rec_cancel(nf->cancel);
+    *out = rill_just(1, tl_owned(1));
+    return 0;
+  }
+  if (k <= 2) {
+    *out = rill_timer(vs, (double)k);
+    return 0;
+  }
+  switch (nf->last) {
+  case 0:
+    *out = rill_empty();
+    return 0;
+  case 1:
+    *out = rill_error(RILL_EPROTO, "notifier");
+    return 0;
+  case 2:
+    return RILL_EEOF;
+  case 3:
+    return 0;
+  default:
+    *out = rill_never();
+    return 0;
+  }
+}
+
+START_TEST(retry_notifier_times_each_retry) {
+  /* RxJS retry-017: the notifier's completion completes */
+  struct notif nf = {.last = 0};
+  rill_retry_opts_t opts = {.notifier = notif_fn,
+                            .notifier_ctx = &nf,
+                            .reset = RILL_RETRY_RESET_NEVER};
+  rill_observable_t *o =
+      rill_retry(marble_cold(vs, "---a---b---#"), RILL_UNBOUNDED, &opts);
+  ck_assert_marble(vs, o, 0, "---a---b-------a---b--------a---b---|");
+  ck_assert_int_eq(nf.calls, 3);
+  rill_observable_free(o);
+  /* its error fails the stream; so does a negative return, or no
+   * observable (EINVAL) */
+  const int want[] = {RILL_EPROTO, RILL_EEOF, RILL_EINVAL};
+  for (int last = 1; last <= 3; last++) {
+    nf = (struct notif){.last = last};
+    o = rill_retry(marble_cold(vs, "-a#"), RILL_UNBOUNDED, &opts);
+    marble_result_t r;
+    marble_run(vs, o, 0, &r);
+    ck_assert_marble_result(&r, "-a--a---a#");
+    ck_assert_int_eq(r.error_code, want[last - 1]);
+    rill_observable_free(o);
+  }
+  /* a notifier with an initial delay is ambiguous: EINVAL */
+  opts.sched = vs;
+  opts.initial_ms = 1;
+  errno = 0;
+  ck_assert_ptr_null(rill_retry(rill_never(), 1, &opts));
+  ck_assert_int_eq(errno, EINVAL);
+}
+END_TEST
+
+START_TEST(retry_notifier_cancelled_while_waiting_or_from_inside) {
+  struct notif nf = {.last = 4};
+  rill_retry_opts_t opts = {.notifier = notif_fn,
+                            .notifier_ctx = &nf,
+                            .reset = RILL_RETRY_RESET_NEVER};
+  struct probe p = {
+      .fail_times = INT32_MAX, .fail_values = 1, .code = RILL_EUSER};
+  rill_observable_t *o = rill_retry(probe(&p), RILL_UNBOUNDED, &opts);
+  rec_t r;
+  rec_init(&r);
+  r.request_on_subscribe = RILL_UNBOUNDED;
+  ck_assert_int_eq(rec_subscribe(&r, o), 0);
+  ck_assert_int_eq(rill_sched_active(vs), 1); /* timer(1) */
+  ck_assert_int_eq(rill_sched_run(vs, 100), 0);
+  ck_assert_int_eq(p.subs, 3);
+  ck_assert_int_eq(nf.calls, 3); /* waiting for never() */
+  rec_cancel(&r);
+  ck_assert_int_eq(r.nexts, 3);
+  ck_assert_int_eq(r.terminal, REC_NONE);
+  rec_clear(&r);
+  /* cancelled from inside the notifier function: what it returned is
+   * released */
+  rec_init(&r);
+  r.request_on_subscribe = RILL_UNBOUNDED;
+  nf = (struct notif){.cancel = &r};
+  ck_assert_int_eq(rec_subscribe(&r, o), 0);
+  ck_assert_int_eq(nf.calls, 1);
+  ck_assert_int_eq(r.terminal, REC_NONE);
+  ck_assert_int_eq(rill_sched_active(vs), 0);
+  ck_assert_rec_ok(&r);
+  rec_clear(&r);
+  rill_observable_free(o);
+}
+END_TEST
+
 START_TEST(retry_bad_arguments) {
   struct {
     rill_retry_opts_t o;
@@ -926,6 +1031,8 @@ Suite *recover_suite(void) {
   tcase_add_test(tc, retry_cancel_from_inside_on_next_and_the_predicate);
   tcase_add_test(tc, retry_owned_values_released_once);
   tcase_add_test(tc, retry_a_million_synchronous_failures_in_flat_stack);
+  tcase_add_test(tc, retry_notifier_times_each_retry);
+  tcase_add_test(tc, retry_notifier_cancelled_while_waiting_or_from_inside);
   tcase_add_test(tc, retry_bad_arguments);
   suite_add_tcase(s, tc);
   tc = tcase_create("repeat");
