@@ -33,7 +33,9 @@
  * Decision per error, in this order: the count (max_retries reached: the
  * error passes on), then opts->should_retry(err, k) (0: the error passes
  * on; negative: fail with that code, message "retry: should_retry
- * (...)"), then the delay.
+ * (...)"), then the delay.  Without a predicate every error is retried,
+ * RILL_ENOMEM included (as RxJS retries every error): a pipeline that
+ * must not retry an allocation failure says so in its predicate.
  * With opts->notifier (RxJS's delay function) there is no backoff: retry
  * k waits for the first value of the observable notifier(err, k) returns
  * (subscribed with a demand of 1, cancelled at that value); its

@@ -725,6 +725,30 @@ START_TEST(retry_owned_values_released_once) {
 }
 END_TEST
 
+START_TEST(retry_one_request_per_on_next_never_nests) {
+  /* the source fails from inside the loop that serves a request made in
+   * on_next: the retry subscribes again, and nothing nests */
+  rill_observable_t *parts[2] = {rill_range(0, 2),
+                                 rill_error(RILL_EUSER, "late")};
+  rill_retry_opts_t never = {.reset = RILL_RETRY_RESET_NEVER};
+  rill_observable_t *o = rill_retry(rill_concat(parts, 2), 1000, &never);
+  rec_t r;
+  rec_init(&r);
+  r.store = false;
+  r.request_on_subscribe = 1;
+  r.request_in_next = 1;
+  ck_assert_int_eq(rec_subscribe(&r, o), 0);
+  ck_assert_int_eq(r.nexts, 2002);
+  ck_assert_int_eq(r.terminal, REC_ERROR);
+  ck_assert_int_le(r.max_depth, 1);
+  ck_assert_msg(r.stack_hi - r.stack_lo < 1024,
+                "on_next frames spread over %lu bytes",
+                (unsigned long)(r.stack_hi - r.stack_lo));
+  ck_assert_rec_ok(&r);
+  rill_observable_free(o);
+}
+END_TEST
+
 START_TEST(retry_a_million_synchronous_failures_in_flat_stack) {
   int64_t n = tl_scaled(1000000);
   struct pred pr = {.limit = n};
@@ -1030,6 +1054,7 @@ Suite *recover_suite(void) {
   tcase_add_test(tc, retry_cancel_during_the_delay_stops_the_timer);
   tcase_add_test(tc, retry_cancel_from_inside_on_next_and_the_predicate);
   tcase_add_test(tc, retry_owned_values_released_once);
+  tcase_add_test(tc, retry_one_request_per_on_next_never_nests);
   tcase_add_test(tc, retry_a_million_synchronous_failures_in_flat_stack);
   tcase_add_test(tc, retry_notifier_times_each_retry);
   tcase_add_test(tc, retry_notifier_cancelled_while_waiting_or_from_inside);
