@@ -606,9 +606,13 @@ rill_value_notification(rill_value_t v);
 
 /* catch_error(fn): when the source fails, fn(ctx, err, &next) decides:
  * leave *next NULL and return 0 to pass the error on; store an observable
- * in *next (taken over) to continue with it instead; or return a negative
- * code to fail with that code.  The demand still outstanding carries over
- * to `next`.  `err` is borrowed. */
+ * in *next (taken over) to continue with it instead (its errors are not
+ * caught); return RILL_CATCH_RESUBSCRIBE to subscribe to the source again,
+ * caught again (RxJS's `caught` argument); or return a negative code to
+ * fail with that code (*next, if set, is then released).  The demand
+ * still outstanding carries over.  `err` is borrowed.  fn may cancel the
+ * subscription. */
+#define RILL_CATCH_RESUBSCRIBE 1
 typedef int (*rill_catch_fn)(void *ctx, const rill_error_t *err,
                              rill_observable_t **next);
 RILL_EXTERN rill_observable_t *rill_catch_error(rill_observable_t *src,
@@ -644,6 +648,12 @@ typedef double (*rill_random_fn)(void *ctx);
  * negative code (fail with it).  attempt is 1 for the first retry. */
 typedef int (*rill_retry_pred_fn)(void *ctx, const rill_error_t *err,
                                   int64_t attempt);
+/* RxJS retry's delay function, instead of the backoff: store in *out an
+ * observable (taken over) whose first value starts retry `attempt`; if it
+ * completes without a value the stream completes, if it fails the stream
+ * fails with its error.  A negative return fails with that code. */
+typedef int (*rill_retry_notifier_fn)(void *ctx, const rill_error_t *err,
+                                      int64_t attempt, rill_observable_t **out);
 typedef struct rill_retry_opts {
   rill_sched_t *sched;     /* delays run here; NULL: resubscribe at once */
   double initial_ms;       /* first delay (0: none) */
@@ -655,6 +665,9 @@ typedef struct rill_retry_opts {
   rill_retry_pred_fn should_retry; /* NULL: every error is retried */
   void *pred_ctx;
   rill_retry_reset_t reset;
+  rill_retry_notifier_fn notifier; /* NULL: the backoff above; else
+                                      initial_ms must be 0 */
+  void *notifier_ctx;
 } rill_retry_opts_t;
 /* retry(max_retries, opts): resubscribe to the source when it fails, up to
  * max_retries times (RILL_UNBOUNDED: without limit; 0: never), waiting the

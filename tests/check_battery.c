@@ -322,6 +322,58 @@ static rill_observable_t *f_all_settled(int64_t n, bool owned) {
   return rill_all_settled(src, 3);
 }
 
+/* Recovering (tests/check_recover.c is their own suite).  Only
+ * RILL_EUSER is recovered from, so an injected ENOMEM still ends the
+ * stream with ENOMEM.  retry: a source whose first two subscriptions
+ * fail (generate's init refuses), then gives n and completes. */
+struct flaky {
+  struct counter c;
+  int fails;
+};
+static struct flaky flaky_templates[64];
+static int nflaky;
+static int flaky_init(void *ctx, void **state) {
+  struct flaky *f = ctx;
+  if (f->fails > 0) {
+    f->fails--;
+    return RILL_EUSER;
+  }
+  return counter_init(&f->c, state);
+}
+static int only_euser(void *ctx, const rill_error_t *err, int64_t attempt) {
+  (void)ctx;
+  (void)attempt;
+  return err->code == RILL_EUSER;
+}
+static rill_observable_t *f_retry(int64_t n, bool owned) {
+  struct flaky *f = &flaky_templates[nflaky++ % 64];
+  f->c = (struct counter){.next = 0, .end = n, .owned = owned};
+  f->fails = 2;
+  rill_retry_opts_t opts = {.should_retry = only_euser};
+  return rill_retry(rill_generate(flaky_init, counter_next, counter_fini, f), 5,
+                    &opts);
+}
+/* catch_error: the source fails at once; the selector continues with the
+ * n elements (ctx = n * 2 + owned). */
+static int catch_elems(void *ctx, const rill_error_t *err,
+                       rill_observable_t **next) {
+  int64_t n = (int64_t)(intptr_t)ctx / 2;
+  if (err->code != RILL_EUSER)
+    return 0;
+  *next = elems(n, (intptr_t)ctx % 2);
+  return *next ? 0 : RILL_ENOMEM;
+}
+static rill_observable_t *f_catch_error(int64_t n, bool owned) {
+  return rill_catch_error(rill_error(RILL_EUSER, "first"), catch_elems,
+                          fm_ctx(n, owned));
+}
+/* repeat: a 2-element source n/2 times, or a 1-element one n times. */
+static rill_observable_t *f_repeat(int64_t n, bool owned) {
+  if (n > 0 && n % 2 == 0)
+    return rill_repeat(elems(2, owned), n / 2, NULL, 0);
+  return rill_repeat(elems(1, owned), n, NULL, 0);
+}
+
 /* create: start() pushes n values at once (no demand yet: they queue)
  * and completes; delivered as requested. */
 struct pushed {
@@ -451,6 +503,9 @@ static const struct factory factories[] = {
     {"fork_join", f_fork_join, 1, 0, true, 0},
     {"fork_join_fn", f_fork_join_fn, 1, 0, true, 0},
     {"all_settled", f_all_settled, 1, 1, true, 0},
+    {"retry", f_retry, INT64_MAX, 0, true, 0},
+    {"catch_error", f_catch_error, INT64_MAX, 0, true, 0},
+    {"repeat", f_repeat, 1 << 20, 0, true, 0},
 };
 #define NFACTORIES ((int)(sizeof(factories) / sizeof(factories[0])))
 

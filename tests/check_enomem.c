@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* rill tests: allocation failure at every site, for the time sources and
  * operators the battery does not reach (throttle, debounce, sample, audit,
- * interval, timer, take_until) and for rill_create (issue 7, section 7).
+ * interval, timer, take_until; retry's timer and notifier, repeat's delay,
+ * catch_error's timed continuation) and for rill_create (issue 7, section
+ * 7).
  *
  * Each sweep first runs the pipeline with no failure (the reference), then
  * fails allocation 0, 1, 2, ... in turn, each run on a fresh virtual
@@ -324,6 +326,72 @@ static rill_observable_t *p_take_until_marble(rill_sched_t *s) {
   return rill_take_until(owned(marble_cold(s, busy)), notifier);
 }
 
+/* Recovering (issue 9): the timer and notifier paths of retry and repeat,
+ * and a timed continuation of catch_error.  Only RILL_EUSER is recovered
+ * from, so an injected ENOMEM still ends the stream with ENOMEM. */
+static rill_sched_t *recover_s;
+static int flaky_count;
+
+/* Fails its first two subscriptions, completes the later ones. */
+static void flaky_start(void *ctx, rill_emitter_t *e) {
+  (void)ctx;
+  if (flaky_count++ < 2)
+    rill_emitter_error(e, RILL_EUSER, "flaky");
+  else
+    rill_emitter_complete(e);
+}
+static rill_observable_t *flaky_timed(rill_sched_t *s) {
+  flaky_count = 0;
+  rill_observable_t *parts[2] = {owned(marble_cold(s, "-1-2-|")),
+                                 rill_create(flaky_start, NULL, NULL)};
+  return rill_concat(parts, 2);
+}
+static int only_euser(void *ctx, const rill_error_t *err, int64_t attempt) {
+  (void)ctx;
+  (void)attempt;
+  return err->code == RILL_EUSER;
+}
+static double half_random(void *ctx) {
+  (void)ctx;
+  return 0.5;
+}
+static rill_observable_t *p_retry_backoff(rill_sched_t *s) {
+  rill_retry_opts_t opts = {.sched = s,
+                            .initial_ms = 5,
+                            .jitter = RILL_JITTER_FULL,
+                            .random = half_random,
+                            .should_retry = only_euser};
+  return rill_retry(flaky_timed(s), 3, &opts);
+}
+static int timer_notifier(void *ctx, const rill_error_t *err, int64_t k,
+                          rill_observable_t **out) {
+  (void)ctx;
+  (void)err;
+  *out = rill_timer(recover_s, 3.0 * (double)k);
+  return *out ? 0 : RILL_ENOMEM;
+}
+static rill_observable_t *p_retry_notifier(rill_sched_t *s) {
+  recover_s = s;
+  rill_retry_opts_t opts = {.should_retry = only_euser,
+                            .notifier = timer_notifier};
+  return rill_retry(flaky_timed(s), 3, &opts);
+}
+static rill_observable_t *p_repeat_delay(rill_sched_t *s) {
+  return rill_repeat(owned(marble_cold(s, "-1-2|")), 3, s, 4);
+}
+static int catch_timed(void *ctx, const rill_error_t *err,
+                       rill_observable_t **next) {
+  (void)ctx;
+  if (err->code != RILL_EUSER)
+    return 0;
+  *next = owned(marble_cold(recover_s, "--3-4|"));
+  return *next ? 0 : RILL_ENOMEM;
+}
+static rill_observable_t *p_catch_error(rill_sched_t *s) {
+  recover_s = s;
+  return rill_catch_error(owned(marble_cold(s, "-1-2#")), catch_timed, NULL);
+}
+
 struct pipeline {
   const char *name;
   mk_fn mk;
@@ -340,6 +408,10 @@ static const struct pipeline pipelines[] = {
     {"timer", p_timer},
     {"take_until", p_take_until},
     {"take_until_marble", p_take_until_marble},
+    {"retry_backoff", p_retry_backoff},
+    {"retry_notifier", p_retry_notifier},
+    {"repeat_delay", p_repeat_delay},
+    {"catch_error", p_catch_error},
 };
 #define NPIPELINES ((int)(sizeof(pipelines) / sizeof(pipelines[0])))
 

@@ -23,5 +23,6 @@ Suite *async_demand_suite(void);
 Suite *effects_suite(void);
 Suite *join_suite(void);
 Suite *notifier_suite(void);
+Suite *recover_suite(void);
 
 #endif

@@ -1414,6 +1414,216 @@ static rill_observable_t *p_ignore_elements(struct build *b, json_t *args,
               "rill_filter(() => false)");
 }
 
+/* ---- recovering: catchError and retry (issue 9) --------------------------
+ *
+ * The selectors and delay functions of the cases, translated: each
+ * returns a fresh observable per call (taken over by rill) built from the
+ * case's sources, of(...), timer, EMPTY and throwError. */
+enum {
+  RC_SOURCE,      /* () => src, (err) => src */
+  RC_OF,          /* (err) => of('a', 'b', 'c') */
+  RC_CAUGHT,      /* (err, caught) => {if (retries++ === 2) {throw ...} */
+  RC_TIMER_K,     /* (_err, retryCount) => timer(retryCount) */
+  RC_TIMER_EMPTY, /* ... retryCount <= 2 ? timer(retryCount) : EMPTY */
+  RC_TIMER_ERROR, /* ... : throwError(() => new Error('blah')) */
+  RC_TIMER_THROW, /* ... else {throw new Error('blah');} */
+  RC_TIMER_POW2,  /* (_err, retryCount) => timer(2 ** retryCount) */
+};
+
+struct recover_cb {
+  conf_cb_t cb; /* first: freed with the callbacks */
+  struct runner *r;
+  int kind;
+  struct source *src;
+  char of[8][16];
+  size_t nof;
+  int64_t retries; /* the closure's counter */
+};
+
+/* of('X', 'Y', 'Z'): the quoted strings, into rc->of. */
+static bool recover_parse_of(const char *t, struct recover_cb *rc) {
+  const char *p = strstr(t, "of(");
+  if (p == NULL)
+    return false;
+  for (p += 3; *p != ')' && *p != '\0';) {
+    if (*p != '\'' || rc->nof == 8)
+      return false;
+    size_t k = strcspn(p + 1, "'");
+    if (k >= sizeof(rc->of[0]) || p[1 + k] != '\'')
+      return false;
+    snprintf(rc->of[rc->nof++], sizeof(rc->of[0]), "%.*s", (int)k, p + 1);
+    p += k + 2;
+    p += strspn(p, ", ");
+  }
+  return *p == ')';
+}
+
+static struct recover_cb *recover_callback(struct build *b, json_t *fn) {
+  static const struct {
+    const char *text;
+    int kind;
+  } fixed[] = {
+      {"(err, caught) => {if (retries++ === 2) {throw 'done';} return "
+       "caught;}",
+       RC_CAUGHT},
+      {"(_err, retryCount) => {return timer(retryCount);}", RC_TIMER_K},
+      {"(_err, retryCount) => {return retryCount <= 2 ? timer(retryCount) : "
+       "EMPTY;}",
+       RC_TIMER_EMPTY},
+      {"(_err, retryCount) => {return retryCount <= 2 ? timer(retryCount) : "
+       "throwError(() => new Error('blah'));}",
+       RC_TIMER_ERROR},
+      {"(_err, retryCount) => {if (retryCount <= 2) {return "
+       "timer(retryCount);} else {throw new Error('blah');}}",
+       RC_TIMER_THROW},
+      {"(_err, retryCount) => timer(2 ** retryCount)", RC_TIMER_POW2},
+  };
+  const char *t = json_string_value(json_object_get(fn, "$function"));
+  struct recover_cb rc = {.r = b->r, .kind = -1};
+  char name[64];
+  if (t == NULL) {
+    bfail(b, "callback not translated (not a function)");
+    return NULL;
+  }
+  for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+    if (strcmp(t, fixed[i].text) == 0)
+      rc.kind = fixed[i].kind;
+  if (rc.kind < 0 && (sscanf(t, "() => %63[A-Za-z0-9_]", name) == 1 ||
+                      sscanf(t, "(err) => %63[A-Za-z0-9_]", name) == 1)) {
+    char want[2][128];
+    snprintf(want[0], sizeof(want[0]), "() => %s", name);
+    snprintf(want[1], sizeof(want[1]), "(err) => %s", name);
+    if ((strcmp(t, want[0]) == 0 || strcmp(t, want[1]) == 0) &&
+        (rc.src = find_source(b->r, name)) != NULL)
+      rc.kind = RC_SOURCE;
+  }
+  if (rc.kind < 0 &&
+      (strncmp(t, "() => ", 6) == 0 || strncmp(t, "(err) => ", 9) == 0)) {
+    /* of(...), bare or as {return of(...);} */
+    const char *body = strstr(t, "=> ") + 3;
+    char tail[64];
+    size_t k = strcspn(body, ")");
+    snprintf(tail, sizeof(tail), "%s", body + k);
+    bool braced =
+        strncmp(body, "{return of(", 11) == 0 && strcmp(tail, ");}") == 0;
+    bool bare = strncmp(body, "of(", 3) == 0 && strcmp(tail, ")") == 0;
+    if ((braced || bare) && recover_parse_of(body, &rc))
+      rc.kind = RC_OF;
+  }
+  if (rc.kind < 0) {
+    bfail(b, "callback not translated: %s", t);
+    return NULL;
+  }
+  struct recover_cb *p = xcalloc(1, sizeof(*p));
+  *p = rc;
+  cb_keep(b->r, &p->cb);
+  return p;
+}
+
+static int recover_blah(void) {
+  return conf_error_code(
+      json_pack("{s:{s:s,s:s}}", "$error", "name", "Error", "message", "blah"));
+}
+
+static int rc_catch(void *ctx, const rill_error_t *err,
+                    rill_observable_t **next) {
+  struct recover_cb *rc = ctx;
+  (void)err;
+  switch (rc->kind) {
+  case RC_SOURCE:
+    *next = rill_observable_ref(rc->src->obs);
+    break;
+  case RC_OF: {
+    rill_value_t v[8];
+    for (size_t i = 0; i < rc->nof; i++)
+      v[i] = conf_str(rc->of[i]);
+    *next = rill_from_array(v, rc->nof);
+    break;
+  }
+  default: /* RC_CAUGHT */
+    if (rc->retries++ == 2)
+      return conf_throw_str("done");
+    return RILL_CATCH_RESUBSCRIBE;
+  }
+  return *next != NULL ? 0 : RILL_ENOMEM;
+}
+
+static int rc_notify(void *ctx, const rill_error_t *err, int64_t k,
+                     rill_observable_t **out) {
+  struct recover_cb *rc = ctx;
+  rill_sched_t *s = rc->r->s;
+  (void)err;
+  switch (rc->kind) {
+  case RC_SOURCE:
+    *out = rill_observable_ref(rc->src->obs);
+    break;
+  case RC_TIMER_POW2:
+    *out = rill_timer(s, ldexp(1, (int)k));
+    break;
+  default:
+    if (rc->kind == RC_TIMER_K || k <= 2)
+      *out = rill_timer(s, (double)k);
+    else if (rc->kind == RC_TIMER_EMPTY)
+      *out = rill_empty();
+    else if (rc->kind == RC_TIMER_ERROR)
+      *out = rill_error(recover_blah(), "blah");
+    else
+      return recover_blah();
+    break;
+  }
+  return *out != NULL ? 0 : RILL_ENOMEM;
+}
+
+static rill_observable_t *p_catch_error(struct build *b, json_t *args,
+                                        rill_observable_t *src) {
+  struct recover_cb *rc = recover_callback(b, json_array_get(args, 0));
+  if (rc == NULL || rc->kind > RC_CAUGHT) {
+    rill_observable_free(src);
+    return rc == NULL ? NULL : bfail(b, "catchError selector");
+  }
+  return made(b, rill_catch_error(src, rc_catch, rc), "rill_catch_error");
+}
+
+/* retry(count) or retry({count, delay, resetOnSuccess}); RxJS counts
+ * every retry (rill's RILL_RETRY_RESET_NEVER) unless resetOnSuccess. */
+static rill_observable_t *p_retry(struct build *b, json_t *args,
+                                  rill_observable_t *src) {
+  json_t *a0 = json_array_get(args, 0);
+  rill_retry_opts_t opts = {.reset = RILL_RETRY_RESET_NEVER};
+  double count = INFINITY, delay = 0;
+  json_t *jc = a0, *jd = NULL;
+  if (json_is_object(a0)) {
+    json_t *reset = json_object_get(a0, "resetOnSuccess");
+    if (json_is_true(reset))
+      opts.reset = RILL_RETRY_RESET_ON_VALUE;
+    jc = json_object_get(a0, "count");
+    jd = json_object_get(a0, "delay");
+  }
+  if (!is_undef(jc) && !get_num(jc, &count)) {
+    rill_observable_free(src);
+    return bfail(b, "retry count argument");
+  }
+  if (jd != NULL && is_tag(jd, "$function")) {
+    struct recover_cb *rc = recover_callback(b, jd);
+    if (rc == NULL || (rc->kind < RC_TIMER_K && rc->kind != RC_SOURCE)) {
+      rill_observable_free(src);
+      return rc == NULL ? NULL : bfail(b, "retry delay function");
+    }
+    opts.notifier = rc_notify;
+    opts.notifier_ctx = rc;
+  } else if (jd != NULL && !get_num(jd, &delay)) {
+    rill_observable_free(src);
+    return bfail(b, "retry delay argument");
+  } else if (delay != 0) { /* a constant delay */
+    opts.sched = b->r->s;
+    opts.initial_ms = delay;
+    opts.multiplier = 1;
+  }
+  int64_t max = isinf(count) && count > 0 ? RILL_UNBOUNDED : (int64_t)count;
+  return made(b, rill_retry(src, max, &opts), "rill_retry(%g, delay %g)", count,
+              delay);
+}
+
 #undef ARGS
 #undef NEED
 #undef REFUSE
@@ -1475,6 +1685,7 @@ static const struct op {
     {"auditTime", NULL, p_audit_time, "rill_audit"},
     {"bufferCount", NULL, p_buffer_count, "rill_buffer_count"},
     {"bufferTime", NULL, p_buffer_time, "rill_buffer_time"},
+    {"catchError", NULL, p_catch_error, "rill_catch_error"},
     {"concat", c_concat, p_concat, "rill_concat"},
     {"concatMap", NULL, p_concat_map, "rill_concat_map"},
     {"concatWith", NULL, p_concat, "rill_concat"},
@@ -1499,6 +1710,7 @@ static const struct op {
     {"raceWith", NULL, p_race_with, "rill_race"},
     {"range", c_range, NULL, "rill_range"},
     {"reduce", NULL, p_reduce, "rill_reduce"},
+    {"retry", NULL, p_retry, "rill_retry"},
     {"sample", NULL, p_sample, "rill_sample_with"},
     {"sampleTime", NULL, p_sample_time, "rill_sample"},
     {"scan", NULL, p_scan, "rill_scan"},

@@ -33,8 +33,18 @@
  *        processed: a source that reads ahead of demand makes the held
  *        buffers, and this process's RSS, grow.  Peak RSS growth and peak
  *        held bytes are both reported; /proc unreadable is a failure.
+ *   RETRY N/10 synchronous retries (1M by default) of a source failing
+ *        inside its own subscribe (rill_error) through retry with no
+ *        delay and a should_retry predicate that stops after N/10; time
+ *        per retry, allocations per retry, and the stack: the lowest
+ *        frame of the predicate (run from inside the failing source's
+ *        subscribe) over the run against the first attempt's.  floor: a
+ *        loop calling a failing function and the predicate through
+ *        pointers (for scale; no ratio target).
  * Targets: W1 <= 1.5x, W1b <= 2x, W2 <= 3x, W5 <= 3x (at most 8
  * allocations per inner subscription), W3t/W3d <= 1.5x the floor;
+ * RETRY: the stack does not grow (0 bytes deeper than the first attempt)
+ * and no allocation per retry;
  * FD >= 0.9x the raw throughput; SLOW RSS growth <= 4 MiB and never more
  * held than requested; 0 allocations per element.  Every target prints
  * its measured value, the target and met/MISSED; the exit status is 1 if
@@ -637,6 +647,50 @@ static double slow_rill(size_t total, struct slow *s, long *growth_kib) {
   return s->bytes == total && !s->failed ? (double)total / (t1 - t0) : -1;
 }
 
+/* ---- RETRY: a million synchronous retries --------------------------------*/
+static int64_t retry_limit;
+static uintptr_t retry_first_sp, retry_lowest_sp;
+
+static int retry_pred(void *ctx, const rill_error_t *err, int64_t attempt) {
+  (void)ctx;
+  (void)err;
+  volatile char here;
+  uintptr_t sp = (uintptr_t)&here;
+  if (attempt == 1)
+    retry_first_sp = retry_lowest_sp = sp;
+  if (sp < retry_lowest_sp)
+    retry_lowest_sp = sp;
+  return attempt <= retry_limit;
+}
+
+static int64_t rill_retry_w(int64_t n) {
+  retry_limit = n;
+  rill_retry_opts_t opts = {.should_retry = retry_pred};
+  rill_observable_t *p =
+      rill_retry(rill_error(RILL_EUSER, "down"), RILL_UNBOUNDED, &opts);
+  rill_values_t got = {0};
+  int rc = rill_observable_collect(p, &got, NULL);
+  rill_values_clear(&got);
+  rill_observable_free(p);
+  return rc == RILL_EUSER ? n : -1;
+}
+
+static int floor_fail(void) {
+  return RILL_EUSER;
+}
+static int (*volatile floor_fail_ptr)(void) = floor_fail;
+static int (*volatile floor_pred_ptr)(void *, const rill_error_t *,
+                                      int64_t) = retry_pred;
+
+static int64_t floor_retry(int64_t n) {
+  retry_limit = n;
+  rill_error_t err = {.code = RILL_EUSER};
+  int64_t k = 0;
+  while (floor_fail_ptr() < 0 && floor_pred_ptr(NULL, &err, k + 1))
+    k++;
+  return k;
+}
+
 /* ---- harness ------------------------------------------------------------*/
 static int runs = 7;
 
@@ -889,6 +943,27 @@ int main(int argc, char **argv) {
   ok &= check_eq(&s5[1], &s5[0]) & check_eq(&s5[2], &s5[0]);
   ok &= report_w5(&s5[1], &s5[0]);
   ok &= report_w5(&s5[2], &s5[0]);
+
+  /* RETRY: N/10 synchronous retries. */
+  struct series sr[] = {
+      {.name = "a failing call and a predicate",
+       .fn = floor_retry,
+       .n = n / 10},
+      {.name = "RETRY retry(error)", .fn = rill_retry_w, .n = n / 10},
+  };
+  measure_all(sr, 2);
+  printf("RETRY floor (%lld retries; ns/elem is per retry):\n",
+         (long long)sr[0].n);
+  report(&sr[0], &sr[0], 0);
+  printf("RETRY rill:\n");
+  ok &= check_eq(&sr[1], &sr[0]);
+  ok &= report(&sr[1], &sr[0], 0);
+  long deeper = (long)(retry_first_sp - retry_lowest_sp);
+  int flat = deeper <= 0;
+  ok &= flat;
+  printf("  stack: lowest predicate frame %ld bytes below the first "
+         "attempt's  target 0: %s\n",
+         deeper, flat ? "met" : "MISSED");
 
   /* W3: time operators on libev, 1M values in 10 bursts. */
   bench_loop = ev_loop_new(EVFLAG_AUTO);

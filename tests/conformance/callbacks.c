@@ -103,6 +103,13 @@ static int m_throw_too_bad(void *c, rill_value_t x, rill_value_t *out) {
   (void)out;
   return conf_throw_str("too bad");
 }
+static int m_throw_bad_on_c(void *c, rill_value_t x, rill_value_t *out) {
+  (void)c;
+  if (is_str(x, "c"))
+    return conf_throw_str("bad");
+  *out = rill_value_retain(x);
+  return 0;
+}
 /* function (x, index) {expect(this).to.equal(foo); return parseInt(x) +
  * foo.value + index * 10;} with thisArg foo: `this` is the thisArg. */
 static int m_this_value(void *c, rill_value_t x, rill_value_t *out) {
@@ -354,6 +361,7 @@ static const conf_cb_entry_t table[] = {
     MAP("function identity(x) {return x;}", m_identity),
     MAP("(x) => x", m_identity),
     MAP("(x) => +x * +x", m_square),
+    MAP("(n) => {if (n === 'c') {throw 'bad';} return n;}", m_throw_bad_on_c),
     PRED("() => {return false;}", p_false),
     PRED("() => {return true;}", p_true),
     PRED("() => false", p_false),
