@@ -568,6 +568,78 @@ START_TEST(on_state_may_call_through_the_breaker_and_free_it) {
 }
 END_TEST
 
+/* With no pipeline left, the user's reference is the last: freeing it
+ * from on_state, run by the breaker's own timer, frees the timer from
+ * inside its callback -- and the scheduler can go. */
+static void free_on_half_open(void *ctx, rill_breaker_state_t from,
+                              rill_breaker_state_t to) {
+  rill_breaker_t **bp = ctx;
+  (void)from;
+  if (to == RILL_BREAKER_HALF_OPEN) {
+    rill_breaker_free(*bp);
+    *bp = NULL;
+  }
+}
+
+START_TEST(the_last_reference_may_go_from_on_state_in_the_timer) {
+  rill_sched_t *s = rill_sched_virtual_new();
+  rill_breaker_t *b = NULL;
+  b = rill_breaker_new(s, &(rill_breaker_opts_t){.consecutive_failures = 1,
+                                                 .open_ms = 5,
+                                                 .on_state = free_on_half_open,
+                                                 .ctx = &b});
+  rill_observable_t *bad =
+      rill_circuit_breaker(rill_error(RILL_EUSER, NULL), b);
+  struct call c;
+  call_run(&c, s, bad);
+  rill_observable_free(bad); /* only the user's reference is left */
+  ck_assert_int_eq(rill_sched_active(s), 1);
+  ck_assert_int_eq(rill_sched_run(s, 0), 0);
+  ck_assert_ptr_null(b);
+  ck_assert_int_eq(rill_sched_free(s), 0);
+}
+END_TEST
+
+/* The outcome is recorded before the signal goes downstream: a subscriber
+ * that tries again from its on_error (what retry() does) finds the breaker
+ * already open. */
+struct again {
+  rill_observable_t *obs;
+  rill_sched_t *s;
+  struct call second;
+  int errors;
+};
+
+static void again_subscribe(void *ctx, rill_subscription_t *sub) {
+  (void)ctx;
+  rill_subscription_request(sub, 1);
+}
+
+static void again_error(void *ctx, const rill_error_t *err) {
+  struct again *a = ctx;
+  (void)err;
+  if (a->errors++ == 0)
+    ck_assert_int_eq(call_start(&a->second, a->s, a->obs, 0), 0);
+}
+
+START_TEST(the_outcome_is_recorded_before_the_error_goes_downstream) {
+  rill_sched_t *s = rill_sched_virtual_new();
+  rill_breaker_t *b = rill_breaker_new(
+      s, &(rill_breaker_opts_t){.consecutive_failures = 1, .open_ms = 5});
+  struct again a = {.s = s};
+  a.obs = rill_circuit_breaker(rill_error(RILL_EUSER, NULL), b);
+  rill_breaker_free(b);
+  static const rill_subscriber_t sub = {.on_subscribe = again_subscribe,
+                                        .on_error = again_error};
+  ck_assert_int_eq(rill_observable_subscribe(a.obs, &sub, &a, NULL), 0);
+  ck_assert_int_eq(a.errors, 1);
+  ck_assert_call_error(&a.second, RILL_EBREAKER_OPEN);
+  call_end(&a.second);
+  rill_observable_free(a.obs);
+  ck_assert_int_eq(rill_sched_free(s), 0);
+}
+END_TEST
+
 START_TEST(a_cancelled_call_is_neither_success_nor_failure) {
   rill_sched_t *s = rill_sched_virtual_new();
   struct watch w;
@@ -955,6 +1027,55 @@ START_TEST(cancel_while_waiting_leaves_the_queue) {
   ck_assert_double_eq(c[1].t_end, 15);
   call_end(&c[1]);
   ck_assert_int_eq(j.started, 2);
+  ck_assert_lstats(l, 0, 0, 0);
+  rill_observable_free(p);
+  rill_limiter_free(l);
+  ck_assert_int_eq(rill_sched_free(s), 0);
+}
+END_TEST
+
+/* A waiter cancelled from a callback, in the very dispatch that frees a
+ * permit, leaves the queue there and then: the permit goes past it. */
+struct canceller {
+  struct call c; /* first: the call_* callbacks see a struct call */
+  struct call *victim;
+  const rill_limiter_t *l;
+  rill_limiter_stats_t seen;
+};
+
+static void canceller_complete(void *ctx) {
+  struct canceller *k = ctx;
+  call_on_complete(&k->c);
+  rill_subscription_cancel(k->victim->h);
+  rill_limiter_stats(k->l, &k->seen);
+}
+
+START_TEST(a_waiter_cancelled_from_a_callback_never_starts) {
+  rill_sched_t *s = rill_sched_virtual_new();
+  struct jobs j = {.s = s, .d = 10};
+  rill_limiter_t *l = rill_limiter_new(1, 0);
+  rill_observable_t *p = rill_limit(job_source(&j), l);
+  static const rill_subscriber_t sub = {.on_subscribe = call_on_subscribe,
+                                        .on_next = call_on_next,
+                                        .on_error = call_on_error,
+                                        .on_complete = canceller_complete};
+  struct canceller a = {.c = {.s = s}, .l = l};
+  struct call b, c;
+  ck_assert_int_eq(rill_observable_subscribe(p, &sub, &a, &a.c.h), 0);
+  ck_assert_int_eq(call_start(&b, s, p, 0), 0);
+  ck_assert_int_eq(call_start(&c, s, p, 0), 0);
+  a.victim = &b;
+  ck_assert_int_eq(rill_sched_run(s, 0), 0);
+  /* inside A's on_complete: B has left, A still holds its permit */
+  ck_assert_int_eq(a.seen.waiting, 1);
+  ck_assert_int_eq(a.seen.in_use, 1);
+  ck_assert_int_eq(j.started, 2); /* A and C: B's source never ran */
+  ck_assert_int_eq(b.terminals, 0);
+  ck_assert_int_eq(c.terminal, REC_COMPLETE);
+  ck_assert_double_eq(c.t_end, 20);
+  call_end(&a.c);
+  call_end(&b);
+  call_end(&c);
   ck_assert_lstats(l, 0, 0, 0);
   rill_observable_free(p);
   rill_limiter_free(l);
@@ -1405,6 +1526,8 @@ Suite *breaker_suite(void) {
   tcase_add_test(tc, two_pipelines_share_one_breaker);
   tcase_add_test(tc, freeing_the_breaker_while_a_pipeline_uses_it_is_fine);
   tcase_add_test(tc, on_state_may_call_through_the_breaker_and_free_it);
+  tcase_add_test(tc, the_last_reference_may_go_from_on_state_in_the_timer);
+  tcase_add_test(tc, the_outcome_is_recorded_before_the_error_goes_downstream);
   tcase_add_test(tc, a_cancelled_call_is_neither_success_nor_failure);
   tcase_add_test(tc, breaker_arguments_are_checked);
   tcase_add_test(tc, breaker_releases_owned_values_once_on_every_path);
@@ -1416,6 +1539,7 @@ Suite *breaker_suite(void) {
   tcase_add_test(tc, waiters_get_their_permit_in_fifo_order);
   tcase_add_test(tc, a_full_queue_fails_at_once);
   tcase_add_test(tc, cancel_while_waiting_leaves_the_queue);
+  tcase_add_test(tc, a_waiter_cancelled_from_a_callback_never_starts);
   tcase_add_test(tc, an_error_returns_the_permit);
   tcase_add_test(tc, demand_requested_while_waiting_is_carried_over);
   tcase_add_test(
