@@ -435,6 +435,82 @@ START_TEST(a_call_from_before_the_trip_failing_later_changes_nothing) {
 }
 END_TEST
 
+/* A call that arrives at the very instant OPEN ends, from a timer that
+ * fires before the breaker's own (started earlier, due at the same time),
+ * is admitted as a trial: the admission makes the move itself. */
+START_TEST(a_call_at_the_instant_open_ends_is_a_trial) {
+  rill_sched_t *s = rill_sched_virtual_new();
+  struct watch w;
+  rill_breaker_t *b = watched(
+      s, &w, (rill_breaker_opts_t){.consecutive_failures = 1, .open_ms = 10});
+  rill_observable_t *parts[2] = {
+      rill_timer(s, 10),
+      rill_circuit_breaker(rill_just(1, rill_value_int(5)), b)};
+  rill_observable_t *later = rill_concat(parts, 2);
+  rill_observable_t *bad =
+      rill_circuit_breaker(rill_error(RILL_EUSER, NULL), b);
+  struct call c, t;
+  ck_assert_int_eq(call_start(&t, s, later, 0), 0); /* its timer first */
+  call_run(&c, s, bad);
+  assert_trans(&w, 0, 0, C, O);
+  ck_assert_int_eq(rill_sched_run(s, 0), 0);
+  ck_assert_int_eq(t.terminal, REC_COMPLETE);
+  ck_assert_int_eq(t.nexts, 2);
+  ck_assert_int_eq(t.v[1], 5);
+  ck_assert_int_eq(w.n, 3);
+  assert_trans(&w, 1, 10, O, H);
+  assert_trans(&w, 2, 10, H, C);
+  ck_assert_bstats(b, 2, 1, 1, 0, 3);
+  call_end(&t);
+  rill_observable_free(later);
+  rill_observable_free(bad);
+  rill_breaker_free(b);
+  ck_assert_int_eq(rill_sched_free(s), 0);
+}
+END_TEST
+
+/* Without its timer (its allocation failed at the trip), the breaker still
+ * half-opens: at the next state query or admission once the time has come
+ * (so on_state runs then, not at the instant). */
+START_TEST(without_its_timer_the_breaker_half_opens_at_the_next_look) {
+  bool seen = false;
+  for (long k = 0; k < 64 && !seen; k++) {
+    tl_alloc_install();
+    rill_sched_t *s = rill_sched_virtual_new();
+    struct watch w;
+    rill_breaker_t *b = watched(
+        s, &w, (rill_breaker_opts_t){.consecutive_failures = 1, .open_ms = 10});
+    rill_observable_t *bad =
+        rill_circuit_breaker(rill_error(RILL_EUSER, NULL), b);
+    ck_assert_ptr_nonnull(bad);
+    struct call c;
+    tl_alloc_index = 0;
+    tl_fail_at = k;
+    int rc = call_start(&c, s, bad, 0);
+    tl_fail_at = -1;
+    if (rc == 0 && c.terminal == REC_ERROR && c.err.code == RILL_EUSER &&
+        rill_sched_active(s) == 0) {
+      /* the failure counted, the breaker opened, no timer was armed */
+      seen = true;
+      assert_trans(&w, 0, 0, C, O);
+      ck_assert_int_eq(rill_sched_advance_to(s, 13), 0);
+      ck_assert_int_eq(w.n, 1);
+      ck_assert_int_eq(rill_breaker_state(b), H);
+      assert_trans(&w, 1, 13, O, H);
+    }
+    if (rc == 0)
+      call_end(&c);
+    rill_observable_free(bad);
+    rill_breaker_free(b);
+    ck_assert_int_eq(rill_sched_free(s), 0);
+    long live = tl_live;
+    tl_alloc_uninstall();
+    ck_assert_int_eq(live, 0);
+  }
+  ck_assert(seen);
+}
+END_TEST
+
 START_TEST(a_timeout_inside_the_breaker_is_a_failure) {
   rill_sched_t *s = rill_sched_virtual_new();
   struct watch w;
@@ -1522,6 +1598,8 @@ Suite *breaker_suite(void) {
   tcase_add_test(
       tc, a_failed_trial_reopens_at_once_and_late_outcomes_steer_nothing);
   tcase_add_test(tc, a_call_from_before_the_trip_failing_later_changes_nothing);
+  tcase_add_test(tc, a_call_at_the_instant_open_ends_is_a_trial);
+  tcase_add_test(tc, without_its_timer_the_breaker_half_opens_at_the_next_look);
   tcase_add_test(tc, a_timeout_inside_the_breaker_is_a_failure);
   tcase_add_test(tc, two_pipelines_share_one_breaker);
   tcase_add_test(tc, freeing_the_breaker_while_a_pipeline_uses_it_is_fine);
