@@ -4,9 +4,12 @@
  * operator; the model is Resilience4j's CircuitBreaker and its Reactor
  * operator (CircuitBreakerOperator / CircuitBreakerSubscriber).
  *
- * Admission: at subscription, before src is touched.  An admitted call
- * subscribes to src and steps out of the way: requests, values and cancel
- * pass through 1:1 (no demand of its own, no queue).  A rejected one gets
+ * Admission: at subscription, before src is touched and before
+ * on_subscribe goes downstream (so a subscriber that cancels inside
+ * on_subscribe makes an admitted call that is cancelled).  An admitted
+ * call subscribes to src and steps out of the way: on_subscribe comes from
+ * src, and requests, values and cancel pass through 1:1 (no demand of its
+ * own, no queue).  A rejected one gets
  * on_subscribe then on_error(RILL_EBREAKER_OPEN, stage "circuit_breaker"),
  * whose message says when the breaker half-opens ("open; half-open at
  * 31000 ms (in 1000 ms)", scheduler time) or that every half-open trial is

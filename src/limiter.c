@@ -8,13 +8,15 @@
  * head cost O(1) and never allocate.
  *
  * Handing permits out is a loop, not a recursion: a permit that comes back
- * while the loop is on the stack (a granted subscription whose source ends
- * inside its own subscribe, or whose subscriber cancels there) only counts
- * as free, and the loop already running gives it to the next waiter.  So a
- * million synchronous subscriptions queued behind one permit run one after
- * another with a flat stack, and a permit never changes hands inside the
- * grant of another.  Outside the loop, the queue is empty or every permit
- * is in use; a newcomer waits whenever someone is already waiting (FIFO). */
+ * while the loop is on the stack only counts as free, and the loop already
+ * running gives it to the next waiter.  limit() returns a permit when its
+ * stage is released, at the end of the outermost rill call (the reap
+ * list, itself a loop), so a million synchronous subscriptions queued
+ * behind one permit run one after another with a flat stack; the guard
+ * keeps any other caller flat too, and a permit never changes hands inside
+ * the grant of another.  Outside the loop, the queue is empty or every
+ * permit is in use; a newcomer waits whenever someone is already waiting
+ * (FIFO). */
 #include <errno.h>
 
 #include "rill-internal.h"
