@@ -732,52 +732,77 @@ typedef enum rill_breaker_state {
   RILL_BREAKER_HALF_OPEN
 } rill_breaker_state_t;
 typedef struct rill_breaker_opts {
-  int64_t consecutive_failures; /* open after this many in a row; 0: 5 */
+  int64_t consecutive_failures; /* open after this many in a row; 0: 5
+                                   (INT64_MAX: the rate rule alone) */
   int64_t window;               /* sliding window of the last W calls;
                                    0: no failure-rate rule */
   int64_t min_calls;            /* calls needed before the rate counts;
-                                   0: window */
+                                   0: window (more than window: EINVAL) */
   double failure_rate;          /* open at this rate (0..1]; 0: 0.5 */
-  double open_ms;               /* cool-down while OPEN; 0: 30000 */
+  double open_ms;               /* cool-down while OPEN; 0: 30000
+                                   (INFINITY: open for good) */
   int64_t half_open_trials;     /* trial calls while HALF_OPEN; 0: 1 */
+  /* Runs after every transition, when it happens (OPEN -> HALF_OPEN by a
+   * timer on the scheduler, at the instant).  It may make calls through
+   * the breaker (they see the new state; a further transition calls it
+   * again, nested) and may free the breaker. */
   void (*on_state)(void *ctx, rill_breaker_state_t from,
                    rill_breaker_state_t to);
   void *ctx;
 } rill_breaker_opts_t;
+/* calls: admitted (CLOSED, and HALF_OPEN trials); successes, failures:
+ * their outcomes (a cancelled call is neither); rejections: calls failed
+ * with RILL_EBREAKER_OPEN; transitions: state changes. */
 typedef struct rill_breaker_stats {
   uint64_t calls, successes, failures, rejections, transitions;
 } rill_breaker_stats_t;
-/* NULL with errno EINVAL/ENOMEM.  The clock is `s`'s. */
+/* NULL with errno EINVAL/ENOMEM.  The clock is `s`'s, and `s` must
+ * outlive the breaker: its OPEN timer (made at the first trip, not keeping
+ * ev_run alive) lives there until the breaker goes. */
 RILL_EXTERN rill_breaker_t *rill_breaker_new(rill_sched_t *s,
                                              const rill_breaker_opts_t *opts);
+/* Drop your reference (NULL-safe); pipelines made with it keep theirs. */
 RILL_EXTERN void rill_breaker_free(rill_breaker_t *b);
+/* The current state (an OPEN breaker whose time is up moves to HALF_OPEN
+ * here if its timer has not yet fired). */
 RILL_EXTERN rill_breaker_state_t rill_breaker_state(rill_breaker_t *b);
 RILL_EXTERN void rill_breaker_stats(const rill_breaker_t *b,
                                     rill_breaker_stats_t *out);
-/* circuit_breaker(b): each subscription is a call through `b`.  CLOSED and
- * admitted HALF_OPEN trials subscribe to src; its completion is a success,
- * its error a failure (a timeout is an error); a cancel is neither.  OPEN
- * (or HALF_OPEN with every trial taken) fails the subscription at once with
- * RILL_EBREAKER_OPEN. */
+/* circuit_breaker(b): each subscription is a call through `b` (which is
+ * not taken over: the observable takes a reference).  CLOSED and admitted
+ * HALF_OPEN trials subscribe to src; its completion is a success, its
+ * error a failure (a timeout is an error), recorded before the signal
+ * goes downstream; a cancel is neither.  OPEN (or HALF_OPEN with every
+ * trial taken) fails the subscription at once with RILL_EBREAKER_OPEN,
+ * without subscribing to src; the message says when it half-opens.
+ * HALF_OPEN closes when every trial succeeded, reopens at the first
+ * failure.  operators/circuit_breaker.c compares it with Resilience4j. */
 RILL_EXTERN rill_observable_t *rill_circuit_breaker(rill_observable_t *src,
                                                     rill_breaker_t *b);
 
 typedef struct rill_limiter_s rill_limiter_t;
 typedef struct rill_limiter_stats {
   size_t in_use, waiting;
-  uint64_t rejected;
+  uint64_t rejected; /* subscriptions failed with RILL_ELIMIT_FULL */
 } rill_limiter_stats_t;
 /* permits >= 1 (1: a mutex); max_waiting bounds the FIFO of waiting
- * subscriptions (0: 1024).  NULL with errno EINVAL/ENOMEM. */
+ * subscriptions (0: 1024; SIZE_MAX: no bound).  NULL with errno
+ * EINVAL/ENOMEM. */
 RILL_EXTERN rill_limiter_t *rill_limiter_new(size_t permits,
                                              size_t max_waiting);
+/* Drop your reference (NULL-safe); pipelines made with it keep theirs. */
 RILL_EXTERN void rill_limiter_free(rill_limiter_t *l);
 RILL_EXTERN void rill_limiter_stats(const rill_limiter_t *l,
                                     rill_limiter_stats_t *out);
-/* limit(l): subscribe to src only once a permit of `l` is free; the permit
- * returns when src terminates or the subscription is cancelled.  Waiting
- * subscriptions queue FIFO; a full queue fails with RILL_ELIMIT_FULL;
- * cancelling while waiting leaves the queue. */
+/* limit(l): subscribe to src only once a permit of `l` is free (l is not
+ * taken over: the observable takes a reference).  The permit returns when
+ * src terminates or the subscription is cancelled, once the outermost
+ * rill call on the stack has returned (src has unwound: the next holder
+ * never overlaps it).  Waiting subscriptions queue FIFO; a full queue
+ * fails with RILL_ELIMIT_FULL; cancelling while waiting leaves the queue.
+ * Demand requested while waiting is asked of src once subscribed.  A
+ * million synchronous subscriptions queued behind a permit run with a
+ * flat stack. */
 RILL_EXTERN rill_observable_t *rill_limit(rill_observable_t *src,
                                           rill_limiter_t *l);
 

@@ -11,6 +11,7 @@
  *   core/accumulate.h  scan/reduce's fold
  *   core/time.h        scheduler object, outbox, timed operators
  *   core/fd.h          a caller's fd, fd-readiness sources
+ *   core/shared.h      objects shared by pipelines: breaker, limiter
  * This umbrella includes them all, for files that use several. */
 #ifndef RILL_INTERNAL_H
 #define RILL_INTERNAL_H
@@ -23,5 +24,6 @@
 #include "core/accumulate.h"
 #include "core/time.h"
 #include "core/fd.h"
+#include "core/shared.h"
 
 #endif /* RILL_INTERNAL_H */

@@ -448,6 +448,24 @@ static rill_observable_t *f_dematerialize(int64_t n, bool owned) {
   return rill_dematerialize(rill_materialize(elems(n, owned)));
 }
 
+/* circuit_breaker with a fresh breaker (never advanced, never tripped:
+ * the battery's sources complete), and limit with a fresh limiter; the
+ * recipe keeps the object after the factory drops its reference.  The
+ * breaker's clock is made once, in battery_suite(). */
+static rill_sched_t *battery_sched;
+static rill_observable_t *f_circuit_breaker(int64_t n, bool owned) {
+  rill_breaker_t *b = rill_breaker_new(battery_sched, NULL);
+  rill_observable_t *o = rill_circuit_breaker(elems(n, owned), b);
+  rill_breaker_free(b);
+  return o;
+}
+static rill_observable_t *f_limit(int64_t n, bool owned) {
+  rill_limiter_t *l = rill_limiter_new(1, 0);
+  rill_observable_t *o = rill_limit(elems(n, owned), l);
+  rill_limiter_free(l);
+  return o;
+}
+
 struct factory {
   const char *name;
   rill_observable_t *(*make)(int64_t n, bool owned);
@@ -506,6 +524,8 @@ static const struct factory factories[] = {
     {"retry", f_retry, INT64_MAX, 0, true, 0},
     {"catch_error", f_catch_error, INT64_MAX, 0, true, 0},
     {"repeat", f_repeat, 1 << 20, 0, true, 0},
+    {"circuit_breaker", f_circuit_breaker, INT64_MAX, 0, true, 0},
+    {"limit", f_limit, INT64_MAX, 0, true, 0},
 };
 #define NFACTORIES ((int)(sizeof(factories) / sizeof(factories[0])))
 
@@ -985,6 +1005,7 @@ START_TEST(error_source_fails_without_request_through_every_operator) {
 END_TEST
 
 Suite *battery_suite(void) {
+  battery_sched = rill_sched_virtual_new();
   Suite *s = suite_create("battery");
   TCase *tc = tcase_create("demand");
   tcase_add_loop_test(tc, request_one_at_a_time_gives_exactly_n_then_complete,

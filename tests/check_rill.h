@@ -24,5 +24,6 @@ Suite *effects_suite(void);
 Suite *join_suite(void);
 Suite *notifier_suite(void);
 Suite *recover_suite(void);
+Suite *breaker_suite(void);
 
 #endif
