@@ -21,6 +21,7 @@ int main(void) {
   srunner_add_suite(sr, enomem_suite());
   srunner_add_suite(sr, realtime_suite());
   srunner_add_suite(sr, async_demand_suite());
+  srunner_add_suite(sr, combine_suite());
   srunner_run_all(sr, CK_NORMAL);
   int failed = srunner_ntests_failed(sr);
   srunner_free(sr);

@@ -20,5 +20,6 @@ Suite *kit_suite(void);
 Suite *enomem_suite(void);
 Suite *realtime_suite(void);
 Suite *async_demand_suite(void);
+Suite *combine_suite(void);
 
 #endif

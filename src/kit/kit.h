@@ -17,7 +17,8 @@
  *             holds, exactly once
  *   inner.h   an operator-owned subscription to another observable, with
  *             its own queue, done flag, cancel, and prefetch-and-refill-by-
- *             half demand
+ *             half demand; and one inner per source of a list (zip,
+ *             combine_latest, with_latest_from)
  *
  * Termination in one place is the generic operator's: rill__op_complete()
  * and rill__op_error() deliver the terminal once, cancel the upstream and
