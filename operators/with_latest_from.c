@@ -204,6 +204,15 @@ static void wlf_on_complete(struct rill__op *op) {
   rill__op_complete(op);
 }
 
+/* An other that failed before on_subscribe went down ends the stream
+ * right after it: src must not be asked for anything meanwhile (a
+ * synchronous src could complete first and so lose the error). */
+static void wlf_on_request(struct rill__op *op, int64_t n) {
+  struct wlf_state *st = op->state;
+  if (!st->failed)
+    rill__op_request_up(op, n);
+}
+
 static void wlf_on_cancel(struct rill__op *op) {
   wlf_release_all(op);
 }
@@ -230,6 +239,7 @@ static const struct rill__op_ops wlf_ops = {
     .on_next = wlf_on_next,
     .on_error = wlf_on_error,
     .on_complete = wlf_on_complete,
+    .on_request = wlf_on_request,
     .on_cancel = wlf_on_cancel,
     .destroy = wlf_destroy,
     .args_release = wlf_args_release,

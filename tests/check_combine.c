@@ -1038,6 +1038,16 @@ START_TEST(with_latest_from_other_failing_at_once) {
   ck_assert_int_eq(src->requested, 0);
   ck_assert_rec_ok(&r);
   rill_observable_free(w);
+  /* a synchronous src, asked for nothing, cannot complete first */
+  others[0] = rill_error(RILL_EUSER, "at once");
+  w = rill_with_latest_from(rill_range(0, 3), others, 1, NULL, NULL);
+  rec_init(&r);
+  r.request_on_subscribe = RILL_UNBOUNDED;
+  ck_assert_int_eq(rec_subscribe(&r, w), 0);
+  ck_assert_int_eq(r.terminal, REC_ERROR);
+  ck_assert_int_eq(r.err.code, RILL_EUSER);
+  ck_assert_rec_ok(&r);
+  rill_observable_free(w);
 }
 END_TEST
 
