@@ -336,8 +336,7 @@ static rill_observable_t *f_combine_latest(int64_t n, bool owned) {
 }
 /* A one-value source first: each element combines with it. */
 static rill_observable_t *f_combine_latest2(int64_t n, bool owned) {
-  rill_observable_t *src[2] = {rill_just(1, elem(100, owned)),
-                               elems(n, owned)};
+  rill_observable_t *src[2] = {rill_just(1, elem(100, owned)), elems(n, owned)};
   return rill_combine_latest(src, 2, cb_last, NULL);
 }
 static rill_observable_t *f_with_latest_from(int64_t n, bool owned) {
@@ -345,8 +344,7 @@ static rill_observable_t *f_with_latest_from(int64_t n, bool owned) {
   return rill_with_latest_from(elems(n, owned), other, 1, cb_first, NULL);
 }
 static rill_observable_t *f_with_latest_from_arrays(int64_t n, bool owned) {
-  rill_observable_t *other[2] = {rill_just(1, elem(7, owned)),
-                                 elems(2, owned)};
+  rill_observable_t *other[2] = {rill_just(1, elem(7, owned)), elems(2, owned)};
   return rill_with_latest_from(elems(n, owned), other, 2, NULL, NULL);
 }
 
