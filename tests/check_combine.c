@@ -989,6 +989,8 @@ START_TEST(with_latest_from_asks_src_again_for_each_dropped_value) {
   ck_assert_int_eq(rec_int(&r, 2), 38);
   ck_assert_int_eq(src->requested, 3);
   ck_assert_rec_ok(&r);
+  rec_cancel(&r);
+  ck_assert(po.ended);
   rec_clear(&r);
   rill_observable_free(w);
 }
@@ -1162,6 +1164,14 @@ START_TEST(null_arguments_give_null_and_release_the_sources) {
 }
 END_TEST
 
+/* Every test starts from a clean slate (the suite also runs unforked,
+ * under valgrind). */
+static void combine_setup(void) {
+  fc_reset();
+  spies_reset();
+  tl_owned_reset();
+}
+
 Suite *combine_suite(void) {
   Suite *s = suite_create("combine");
   TCase *tc = tcase_create("zip");
@@ -1182,6 +1192,7 @@ Suite *combine_suite(void) {
   tcase_add_test(tc, zip_cancel_from_inside_on_next);
   tcase_add_test(tc, zip_of_synchronous_sources_runs_in_a_flat_stack);
   tcase_add_test(tc, zip_of_scalars_allocates_nothing_per_output);
+  tcase_add_checked_fixture(tc, combine_setup, NULL);
   suite_add_tcase(s, tc);
   tc = tcase_create("combine_latest");
   tcase_set_timeout(tc, 120);
@@ -1193,6 +1204,7 @@ Suite *combine_suite(void) {
   tcase_add_test(tc, combine_latest_releases_the_latest_values_on_every_path);
   tcase_add_test(tc, combine_latest_function_failure_and_cancel_inside_it);
   tcase_add_test(tc, combine_latest_of_synchronous_sources);
+  tcase_add_checked_fixture(tc, combine_setup, NULL);
   suite_add_tcase(s, tc);
   tc = tcase_create("with_latest_from");
   tcase_add_test(tc, with_latest_from_drops_values_until_every_other_has_one);
@@ -1201,9 +1213,11 @@ Suite *combine_suite(void) {
   tcase_add_test(tc, with_latest_from_other_failing_at_once);
   tcase_add_test(tc, with_latest_from_owned_values_failure_and_cancels);
   tcase_add_test(tc, with_latest_from_no_other_combines_each_value_alone);
+  tcase_add_checked_fixture(tc, combine_setup, NULL);
   suite_add_tcase(s, tc);
   tc = tcase_create("arguments");
   tcase_add_test(tc, null_arguments_give_null_and_release_the_sources);
+  tcase_add_checked_fixture(tc, combine_setup, NULL);
   suite_add_tcase(s, tc);
   return s;
 }
