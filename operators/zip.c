@@ -151,10 +151,9 @@ static RILL__ALWAYS_INLINE bool zip_combine_emit(struct rill__op *op) {
     rill__drop(out);
     return false;
   }
-  if (st->demand != RILL_UNBOUNDED)
-    st->demand--;
-  if (!rill__emit(op->down, out) && st->demand != RILL_UNBOUNDED)
-    st->demand++;
+  /* Emitted only inside the drain bracket, and the terminal goes out only
+   * from zip_pass: no emission bracket is needed (kit/demand.h). */
+  rill__demand_emit_drained(op, &st->demand, out);
   if (RILL__UNLIKELY(st->stopped))
     return false;
   if (++st->taken == ZIP_REFILL)

@@ -458,6 +458,8 @@ struct err_probe {
   int code;
   long released_at_error;
   int64_t nexts;
+  const struct spy *watch; /* a sibling: how it had ended by then */
+  int watch_how_at_error;
 };
 static void ep_subscribe(void *ctx, rill_subscription_t *s) {
   struct err_probe *p = ctx;
@@ -474,6 +476,8 @@ static void ep_error(void *ctx, const rill_error_t *err) {
   p->terminal = REC_ERROR;
   p->code = err->code;
   p->released_at_error = tl_owned_released;
+  if (p->watch != NULL)
+    p->watch_how_at_error = p->watch->how;
 }
 static void ep_complete(void *ctx) {
   struct err_probe *p = ctx;
@@ -486,17 +490,19 @@ static const rill_subscriber_t err_probe_sub = {
     .on_complete = ep_complete,
 };
 
-/* The values zip holds when a sibling fails are released at once. */
+/* The values zip holds when a sibling fails are released at once, and
+ * the siblings cancelled, before the error goes downstream. */
 START_TEST(zip_error_releases_every_value_it_holds) {
   rill_sched_t *s = rill_sched_virtual_new();
   tl_owned_reset();
   spies_reset();
-  struct spy *b;
+  struct spy *a, *b;
   static const int64_t x[3] = {1, 2, 3};
-  rill_observable_t *src[2] = {owned_array(x, 3),
+  rill_observable_t *parts[2] = {owned_array(x, 3), rill_never()};
+  rill_observable_t *src[2] = {spy(s, rill_concat(parts, 2), &a),
                                spy(s, marble_cold(s, "---#"), &b)};
   rill_observable_t *z = rill_zip(src, 2, NULL, NULL);
-  struct err_probe p = {0};
+  struct err_probe p = {.watch = a};
   ck_assert_int_eq(rill_observable_subscribe(z, &err_probe_sub, &p, NULL), 0);
   ck_assert_int_eq(rill_sched_advance_to(s, 2), 0);
   ck_assert_int_eq(tl_owned_released, 0); /* queued in zip */
@@ -505,6 +511,8 @@ START_TEST(zip_error_releases_every_value_it_holds) {
   ck_assert_int_eq(p.code, RILL_EUSER);
   ck_assert_int_eq(p.nexts, 0);
   ck_assert_int_eq(p.released_at_error, 3);
+  ck_assert_int_eq(p.watch_how_at_error, SPY_CANCELLED);
+  ck_assert_spy(a, SPY_CANCELLED, 3);
   ck_assert_spy(b, SPY_FAILED, 3);
   rill_observable_free(z);
   ck_assert_owned_balanced();
@@ -820,14 +828,18 @@ START_TEST(combine_latest_releases_the_latest_values_on_every_path) {
   fc_reset();
   static const int64_t x[3] = {1, 2, 3};
   /* x's three values arrive first: 1 and 2 are replaced (released) */
-  rill_observable_t *src[2] = {owned_array(x, 3), marble_cold(s, "--#")};
+  struct spy *a;
+  rill_observable_t *parts[2] = {owned_array(x, 3), rill_never()};
+  rill_observable_t *src[2] = {spy(s, rill_concat(parts, 2), &a),
+                               marble_cold(s, "--#")};
   rill_observable_t *c = rill_combine_latest(src, 2, fn_digits, NULL);
-  struct err_probe p = {0};
+  struct err_probe p = {.watch = a};
   ck_assert_int_eq(rill_observable_subscribe(c, &err_probe_sub, &p, NULL), 0);
   ck_assert_int_eq(tl_owned_released, 2);
   ck_assert_int_eq(rill_sched_run(s, 100), 0);
   ck_assert_int_eq(p.terminal, REC_ERROR);
   ck_assert_int_eq(p.released_at_error, 3);
+  ck_assert_int_eq(p.watch_how_at_error, SPY_CANCELLED);
   rill_observable_free(c);
   ck_assert_owned_balanced();
 

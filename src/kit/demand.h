@@ -41,9 +41,9 @@ static inline bool rill__demand_emit(struct rill__op *op, int64_t *requested,
  * loop delivers the terminal after the emission returns), so the emission
  * bracket of rill__op_deliver has nothing to hold back and its call is
  * saved on the hot path. */
-static inline bool rill__demand_emit_drained(struct rill__op *op,
-                                             int64_t *requested,
-                                             rill_value_t v) {
+static RILL__ALWAYS_INLINE bool rill__demand_emit_drained(struct rill__op *op,
+                                                          int64_t *requested,
+                                                          rill_value_t v) {
   if (*requested != RILL_UNBOUNDED)
     (*requested)--;
   bool consumed = rill__emit(op->down, v);
