@@ -339,9 +339,10 @@ static int owned_sum(void *ctx, const rill_value_t *v, size_t n,
   return out->kind == RILL_KIND_NONE ? RILL_ENOMEM : 0;
 }
 static rill_observable_t *p_combining(rill_sched_t *s, int which, bool arrays) {
-  rill_observable_t *src[3] = {owned(marble_cold(s, "-1-2--3-4|")),
-                               owned(marble_cold(s, "--5-6-7---8|")),
-                               owned(marble_cold(s, "9-------|"))};
+  /* no two sources signal in the same frame */
+  rill_observable_t *src[3] = {owned(marble_cold(s, "-1--2--3--4|")),
+                               owned(marble_cold(s, "--5--6--7|")),
+                               owned(marble_cold(s, "9--8--7--6--|"))};
   rill_combine_fn fn = arrays ? NULL : owned_sum;
   if (which == 0)
     return rill_zip(src, 3, fn, NULL);
