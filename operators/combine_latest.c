@@ -34,7 +34,12 @@
  * Owns: the sources (with the recipe); per subscription, the inners and
  * the latest value of each source, released when replaced and when the
  * stream ends.  fn borrows the n latest values (in source order); with fn
- * NULL each output is an array holding a reference to each of them. */
+ * NULL each output is an array holding a reference to each of them.
+ * Deviations: RxJS asks its sources for everything and emits every
+ * combination at once; rill backpressures its sources one value at a time
+ * and, without downstream demand, coalesces (with demand the output is
+ * RxJS's).  No dictionary form (combineLatest({a, b}) emits objects): the
+ * values come in source order. */
 #include <errno.h>
 
 #include "kit/kit.h"

@@ -21,7 +21,7 @@
  * while it is subscribed (before on_subscribe went downstream) fails the
  * stream right after on_subscribe, without asking src for anything.
  * n == 0: no other to wait for, every src value is combined alone (RxJava;
- * RxJS's withLatestFrom() with no input never emits).
+ * RxJS's withLatestFrom() with no input never emits: a deviation).
  * Owns: the other sources (with the recipe); per subscription, their
  * inners and latest values (released when replaced and when the stream
  * ends).  fn borrows src's value and the latest values, in that order;

@@ -29,7 +29,17 @@
  * queues are allocated once; a queue grows to its bound and stays).
  * Re-entrancy (rule 1.3): one drain loop emits; a value that completes a
  * row while nothing drains goes out at once inside the drain bracket,
- * without being queued (the fast path). */
+ * without being queued (the fast path).  The terminal goes out only from
+ * the drain loop, never during an emission, so emissions skip the
+ * operator's emission bracket (rill__demand_emit_drained).
+ * Cost: each inner's node delivers straight to zip_value (the kit's
+ * inner_on_next is bypassed: its checks are made on the slow path), so a
+ * value that joins its queue is one store.  zip(range, range) with a sum
+ * costs about 200 instructions per output (bench W6), against 18 for a
+ * loop calling the same function: each output takes two values, each a
+ * source's loop step and a call into zip.
+ * Deviations: none in what is emitted and when (RxJS's conformance cases
+ * pass); RxJS's zip buffers without bound, rill's by 128 per source. */
 #include <errno.h>
 
 #include "kit/kit.h"
