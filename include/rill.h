@@ -816,17 +816,38 @@ RILL_EXTERN rill_observable_t *rill_limit(rill_observable_t *src,
  * returns a scalar allocates nothing per output.                          */
 typedef int (*rill_combine_fn)(void *ctx, const rill_value_t *values,
                                size_t n, rill_value_t *out);
-/* zip: the k-th output combines the k-th value of every source. */
+/* zip: the k-th output combines the k-th value of every source (RxJS zip,
+ * zipWith).  Demand: never beyond downstream's; each source is asked for
+ * 128 values ahead (RxJava's bufferSize) and refilled by halves, so its
+ * queue holds at most 128.  Completes as soon as a source has completed
+ * with nothing queued (the others are cancelled), with or without demand;
+ * n == 0 completes at once (RxJS zip([])).  The first error cancels every
+ * source and releases every queued value.  With fn NULL the values move
+ * into the array; fn borrows them and zip releases them after it. */
 RILL_EXTERN rill_observable_t *rill_zip(rill_observable_t *const *sources,
                                         size_t n, rill_combine_fn fn,
                                         void *ctx);
 /* combineLatest: once every source has a value, each new value combines
- * with the latest of the others. */
+ * with the latest of the others (RxJS combineLatest, combineLatestWith).
+ * Demand: each source is asked for one value at a time.  A combination
+ * that is due without downstream demand is held, and a newer value of
+ * another source replaces its part of it (latest wins: the older
+ * combination is never emitted, nothing queues); the next request emits
+ * it.  With demand, every value gives one combination, as in RxJS.
+ * Completes when every source has completed, after a held combination has
+ * gone out: one that completes without a value does not end the stream
+ * early (RxJS 7).  n == 0 completes at once.  The latest values are
+ * released when replaced and when the stream ends; fn borrows them, an
+ * array holds references. */
 RILL_EXTERN rill_observable_t *
 rill_combine_latest(rill_observable_t *const *sources, size_t n,
                     rill_combine_fn fn, void *ctx);
 /* withLatestFrom: each value of src combines with the latest of `others`
- * (src's value first); values before every other has one are dropped. */
+ * (src's value first); values before every other has one are released
+ * unused, and src is asked for one more each time.  The others are
+ * subscribed first and asked for everything; downstream's demand goes to
+ * src.  Completes with src; an error of any source ends the stream.
+ * n == 0: each value of src alone (RxJava). */
 RILL_EXTERN rill_observable_t *
 rill_with_latest_from(rill_observable_t *src, rill_observable_t *const *others,
                       size_t n, rill_combine_fn fn, void *ctx);

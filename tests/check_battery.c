@@ -466,6 +466,49 @@ static rill_observable_t *f_limit(int64_t n, bool owned) {
   return o;
 }
 
+/* Combining sources (their own suite is tests/check_combine.c).  fn keeps
+ * one of the values it borrows; the others are released by the operator. */
+static int cb_first(void *ctx, const rill_value_t *v, size_t n,
+                    rill_value_t *out) {
+  (void)ctx;
+  (void)n;
+  *out = rill_value_retain(v[0]);
+  return 0;
+}
+static int cb_last(void *ctx, const rill_value_t *v, size_t n,
+                   rill_value_t *out) {
+  (void)ctx;
+  *out = rill_value_retain(v[n - 1]);
+  return 0;
+}
+/* zip: n elements beside a range that outlasts them. */
+static rill_observable_t *f_zip(int64_t n, bool owned) {
+  rill_observable_t *src[2] = {elems(n, owned), rill_range(0, INT64_MAX / 2)};
+  return rill_zip(src, 2, cb_first, NULL);
+}
+/* zip without a function: arrays (owned or not, the array is). */
+static rill_observable_t *f_zip_arrays(int64_t n, bool owned) {
+  rill_observable_t *src[2] = {elems(n + 3, owned), elems(n, owned)};
+  return rill_zip(src, 2, NULL, NULL);
+}
+static rill_observable_t *f_combine_latest(int64_t n, bool owned) {
+  rill_observable_t *src[1] = {elems(n, owned)};
+  return rill_combine_latest(src, 1, cb_first, NULL);
+}
+/* A one-value source first: each element combines with it. */
+static rill_observable_t *f_combine_latest2(int64_t n, bool owned) {
+  rill_observable_t *src[2] = {rill_just(1, elem(100, owned)), elems(n, owned)};
+  return rill_combine_latest(src, 2, cb_last, NULL);
+}
+static rill_observable_t *f_with_latest_from(int64_t n, bool owned) {
+  rill_observable_t *other[1] = {rill_just(1, elem(7, owned))};
+  return rill_with_latest_from(elems(n, owned), other, 1, cb_first, NULL);
+}
+static rill_observable_t *f_with_latest_from_arrays(int64_t n, bool owned) {
+  rill_observable_t *other[2] = {rill_just(1, elem(7, owned)), elems(2, owned)};
+  return rill_with_latest_from(elems(n, owned), other, 2, NULL, NULL);
+}
+
 struct factory {
   const char *name;
   rill_observable_t *(*make)(int64_t n, bool owned);
@@ -526,6 +569,13 @@ static const struct factory factories[] = {
     {"repeat", f_repeat, 1 << 20, 0, true, 0},
     {"circuit_breaker", f_circuit_breaker, INT64_MAX, 0, true, 0},
     {"limit", f_limit, INT64_MAX, 0, true, 0},
+    {"zip", f_zip, INT64_MAX / 4, 0, true, 0},
+    {"zip_arrays", f_zip_arrays, INT64_MAX / 4, 0, true, 0},
+    {"combine_latest", f_combine_latest, INT64_MAX, 0, true, 0},
+    {"combine_latest2", f_combine_latest2, INT64_MAX, 0, true, 0},
+    {"with_latest_from", f_with_latest_from, INT64_MAX, 0, true, 0},
+    {"with_latest_from_arrays", f_with_latest_from_arrays, INT64_MAX, 0, true,
+     0},
 };
 #define NFACTORIES ((int)(sizeof(factories) / sizeof(factories[0])))
 

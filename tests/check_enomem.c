@@ -2,8 +2,9 @@
 /* rill tests: allocation failure at every site, for the time sources and
  * operators the battery does not reach (throttle, debounce, sample, audit,
  * interval, timer, take_until; retry's timer and notifier, repeat's delay,
- * catch_error's timed continuation) and for rill_create (issue 7, section
- * 7).
+ * catch_error's timed continuation), for rill_create (issue 7, section 7),
+ * and for the combining operators over timed sources (zip, combine_latest,
+ * with_latest_from).
  *
  * Each sweep first runs the pipeline with no failure (the reference), then
  * fails allocation 0, 1, 2, ... in turn, each run on a fresh virtual
@@ -392,6 +393,49 @@ static rill_observable_t *p_catch_error(rill_sched_t *s) {
   return rill_catch_error(owned(marble_cold(s, "-1-2#")), catch_timed, NULL);
 }
 
+/* Combining sources (tests/check_combine.c): timed sources of owned
+ * values, combined into an owned value (a failed box is RILL_ENOMEM) or
+ * into arrays. */
+static int owned_sum(void *ctx, const rill_value_t *v, size_t n,
+                     rill_value_t *out) {
+  (void)ctx;
+  int64_t x = 0;
+  for (size_t i = 0; i < n; i++)
+    x = x * 10 + tl_owned_int(v[i]);
+  *out = tl_owned(x);
+  return out->kind == RILL_KIND_NONE ? RILL_ENOMEM : 0;
+}
+static rill_observable_t *p_combining(rill_sched_t *s, int which, bool arrays) {
+  /* no two sources signal in the same frame */
+  rill_observable_t *src[3] = {owned(marble_cold(s, "-1--2--3--4|")),
+                               owned(marble_cold(s, "--5--6--7|")),
+                               owned(marble_cold(s, "9--8--7--6--|"))};
+  rill_combine_fn fn = arrays ? NULL : owned_sum;
+  if (which == 0)
+    return rill_zip(src, 3, fn, NULL);
+  if (which == 1)
+    return rill_combine_latest(src, 3, fn, NULL);
+  return rill_with_latest_from(src[0], src + 1, 2, fn, NULL);
+}
+static rill_observable_t *p_zip(rill_sched_t *s) {
+  return p_combining(s, 0, false);
+}
+static rill_observable_t *p_zip_arrays(rill_sched_t *s) {
+  return p_combining(s, 0, true);
+}
+static rill_observable_t *p_combine_latest(rill_sched_t *s) {
+  return p_combining(s, 1, false);
+}
+static rill_observable_t *p_combine_latest_arrays(rill_sched_t *s) {
+  return p_combining(s, 1, true);
+}
+static rill_observable_t *p_with_latest_from(rill_sched_t *s) {
+  return p_combining(s, 2, false);
+}
+static rill_observable_t *p_with_latest_from_arrays(rill_sched_t *s) {
+  return p_combining(s, 2, true);
+}
+
 struct pipeline {
   const char *name;
   mk_fn mk;
@@ -412,6 +456,12 @@ static const struct pipeline pipelines[] = {
     {"retry_notifier", p_retry_notifier},
     {"repeat_delay", p_repeat_delay},
     {"catch_error", p_catch_error},
+    {"zip", p_zip},
+    {"zip_arrays", p_zip_arrays},
+    {"combine_latest", p_combine_latest},
+    {"combine_latest_arrays", p_combine_latest_arrays},
+    {"with_latest_from", p_with_latest_from},
+    {"with_latest_from_arrays", p_with_latest_from_arrays},
 };
 #define NPIPELINES ((int)(sizeof(pipelines) / sizeof(pipelines[0])))
 

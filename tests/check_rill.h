@@ -25,5 +25,6 @@ Suite *join_suite(void);
 Suite *notifier_suite(void);
 Suite *recover_suite(void);
 Suite *breaker_suite(void);
+Suite *combine_suite(void);
 
 #endif

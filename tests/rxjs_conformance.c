@@ -1624,6 +1624,193 @@ static rill_observable_t *p_retry(struct build *b, json_t *args,
               delay);
 }
 
+/* ---- combining sources (zip, zipWith, combineLatest, combineLatestWith)
+ *
+ * RxJS's argument rules: a trailing function is the result selector
+ * (rill's combining function; none gives arrays); the static forms and
+ * combineLatest's operator forms take a single array argument as the list
+ * of sources (argsOrArgArray), while zip's operator forms (zip(...)
+ * deprecated, zipWith) pass every argument as an input, a plain array
+ * being from(array).  combineLatest({a: x, ...}) (a dictionary of
+ * sources, emitting objects) has no rill form. */
+
+/* The result selectors of the data set, by text. */
+static int k_add(void *ctx, const rill_value_t *v, size_t n,
+                 rill_value_t *out) { /* x + y (+ z), left to right */
+  (void)ctx;
+  rill_value_t acc = v[0];
+  for (size_t i = 1; i < n; i++)
+    acc = js_add(acc, v[i]);
+  *out = rill_value_retain(acc);
+  return 0;
+}
+static int k_str_add(void *ctx, const rill_value_t *v, size_t n,
+                     rill_value_t *out) { /* '' + a + b */
+  rill_value_t acc = conf_str("");
+  (void)ctx;
+  for (size_t i = 0; i < n; i++)
+    acc = js_add(acc, v[i]);
+  *out = acc;
+  return 0;
+}
+static int k_strings(void *ctx, const rill_value_t *v, size_t n,
+                     rill_value_t *out) { /* String(a) + String(b) */
+  char text[512] = "", one[256];
+  (void)ctx;
+  for (size_t i = 0; i < n; i++) {
+    js_tostr(v[i], one, sizeof(one));
+    strncat(text, one, sizeof(text) - strlen(text) - 1);
+  }
+  *out = conf_str(text);
+  return 0;
+}
+static int k_array(void *ctx, const rill_value_t *v, size_t n,
+                   rill_value_t *out) { /* [r0, r1, r2] */
+  rill_array_t *a = rill_array_new(n);
+  (void)ctx;
+  for (size_t i = 0; a != NULL && i < n; i++)
+    rill_array_push(a, rill_value_retain(v[i]));
+  *out = rill_value_array(a);
+  return a != NULL ? 0 : RILL_ENOMEM;
+}
+static int k_throw_ha_ha(void *ctx, const rill_value_t *v, size_t n,
+                         rill_value_t *out) {
+  char x[128], y[128], msg[300];
+  (void)ctx;
+  (void)n;
+  (void)out;
+  js_tostr(v[0], x, sizeof(x));
+  js_tostr(v[1], y, sizeof(y));
+  snprintf(msg, sizeof(msg), "ha ha %s, %s", x, y);
+  return conf_throw_str(msg);
+}
+/* if (y === five) {throw new Error('too bad');} else {return x + y;} */
+static int k_too_bad(rill_value_t five, const rill_value_t *v,
+                     rill_value_t *out) {
+  if (conf_equal(v[1], five))
+    return conf_error_code(json_pack("{s:{s:s,s:s}}", "$error", "name", "Error",
+                                     "message", "too bad"));
+  *out = js_add(v[0], v[1]);
+  return 0;
+}
+static int k_too_bad_str(void *ctx, const rill_value_t *v, size_t n,
+                         rill_value_t *out) {
+  (void)ctx;
+  (void)n;
+  return k_too_bad(conf_str("5"), v, out);
+}
+static int k_too_bad_num(void *ctx, const rill_value_t *v, size_t n,
+                         rill_value_t *out) {
+  (void)ctx;
+  (void)n;
+  return k_too_bad(rill_value_int(5), v, out);
+}
+
+static const struct {
+  const char *text;
+  rill_combine_fn fn;
+} combine_fns[] = {
+    {"(x, y) => x + y", k_add},
+    {"(r1, r2) => r1 + r2", k_add},
+    {"(r1, r2) => {return r1 + r2;}", k_add},
+    {"(e1, e2) => e1 + e2", k_add},
+    {"(e1, e2) => {return e1 + e2;}", k_add},
+    {"(x, y, z) => x + y + z", k_add},
+    {"(a, b) => '' + a + b", k_str_add},
+    {"(a, b) => String(a) + String(b)", k_strings},
+    {"(r0, r1, r2) => [r0, r1, r2]", k_array},
+    {"(r0, r1, r2) => {return [r0, r1, r2];}", k_array},
+    {"(x, y) => {throw 'ha ha ' + x + ', ' + y;}", k_throw_ha_ha},
+    {"(x, y) => {if (y === '5') {throw new Error('too bad');} else {return x "
+     "+ y;}}",
+     k_too_bad_str},
+    {"(x, y) => {if (y === 5) {throw new Error('too bad');} else {return x + "
+     "y;}}",
+     k_too_bad_num},
+    {"function (x, y) {if (y === 5) {throw new Error('too bad');} else "
+     "{return x + y;}}",
+     k_too_bad_num},
+};
+
+static bool is_function(json_t *j) {
+  return is_tag(j, "$function");
+}
+
+/* An observable of the tree (not a plain object: a dictionary). */
+static bool is_observable_node(json_t *j) {
+  return json_is_array(j) || is_tag(j, "$ref") || is_tag(j, "$op") ||
+         is_tag(j, "$const");
+}
+
+/* `src` (an operator form) and the inputs in args, combined by `which`
+ * ("zip" or "combineLatest"); `unwrap`: a single array argument is the
+ * list of sources. */
+static rill_observable_t *combining(struct build *b, const char *which,
+                                    rill_observable_t *src, json_t *args,
+                                    bool unwrap) {
+  rill_observable_t *v[32];
+  size_t n = 0, na = nargs(args);
+  rill_combine_fn fn = NULL;
+  if (src != NULL)
+    v[n++] = src;
+  if (na > 0 && is_function(json_array_get(args, na - 1))) {
+    const char *t = json_string_value(
+        json_object_get(json_array_get(args, na - 1), "$function"));
+    for (size_t i = 0;
+         fn == NULL && i < sizeof(combine_fns) / sizeof(*combine_fns); i++)
+      if (strcmp(combine_fns[i].text, t) == 0)
+        fn = combine_fns[i].fn;
+    na--;
+    if (fn == NULL) {
+      free_all(v, n);
+      return bfail(b, "callback not translated: %s", t);
+    }
+  }
+  json_t *list = args;
+  if (unwrap && na == 1 && json_is_array(json_array_get(args, 0))) {
+    list = json_array_get(args, 0);
+    na = json_array_size(list);
+  }
+  for (size_t i = 0; i < na; i++) {
+    json_t *a = json_array_get(list, i);
+    rill_observable_t *o = NULL;
+    if (!is_observable_node(a))
+      o = bfail(b,
+                "missing feature: %s of a dictionary of sources (rill "
+                "combines arrays)",
+                which);
+    else
+      o = n < 32 ? input(b, a) : bfail(b, "over 32 inputs");
+    if (o == NULL) {
+      free_all(v, n);
+      return NULL;
+    }
+    v[n++] = o;
+  }
+  if (strcmp(which, "zip") == 0)
+    return made(b, rill_zip(v, n, fn, NULL), "rill_zip(%zu sources)", n);
+  return made(b, rill_combine_latest(v, n, fn, NULL),
+              "rill_combine_latest(%zu sources)", n);
+}
+
+static rill_observable_t *c_zip(struct build *b, json_t *args) {
+  return combining(b, "zip", NULL, args, true);
+}
+
+static rill_observable_t *p_zip(struct build *b, json_t *args,
+                                rill_observable_t *src) {
+  return combining(b, "zip", src, args, false);
+}
+
+static rill_observable_t *c_combine_latest(struct build *b, json_t *args) {
+  return combining(b, "combineLatest", NULL, args, true);
+}
+
+static rill_observable_t *p_combine_latest(struct build *b, json_t *args,
+                                           rill_observable_t *src) {
+  return combining(b, "combineLatest", src, args, true);
+}
+
 #undef ARGS
 #undef NEED
 #undef REFUSE
@@ -1686,6 +1873,9 @@ static const struct op {
     {"bufferCount", NULL, p_buffer_count, "rill_buffer_count"},
     {"bufferTime", NULL, p_buffer_time, "rill_buffer_time"},
     {"catchError", NULL, p_catch_error, "rill_catch_error"},
+    {"combineLatest", c_combine_latest, p_combine_latest,
+     "rill_combine_latest"},
+    {"combineLatestWith", NULL, p_combine_latest, "rill_combine_latest"},
     {"concat", c_concat, p_concat, "rill_concat"},
     {"concatMap", NULL, p_concat_map, "rill_concat_map"},
     {"concatWith", NULL, p_concat, "rill_concat"},
@@ -1726,6 +1916,8 @@ static const struct op {
     {"throwError", c_throw_error, NULL, "rill_error"},
     {"timeout", NULL, p_timeout, "rill_timeout"},
     {"timer", c_timer, NULL, "rill_timer"},
+    {"zip", c_zip, p_zip, "rill_zip"},
+    {"zipWith", NULL, p_zip, "rill_zip"},
 };
 
 static const struct op *find_op(const char *name, bool creation) {

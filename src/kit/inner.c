@@ -100,3 +100,29 @@ void rill__inner_release(struct rill__inner *in) {
   rill__inner_cancel(in);
   rill__retire(&in->node);
 }
+
+struct rill__inner **rill__inners_new(size_t n,
+                                      const struct rill__inner_ops *ops,
+                                      void *owner, int64_t prefetch) {
+  struct rill__inner **in = rill__calloc(n ? n : 1, sizeof(*in));
+  for (size_t i = 0; in != NULL && i < n; i++) {
+    in[i] = rill__inner_new(ops, owner, prefetch);
+    if (in[i] == NULL) {
+      rill__inners_release(in, i);
+      return NULL;
+    }
+    in[i]->index = i;
+  }
+  return in;
+}
+
+void rill__inners_cancel(struct rill__inner **in, size_t n) {
+  for (size_t i = 0; in != NULL && i < n; i++)
+    rill__inner_cancel(in[i]);
+}
+
+void rill__inners_release(struct rill__inner **in, size_t n) {
+  for (size_t i = 0; in != NULL && i < n; i++)
+    rill__inner_release(in[i]);
+  rill__free(in);
+}

@@ -64,4 +64,16 @@ void rill__inner_cancel(struct rill__inner *in);
 /* Cancel and free (deferred to the outermost rill call). */
 void rill__inner_release(struct rill__inner *in);
 
+/* ---- one inner per source of a list (zip, combine_latest, ...) ----------
+ * n inners made at once, in->index = i, all with the same ops, owner and
+ * prefetch.  NULL on ENOMEM (nothing is left allocated).  The owner
+ * subscribes them itself (in order, stopping when the stream ends). */
+struct rill__inner **rill__inners_new(size_t n,
+                                      const struct rill__inner_ops *ops,
+                                      void *owner, int64_t prefetch);
+/* Cancel every one (idempotent; their memory stays until released). */
+void rill__inners_cancel(struct rill__inner **in, size_t n);
+/* Release every one and the array (NULL-safe). */
+void rill__inners_release(struct rill__inner **in, size_t n);
+
 #endif

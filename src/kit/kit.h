@@ -17,7 +17,8 @@
  *             holds, exactly once
  *   inner.h   an operator-owned subscription to another observable, with
  *             its own queue, done flag, cancel, and prefetch-and-refill-by-
- *             half demand
+ *             half demand; and one inner per source of a list (zip,
+ *             combine_latest, with_latest_from)
  *   fan.h     one inner per source, subscribed in order, ended together,
  *             with an optional winner (fork_join, all_settled, race, any)
  *

@@ -15,6 +15,9 @@
  *   W5   merge_map: N/1000 outer values, each mapped to range(x*1000, 1000),
  *        summed; unbounded and with max_concurrency 4.  Floor: nested C
  *        loops calling the project function and the sink through pointers
+ *   W6   zip(range(0,10M), range(0,10M)) with fn = sum -> summing sink.
+ *        Floor: a loop calling the same combining function through a
+ *        pointer with the same two-value row
  *   W3t  1M values pulled from a user function through throttle(10 ms,
  *        leading) on libev, in 10 bursts with the loop run and 11 ms let
  *        pass between bursts, so each burst opens a new window
@@ -42,7 +45,7 @@
  *        loop calling a failing function and the predicate through
  *        pointers (for scale; no ratio target).
  * Targets: W1 <= 1.5x, W1b <= 2x, W2 <= 3x, W5 <= 3x (at most 8
- * allocations per inner subscription), W3t/W3d <= 1.5x the floor;
+ * allocations per inner subscription), W6 <= 3x, W3t/W3d <= 1.5x the floor;
  * RETRY: the stack does not grow (0 bytes deeper than the first attempt)
  * and no allocation per retry;
  * FD >= 0.9x the raw throughput; SLOW RSS growth <= 4 MiB and never more
@@ -231,6 +234,39 @@ static int64_t rill_w5(int64_t n) {
 }
 static int64_t rill_w5_4(int64_t n) {
   return rill_w5_limit(n, 4);
+}
+
+/* ---- W6: zip of two ranges, combined by a sum ------------------------------
+ * The floor calls the same combining function through a pointer, with the
+ * same two-value row, for i in 0..N; rill zips range(0, N) with itself
+ * (two subscriptions) and sums the outputs in the sink. */
+static int w6_sum(void *ctx, const rill_value_t *values, size_t n,
+                  rill_value_t *out) {
+  (void)ctx;
+  (void)n;
+  *out = rill_value_int(values[0].as.i + values[1].as.i);
+  return 0;
+}
+static rill_combine_fn volatile w6_sum_ptr = w6_sum;
+
+static int64_t floor_w6(int64_t n) {
+  rill_combine_fn fn = w6_sum_ptr;
+  int64_t sum = 0;
+  for (int64_t i = 0; i < n; i++) {
+    rill_value_t row[2] = {rill_value_int(i), rill_value_int(i)};
+    rill_value_t out;
+    fn(NULL, row, 2, &out);
+    sum += out.as.i;
+  }
+  return sum;
+}
+
+static int64_t rill_w6(int64_t n) {
+  rill_observable_t *r[2] = {rill_range(0, n), rill_range(0, n)};
+  rill_observable_t *p = rill_zip(r, 2, w6_sum_ptr, NULL);
+  int64_t s = run_rill(p, RILL_UNBOUNDED);
+  rill_observable_free(p);
+  return s;
 }
 
 /* ---- W3: time operators on libev ----------------------------------------
@@ -794,6 +830,7 @@ static const struct {
     {"w1-floor", floor_fnptr_w1}, {"w1", rill_w1}, {"w1b", rill_w1b},
     {"w2-floor", floor_fnptr_w2}, {"w2", rill_w2},
     {"w5-floor", floor_w5},       {"w5", rill_w5}, {"w5-4", rill_w5_4},
+    {"w6-floor", floor_w6},       {"w6", rill_w6},
 };
 
 static int count_one(const char *name, int64_t n) {
@@ -859,6 +896,8 @@ static int count_all(void) {
       {"w5-floor", "W5 floor (nested loops)", 0},
       {"w5", "W5 merge_map unbounded", 0},
       {"w5-4", "W5 merge_map max 4", 0},
+      {"w6-floor", "W6 floor (function pointer)", 0},
+      {"w6", "W6 zip(range, range) sum", 0},
   };
   int ok = 1;
   printf("instructions per element (callgrind, (Ir(%lld) - Ir(%lld)) / "
@@ -964,6 +1003,17 @@ int main(int argc, char **argv) {
   printf("  stack: lowest predicate frame %ld bytes below the first "
          "attempt's  target 0: %s\n",
          deeper, flat ? "met" : "MISSED");
+  /* W6: zip of two ranges with a combining function. */
+  struct series s6[] = {
+      {.name = "W6 function-pointer loop", .fn = floor_w6, .n = n},
+      {.name = "W6 zip(range, range) | sum", .fn = rill_w6, .n = n},
+  };
+  measure_all(s6, 2);
+  printf("W6 floor (the combining function through a pointer):\n");
+  report(&s6[0], &s6[0], 0);
+  printf("W6 rill (allocations per output must be ~0):\n");
+  ok &= check_eq(&s6[1], &s6[0]);
+  ok &= report(&s6[1], &s6[0], 3.0);
 
   /* W3: time operators on libev, 1M values in 10 bursts. */
   bench_loop = ev_loop_new(EVFLAG_AUTO);

@@ -110,6 +110,14 @@ static int m_throw_bad_on_c(void *c, rill_value_t x, rill_value_t *out) {
   *out = rill_value_retain(x);
   return 0;
 }
+/* ([a, b]) => a + b: the pair of a combineLatestWith */
+static int m_pair_add(void *c, rill_value_t x, rill_value_t *out) {
+  (void)c;
+  if (x.kind != RILL_KIND_ARRAY || rill_array_len(x.as.array) < 2)
+    return conf_throw_str("TypeError: not iterable");
+  *out = js_add(rill_array_at(x.as.array, 0), rill_array_at(x.as.array, 1));
+  return 0;
+}
 /* function (x, index) {expect(this).to.equal(foo); return parseInt(x) +
  * foo.value + index * 10;} with thisArg foo: `this` is the thisArg. */
 static int m_this_value(void *c, rill_value_t x, rill_value_t *out) {
@@ -362,6 +370,8 @@ static const conf_cb_entry_t table[] = {
     MAP("(x) => x", m_identity),
     MAP("(x) => +x * +x", m_square),
     MAP("(n) => {if (n === 'c') {throw 'bad';} return n;}", m_throw_bad_on_c),
+    MAP("([a, b]) => a + b", m_pair_add),
+    MAP("([x, y]) => x + y", m_pair_add),
     PRED("() => {return false;}", p_false),
     PRED("() => {return true;}", p_true),
     PRED("() => false", p_false),
