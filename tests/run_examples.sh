@@ -50,4 +50,16 @@ out=$($run "$bin/pairwise")
 echo "$out"
 echo "$out" | grep -q "^\[1,2\] \[2,3\] \[3,4\] \[4,5\] done$"
 echo "$out" | grep -q "^pairwise: ok$"
-echo "run_examples: 5 passed, 0 failed"
+# resilient_fetch: 100 requests with timeout, breaker, retry with backoff
+# and fallback, then all / allSettled / race / any; timings vary, so check
+# the shape; it checks that every request was answered exactly once.
+out=$($run "$bin/resilient_fetch" --seed 1)
+echo "$out"
+echo "$out" | grep -Eq "^100 requests: [0-9]+ calls, [0-9]+ rejected by the breaker, [0-9]+ retries, [0-9]+ fallbacks$"
+echo "$out" | grep -q "breaker CLOSED -> OPEN$"
+echo "$out" | grep -q "^all  *error: service unavailable$"
+echo "$out" | grep -q "^allSettled  *0 failed 20 failed 40$"
+echo "$out" | grep -Eq "^race  *([0-9]+|error: service unavailable)$"
+echo "$out" | grep -Eq "^any  *(0|20|40)$"
+echo "$out" | grep -q "^resilient_fetch: ok "
+echo "run_examples: 6 passed, 0 failed"
