@@ -869,8 +869,9 @@ RILL_EXTERN rill_observable_t *
 rill_all_settled(rill_observable_t *const *sources, size_t n);
 /* race: the first source to signal anything wins and is mirrored; the
  * others are cancelled at once.  Until then every request goes to every
- * source (RxJava amb).  n == 1 returns the source itself; n == 0 never
- * signals (RxJS race(), Promise.race([])). */
+ * source (RxJava amb).  n == 1 returns the source itself; n == 0
+ * completes at once (RxJava; RxJS race() and Promise.race([]) would never
+ * settle). */
 RILL_EXTERN rill_observable_t *rill_race(rill_observable_t *const *sources,
                                          size_t n);
 /* any (Promise.any): the first source to emit a value wins and is

@@ -17,9 +17,10 @@
  * value; for a winning error or completion it unsubscribes them right
  * after delivering it, in the same instant).
  * Time: none of its own.
- * n == 1 returns the source itself (RxJS race(a) is a).  n == 0 never
- * signals anything after on_subscribe, as RxJS race() and
- * Promise.race([]) (RxJava's ambArray() completes instead).
+ * n == 1 returns the source itself (RxJS race(a) is a).  n == 0
+ * completes at once, as RxJava's ambArray() does.  Deviation: RxJS race()
+ * and Promise.race([]) never settle, a known trap (a caller waiting on it
+ * hangs); with nothing to race, rill says so at once.
  * Owns: the sources (with the recipe) and their subscriptions; no value
  * is held (a loser's value can only arrive before it is cancelled, and
  * that value wins). */
@@ -135,6 +136,8 @@ rill_observable_t *rill_race(rill_observable_t *const *sources, size_t n) {
       rill__errno_null_source();
     return sources[0];
   }
+  if (n == 0)
+    return rill_empty(); /* nothing can win: complete (RxJava) */
   struct race_args args = {.sources = rill__sources_take(sources, n)};
   if (args.sources == NULL)
     return NULL;
