@@ -1585,6 +1585,408 @@ START_TEST(finalize_runs_once_when_a_waiting_limited_call_is_cancelled) {
 }
 END_TEST
 
+/* ===========================================================================
+ * 11. Fallback chains and graceful degradation (1.B #19, 1.C #26, 1.A #7)
+ * ========================================================================= */
+
+struct chain {
+  rill_observable_t *secondary; /* a reference handed out per failure */
+  int calls;
+  int code_seen;
+};
+
+/* A transient failure moves to the secondary; a permanent one passes. */
+static int to_secondary(void *ctx, const rill_error_t *err,
+                        rill_observable_t **next) {
+  struct chain *c = ctx;
+  c->calls++;
+  c->code_seen = err->code;
+  if (err->code == E_DOWN)
+    *next = rill_observable_ref(c->secondary);
+  return 0;
+}
+
+/* primary -> secondary -> cached: each step only after the previous one
+ * failed, at the instant it failed. */
+START_TEST(fallback_chain_primary_secondary_then_cache) {
+  begin();
+  rill_sched_t *s = rill_sched_virtual_new();
+  struct svc p, sec;
+  struct chain c = {0};
+  c.secondary = svc_new(&sec, s, E_B, SCRIPTS("<20>#", "<20>({2}|)"));
+  rill_observable_t *req = rill_on_error_return(
+      rill_catch_error(svc_new(&p, s, E_DOWN, SCRIPTS("<10>#")), to_secondary,
+                       &c),
+      tl_owned(99));
+  struct out o;
+  /* both fail: the cache at 30 */
+  out_start(&o, s, req, RILL_UNBOUNDED);
+  ck_assert_int_eq(rill_sched_run(s, 0), 0);
+  ck_assert_int_eq(o.n, 1);
+  ck_assert_next(&o, 0, 30, 99);
+  ck_assert_completed_at(&o, 30);
+  ck_assert_call(&p, 0, 0, 10, false);
+  ck_assert_call(&sec, 0, 10, 30, false);
+  ck_assert_int_eq(c.calls, 1); /* the secondary's error is not caught */
+  out_end(&o);
+  /* the secondary answers: its value, no cache */
+  out_start(&o, s, req, RILL_UNBOUNDED);
+  ck_assert_int_eq(rill_sched_run(s, 0), 0);
+  ck_assert_int_eq(o.n, 1);
+  ck_assert_next(&o, 0, 60, 2);
+  ck_assert_completed_at(&o, 60);
+  ck_assert_call(&sec, 1, 40, 60, false);
+  out_end(&o);
+  rill_observable_free(req);
+  /* a permanent error skips the secondary (and the cache, if it is kept
+   * out of the chain: on_error_complete turns it into an empty answer) */
+  struct svc f;
+  req = rill_on_error_complete(rill_catch_error(
+      svc_new(&f, s, E_FATAL, SCRIPTS("<10>#")), to_secondary, &c));
+  out_start(&o, s, req, RILL_UNBOUNDED);
+  ck_assert_int_eq(rill_sched_run(s, 0), 0);
+  ck_assert_int_eq(o.n, 0);
+  ck_assert_completed_at(&o, 70);
+  ck_assert_int_eq(c.code_seen, E_FATAL);
+  ck_assert_int_eq(sec.calls, 2);
+  out_end(&o);
+  rill_observable_free(req);
+  rill_observable_free(c.secondary);
+  finish(s);
+}
+END_TEST
+
+/* A page: critical data (user, settings) must all arrive, optional data
+ * (ads, recommendations) may fail: fork_join(fork_join(critical),
+ * all_settled(optional)).  An optional failure degrades; a critical one
+ * fails the page at its instant and cancels everything still running. */
+START_TEST(critical_and_optional_data_nested_combinators) {
+  begin();
+  rill_sched_t *s = rill_sched_virtual_new();
+  struct svc user, settings, ads, recs;
+  rill_observable_t *crit[2] = {
+      svc_new(&user, s, E_A, SCRIPTS("<30>({1}|)", "<30>#")),
+      svc_new(&settings, s, E_A, SCRIPTS("<50>({2}|)"))};
+  rill_observable_t *opt[2] = {svc_new(&ads, s, E_B, SCRIPTS("<20>#")),
+                               svc_new(&recs, s, E_B, SCRIPTS("<80>({4}|)"))};
+  rill_observable_t *parts[2] = {rill_fork_join(crit, 2, NULL, NULL),
+                                 rill_all_settled(opt, 2)};
+  rill_observable_t *page = rill_fork_join(parts, 2, NULL, NULL);
+  struct out o;
+  out_keep(&o, s, page);
+  ck_assert_int_eq(rill_sched_run(s, 0), 0);
+  ck_assert_int_eq(o.n, 1);
+  ck_assert_double_eq(o.at[0], 80);
+  ck_assert_completed_at(&o, 80);
+  rill_array_t *both = o.kept[0].as.array;
+  rill_array_t *c = rill_array_at(both, 0).as.array;
+  rill_array_t *x = rill_array_at(both, 1).as.array;
+  ck_assert_int_eq(int_of(rill_array_at(c, 0)), 1);
+  ck_assert_int_eq(int_of(rill_array_at(c, 1)), 2);
+  ck_assert_int_eq(rill_value_notification(rill_array_at(x, 0))->kind,
+                   RILL_NOTIFICATION_ERROR);
+  const rill_notification_t *r = rill_value_notification(rill_array_at(x, 1));
+  ck_assert_int_eq(r->kind, RILL_NOTIFICATION_NEXT);
+  ck_assert_int_eq(int_of(r->value), 4);
+  out_end(&o);
+  /* the user call fails this time: the page fails at +30, settings and
+   * recommendations are cancelled then */
+  out_start(&o, s, page, RILL_UNBOUNDED);
+  ck_assert_int_eq(rill_sched_run(s, 0), 0);
+  ck_assert_failed_at(&o, 110, E_A);
+  ck_assert_int_eq(o.active_at_end, 0);
+  ck_assert_call(&settings, 1, 80, 110, true);
+  ck_assert_call(&recs, 1, 80, 110, true);
+  ck_assert_call(&ads, 1, 80, 100, false);
+  out_end(&o);
+  rill_observable_free(page);
+  finish(s);
+}
+END_TEST
+
+/* What a user sees who degrades optional data with on_error_complete
+ * inside a fork_join: an empty source ends the whole without a value
+ * (RxJS 7 forkJoin), at the instant it fails.  on_error_return(default)
+ * is the operator for that job. */
+START_TEST(fork_join_with_on_error_complete_inside_completes_empty) {
+  begin();
+  rill_sched_t *s = rill_sched_virtual_new();
+  struct svc crit, opt;
+  rill_observable_t *two[2] = {
+      svc_new(&crit, s, E_A, SCRIPTS("<50>({1}|)")),
+      rill_on_error_complete(svc_new(&opt, s, E_B, SCRIPTS("<20>#")))};
+  rill_observable_t *page = rill_fork_join(two, 2, NULL, NULL);
+  struct out o;
+  out_start(&o, s, page, RILL_UNBOUNDED);
+  ck_assert_int_eq(rill_sched_run(s, 0), 0);
+  ck_assert_int_eq(o.n, 0);
+  ck_assert_completed_at(&o, 20);
+  ck_assert_call(&crit, 0, 0, 20, true); /* the critical call is lost */
+  out_end(&o);
+  rill_observable_free(page);
+  two[0] = svc_new(&crit, s, E_A, SCRIPTS("<50>({1}|)"));
+  two[1] = rill_on_error_return(svc_new(&opt, s, E_B, SCRIPTS("<20>#")),
+                                tl_owned(0));
+  page = rill_fork_join(two, 2, NULL, NULL);
+  out_keep(&o, s, page);
+  ck_assert_int_eq(rill_sched_run(s, 0), 0);
+  ck_assert_int_eq(o.n, 1);
+  ck_assert_double_eq(o.at[0], 70);
+  ck_assert_int_eq(int_of(rill_array_at(o.kept[0].as.array, 0)), 1);
+  ck_assert_int_eq(int_of(rill_array_at(o.kept[0].as.array, 1)), 0);
+  out_end(&o);
+  rill_observable_free(page);
+  finish(s);
+}
+END_TEST
+
+/* ===========================================================================
+ * 12. Polling, typeahead, rate shaping (003 Ex3; 1.E)
+ * ========================================================================= */
+
+struct poll {
+  rill_observable_t *check;
+  int made;
+};
+
+static int poll_make(void *ctx, rill_observable_t **out) {
+  struct poll *p = ctx;
+  p->made++;
+  *out = rill_observable_ref(p->check);
+  return 0;
+}
+
+static int not_ready(void *ctx, rill_value_t v) {
+  (void)ctx;
+  return int_of(v) != 3; /* 3: the job is done */
+}
+
+/* Poll a job's status every second until it is done: repeat (forever,
+ * 1000 ms between polls) of a deferred check, take_while the status is
+ * not "done" (inclusive).  The poll loop stops with its delay timer. */
+START_TEST(polling_with_repeat_stops_when_the_job_is_done) {
+  begin();
+  rill_sched_t *s = rill_sched_virtual_new();
+  struct svc job;
+  struct poll p = {
+      .check = svc_new(&job, s, E_DOWN,
+                       SCRIPTS("<50>({1}|)", "<50>({2}|)", "<50>({3}|)"))};
+  rill_observable_t *status = rill_take_while(
+      rill_repeat(rill_defer(poll_make, &p), RILL_UNBOUNDED, s, 1000),
+      not_ready, NULL, true);
+  struct out o;
+  out_start(&o, s, status, RILL_UNBOUNDED);
+  ck_assert_int_eq(rill_sched_run(s, 0), 0);
+  ck_assert_int_eq(o.n, 3);
+  ck_assert_next(&o, 0, 50, 1);
+  ck_assert_next(&o, 1, 1100, 2);
+  ck_assert_next(&o, 2, 2150, 3);
+  ck_assert_completed_at(&o, 2150);
+  ck_assert_int_eq(o.active_at_end, 0);
+  ck_assert_int_eq(p.made, 3);
+  ck_assert_call(&job, 2, 2100, 2150, true); /* its completion never needed */
+  out_end(&o);
+  rill_observable_free(status);
+  rill_observable_free(p.check);
+  finish(s);
+}
+END_TEST
+
+struct typeahead {
+  rill_sched_t *s;
+  rill_observable_t *search;
+};
+
+static int quiet_300(void *ctx, rill_value_t v, rill_observable_t **out) {
+  struct typeahead *ta = ctx;
+  (void)v;
+  *out = rill_timer(ta->s, 300);
+  return 0;
+}
+
+static int search_for(void *ctx, rill_value_t v, rill_observable_t **out) {
+  struct typeahead *ta = ctx;
+  (void)v;
+  *out = rill_observable_ref(ta->search);
+  return 0;
+}
+
+/* Search as you type: keys debounced by 300 ms of quiet
+ * (debounce_with), each query switched to (a newer one cancels the
+ * stale request).  Keys at 0, 100, 200 and 600, 700; queries at 500 and
+ * 1000; the first search (700 ms) is cancelled at 1000, the second
+ * answers at 1700. */
+START_TEST(typeahead_debounces_and_cancels_the_stale_search) {
+  begin();
+  rill_sched_t *s = rill_sched_virtual_new();
+  struct svc keys, search;
+  struct typeahead ta = {
+      .s = s, .search = svc_new(&search, s, E_DOWN, SCRIPTS("<700>({9}|)"))};
+  rill_observable_t *ui = rill_switch_map(
+      rill_debounce_with(svc_new(&keys, s, E_DOWN,
+                                 SCRIPTS("{1}<100>{2}<200>{3}<600>{4}<700>{5}"
+                                         "<1200>|")),
+                         quiet_300, &ta, NULL),
+      search_for, &ta);
+  struct out o;
+  out_start(&o, s, ui, RILL_UNBOUNDED);
+  ck_assert_int_eq(rill_sched_run(s, 0), 0);
+  ck_assert_int_eq(search.calls, 2);
+  ck_assert_call(&search, 0, 500, 1000, true);
+  ck_assert_call(&search, 1, 1000, 1700, false);
+  ck_assert_int_eq(o.n, 1);
+  ck_assert_next(&o, 0, 1700, 9);
+  ck_assert_completed_at(&o, 1700);
+  out_end(&o);
+  rill_observable_free(ui);
+  rill_observable_free(ta.search);
+  finish(s);
+}
+END_TEST
+
+struct window {
+  rill_sched_t *s;
+  double ms;
+};
+
+static int window_of(void *ctx, rill_value_t v, rill_observable_t **out) {
+  struct window *w = ctx;
+  (void)v;
+  *out = rill_timer(w->s, w->ms);
+  return 0;
+}
+
+static rill_observable_t *gps_feed(struct svc *gps, rill_sched_t *s) {
+  return svc_new(gps, s, E_DOWN,
+                 SCRIPTS("{0}<100>{1}<200>{2}<300>{3}<400>{4}<500>{5}<600>{6}"
+                         "<700>{7}<800>{8}<900>{9}<950>|"));
+}
+
+/* 003 Exercise 3: a GPS feed at 10/s rendered at most 2/s.  Leading
+ * throttle with 500 ms windows (throttle_with, the window a timer): the
+ * first fix of each window; a fix arriving at the very instant a window
+ * closes (500) passes -- the window's timer, started earlier, fires
+ * first.  (At an instant shared by two timers, the one armed earlier
+ * fires first: that decides ties here and in the sampled form.) */
+START_TEST(gps_feed_throttled_to_two_per_second) {
+  begin();
+  rill_sched_t *s = rill_sched_virtual_new();
+  struct svc gps;
+  struct window w = {s, 500};
+  rill_observable_t *shown =
+      rill_throttle_with(gps_feed(&gps, s), window_of, &w, NULL);
+  struct out o;
+  out_start(&o, s, shown, RILL_UNBOUNDED);
+  ck_assert_int_eq(rill_sched_run(s, 0), 0);
+  ck_assert_int_eq(o.n, 2);
+  ck_assert_next(&o, 0, 0, 0);
+  ck_assert_next(&o, 1, 500, 5);
+  ck_assert_completed_at(&o, 950);
+  ck_assert_int_eq(o.active_at_end, 0);
+  out_end(&o);
+  rill_observable_free(shown);
+  /* sampled every 250 ms instead (sample_with(interval)): the newest fix
+   * at each tick; the feed's end stops the sampler */
+  shown =
+      rill_sample_with(gps_feed(&gps, s), rill_interval(s, 250, NULL), NULL);
+  double t0 = rill_sched_now(s);
+  out_start(&o, s, shown, RILL_UNBOUNDED);
+  ck_assert_int_eq(rill_sched_run(s, 0), 0);
+  ck_assert_int_eq(o.n, 3);
+  ck_assert_next(&o, 0, t0 + 250, 2);
+  ck_assert_next(&o, 1, t0 + 500, 4); /* the tick first: armed earlier */
+  ck_assert_next(&o, 2, t0 + 750, 7);
+  ck_assert_completed_at(&o, t0 + 950);
+  ck_assert_int_eq(o.active_at_end, 0);
+  out_end(&o);
+  rill_observable_free(shown);
+  finish(s);
+}
+END_TEST
+
+/* ===========================================================================
+ * 13. Combining live feeds (zip, combine_latest, with_latest_from)
+ * ========================================================================= */
+
+/* Each request goes out with the newest auth token (with_latest_from);
+ * a request before the first token is dropped.  The token is refreshed
+ * by a poll (repeat of a call).  Requests and their answers pair up in
+ * order (zip), and a status line shows the latest of both
+ * (combine_latest). */
+static int pair_digits(void *ctx, const rill_value_t *v, size_t n,
+                       rill_value_t *out) {
+  (void)ctx;
+  int64_t x = 0;
+  for (size_t i = 0; i < n; i++)
+    x = x * 100 + int_of(v[i]);
+  *out = tl_owned(x);
+  return 0;
+}
+
+START_TEST(requests_take_the_latest_token_and_pair_with_answers) {
+  begin();
+  rill_sched_t *s = rill_sched_virtual_new();
+  struct svc clicks, token;
+  /* tokens 1 at 100, 2 at 1100 (+1000 after each), 3 at 2100 ... */
+  rill_observable_t *tokens =
+      rill_repeat(svc_new(&token, s, E_DOWN,
+                          SCRIPTS("<100>({1}|)", "<100>({2}|)", "<100>({3}|)")),
+                  3, s, 900);
+  rill_observable_t *others[1] = {tokens};
+  rill_observable_t *sent = rill_with_latest_from(
+      svc_new(&clicks, s, E_DOWN,
+              SCRIPTS("{10}<500>{11}<1000>{12}<1500>{13}<2500>{14}<2600>|")),
+      others, 1, pair_digits, NULL);
+  struct out o;
+  out_start(&o, s, sent, RILL_UNBOUNDED);
+  ck_assert_int_eq(rill_sched_run(s, 0), 0);
+  ck_assert_int_eq(o.n, 4); /* the click at 0 had no token */
+  ck_assert_next(&o, 0, 500, 1101);
+  ck_assert_next(&o, 1, 1000, 1201);
+  ck_assert_next(&o, 2, 1500, 1302);
+  ck_assert_next(&o, 3, 2500, 1403);
+  ck_assert_completed_at(&o, 2600);
+  ck_assert_int_eq(o.active_at_end, 0);
+  out_end(&o);
+  rill_observable_free(sent);
+
+  struct svc req, ans;
+  double t0 = rill_sched_now(s);
+  rill_observable_t *two[2] = {
+      svc_new(&req, s, E_DOWN, SCRIPTS("{1}<10>{2}<20>{3}<30>|")),
+      svc_new(&ans, s, E_DOWN, SCRIPTS("<15>{11}<40>{12}<45>{13}<50>|"))};
+  rill_observable_t *pairs = rill_zip(two, 2, pair_digits, NULL);
+  out_start(&o, s, pairs, RILL_UNBOUNDED);
+  ck_assert_int_eq(rill_sched_run(s, 0), 0);
+  ck_assert_int_eq(o.n, 3);
+  ck_assert_next(&o, 0, t0 + 15, 111);
+  ck_assert_next(&o, 1, t0 + 40, 212);
+  ck_assert_next(&o, 2, t0 + 45, 313);
+  /* the requests are over and every one is answered: done, without
+   * waiting for the answers' own end */
+  ck_assert_completed_at(&o, t0 + 45);
+  ck_assert_call(&ans, 0, t0, t0 + 45, true);
+  out_end(&o);
+  rill_observable_free(pairs);
+
+  t0 = rill_sched_now(s);
+  two[0] = svc_new(&req, s, E_DOWN, SCRIPTS("{1}<10>{2}<20>{3}<30>|"));
+  two[1] = svc_new(&ans, s, E_DOWN, SCRIPTS("<15>{11}<40>{12}<45>{13}<50>|"));
+  rill_observable_t *status = rill_combine_latest(two, 2, pair_digits, NULL);
+  out_start(&o, s, status, RILL_UNBOUNDED);
+  ck_assert_int_eq(rill_sched_run(s, 0), 0);
+  ck_assert_int_eq(o.n, 4);
+  ck_assert_next(&o, 0, t0 + 15, 211);
+  ck_assert_next(&o, 1, t0 + 20, 311);
+  ck_assert_next(&o, 2, t0 + 40, 312);
+  ck_assert_next(&o, 3, t0 + 45, 313);
+  ck_assert_completed_at(&o, t0 + 50);
+  out_end(&o);
+  rill_observable_free(status);
+  finish(s);
+}
+END_TEST
+
 /* ---- the suite -----------------------------------------------------------*/
 
 Suite *patterns_suite(void) {
@@ -1649,6 +2051,19 @@ Suite *patterns_suite(void) {
   tcase_add_test(tc, finalize_runs_once_when_cancelled_during_a_backoff_delay);
   tcase_add_test(tc,
                  finalize_runs_once_when_a_waiting_limited_call_is_cancelled);
+  suite_add_tcase(su, tc);
+
+  tc = tcase_create("degradation");
+  tcase_add_test(tc, fallback_chain_primary_secondary_then_cache);
+  tcase_add_test(tc, critical_and_optional_data_nested_combinators);
+  tcase_add_test(tc, fork_join_with_on_error_complete_inside_completes_empty);
+  suite_add_tcase(su, tc);
+
+  tc = tcase_create("shaping");
+  tcase_add_test(tc, polling_with_repeat_stops_when_the_job_is_done);
+  tcase_add_test(tc, typeahead_debounces_and_cancels_the_stale_search);
+  tcase_add_test(tc, gps_feed_throttled_to_two_per_second);
+  tcase_add_test(tc, requests_take_the_latest_token_and_pair_with_answers);
   suite_add_tcase(su, tc);
   return su;
 }
