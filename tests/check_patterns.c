@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <rill/ev.h>
+
 #include "check_rill.h"
 #include "marble.h"
 #include "testlib.h"
@@ -1987,6 +1989,97 @@ START_TEST(requests_take_the_latest_token_and_pair_with_answers) {
 }
 END_TEST
 
+/* ===========================================================================
+ * 14. The same on libev, once: breaker + retry + timeout on a real loop
+ *     (the realtime suite's style: generous bounds, a watchdog)
+ * ========================================================================= */
+
+struct ev_case {
+  rill_sched_t *s;
+  int made;
+};
+
+/* The first call hangs (the timeout fails it), later ones answer after
+ * 5 ms. */
+static int ev_call(void *ctx, rill_observable_t **out) {
+  struct ev_case *c = ctx;
+  *out = c->made++ == 0 ? rill_never() : rill_timer(c->s, 5);
+  return 0;
+}
+
+static void ev_dog(struct ev_loop *loop, ev_timer *w, int revents) {
+  (void)revents;
+  *(bool *)w->data = true;
+  ev_break(loop, EVBREAK_ALL);
+}
+
+/* Subscribe, then ev_run until it returns by itself; the time it took. */
+static double ev_go(struct ev_loop *loop, rill_sched_t *s, struct out *o,
+                    rill_observable_t *obs) {
+  ev_now_update(loop);
+  double t0 = rill_sched_now(s);
+  out_start(o, s, obs, RILL_UNBOUNDED);
+  bool hung = false;
+  ev_timer dog;
+  ev_timer_init(&dog, ev_dog, 3.0, 0.);
+  dog.data = &hung;
+  ev_timer_start(loop, &dog);
+  ev_unref(loop); /* the watchdog alone does not keep ev_run going */
+  ev_run(loop, 0);
+  ev_ref(loop);
+  ev_timer_stop(loop, &dog);
+  ck_assert_msg(!hung, "ev_run still busy after 3 s");
+  ck_assert_int_eq(o->terminals, 1);
+  return o->end_at - t0;
+}
+
+START_TEST(breaker_retry_timeout_on_libev_and_ev_run_returns_by_itself) {
+  begin();
+  struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+  ck_assert_ptr_nonnull(loop);
+  rill_sched_t *s = rill_sched_ev_new(loop);
+  ck_assert_ptr_nonnull(s);
+  rill_breaker_t *b = rill_breaker_new(
+      s, &(rill_breaker_opts_t){.consecutive_failures = 2, .open_ms = 1000});
+  struct ev_case c = {.s = s};
+  rill_retry_opts_t backoff = {.sched = s, .initial_ms = 5};
+  /* hangs, times out at 20 ms; retried 5 ms later, answers 5 ms after */
+  rill_observable_t *req =
+      rill_retry(rill_circuit_breaker(
+                     rill_timeout(rill_defer(ev_call, &c), s, 20, 20, NULL), b),
+                 2, &backoff);
+  struct out o;
+  double took = ev_go(loop, s, &o, req);
+  ck_assert_int_eq(o.n, 1);
+  ck_assert_int_eq(o.v[0], 0);
+  ck_assert_int_eq(o.terminal, REC_COMPLETE);
+  ck_assert_msg(took >= 29.5 && took < 400, "took %.1f ms", took);
+  ck_assert_int_eq(c.made, 2);
+  ck_assert_bstats(b, 2, 1, 1, 0);
+  ck_assert_int_eq(rill_sched_active(s), 0); /* no watcher left */
+  out_end(&o);
+  rill_observable_free(req);
+  /* two hanging calls open the breaker: its OPEN timer (1 s) is armed
+   * but does not hold the loop, which returns once the error is out */
+  rill_observable_t *hang = rill_retry(
+      rill_circuit_breaker(rill_timeout(rill_never(), s, 10, 10, NULL), b), 1,
+      &backoff);
+  took = ev_go(loop, s, &o, hang);
+  ck_assert_int_eq(o.terminal, REC_ERROR);
+  ck_assert_int_eq(o.err.code, RILL_ETIMEDOUT);
+  ck_assert_msg(took >= 24.5 && took < 400, "took %.1f ms", took);
+  ck_assert_int_eq(rill_breaker_state(b), RILL_BREAKER_OPEN);
+  ck_assert_int_eq(rill_sched_active(s), 1); /* the breaker's timer only */
+  out_end(&o);
+  rill_observable_free(hang);
+  rill_breaker_free(b);
+  ck_assert_int_eq(rill_sched_active(s), 0);
+  ck_assert_int_eq(rill_sched_free(s), 0);
+  ev_loop_destroy(loop);
+  ck_assert_owned_balanced();
+}
+END_TEST
+
 /* ---- the suite -----------------------------------------------------------*/
 
 Suite *patterns_suite(void) {
@@ -2064,6 +2157,11 @@ Suite *patterns_suite(void) {
   tcase_add_test(tc, typeahead_debounces_and_cancels_the_stale_search);
   tcase_add_test(tc, gps_feed_throttled_to_two_per_second);
   tcase_add_test(tc, requests_take_the_latest_token_and_pair_with_answers);
+  suite_add_tcase(su, tc);
+
+  tc = tcase_create("libev");
+  tcase_add_test(tc,
+                 breaker_retry_timeout_on_libev_and_ev_run_returns_by_itself);
   suite_add_tcase(su, tc);
   return su;
 }
