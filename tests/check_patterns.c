@@ -2013,9 +2013,10 @@ static void ev_dog(struct ev_loop *loop, ev_timer *w, int revents) {
   ev_break(loop, EVBREAK_ALL);
 }
 
-/* Subscribe, then ev_run until it returns by itself; the time it took. */
+/* Subscribe, then ev_run until it returns by itself; the time the stream
+ * took to end, and in *back the time ev_run took to return. */
 static double ev_go(struct ev_loop *loop, rill_sched_t *s, struct out *o,
-                    rill_observable_t *obs) {
+                    rill_observable_t *obs, double *back) {
   ev_now_update(loop);
   double t0 = rill_sched_now(s);
   out_start(o, s, obs, RILL_UNBOUNDED);
@@ -2029,6 +2030,8 @@ static double ev_go(struct ev_loop *loop, rill_sched_t *s, struct out *o,
   ev_ref(loop);
   ev_timer_stop(loop, &dog);
   ck_assert_msg(!hung, "ev_run still busy after 3 s");
+  ev_now_update(loop);
+  *back = ev_now(loop) * 1000.0 - t0;
   ck_assert_int_eq(o->terminals, 1);
   return o->end_at - t0;
 }
@@ -2049,11 +2052,12 @@ START_TEST(breaker_retry_timeout_on_libev_and_ev_run_returns_by_itself) {
                      rill_timeout(rill_defer(ev_call, &c), s, 20, 20, NULL), b),
                  2, &backoff);
   struct out o;
-  double took = ev_go(loop, s, &o, req);
+  double back, took = ev_go(loop, s, &o, req, &back);
   ck_assert_int_eq(o.n, 1);
   ck_assert_int_eq(o.v[0], 0);
   ck_assert_int_eq(o.terminal, REC_COMPLETE);
   ck_assert_msg(took >= 29.5 && took < 400, "took %.1f ms", took);
+  ck_assert_msg(back < 400, "ev_run returned after %.1f ms", back);
   ck_assert_int_eq(c.made, 2);
   ck_assert_bstats(b, 2, 1, 1, 0);
   ck_assert_int_eq(rill_sched_active(s), 0); /* no watcher left */
@@ -2064,10 +2068,11 @@ START_TEST(breaker_retry_timeout_on_libev_and_ev_run_returns_by_itself) {
   rill_observable_t *hang = rill_retry(
       rill_circuit_breaker(rill_timeout(rill_never(), s, 10, 10, NULL), b), 1,
       &backoff);
-  took = ev_go(loop, s, &o, hang);
+  took = ev_go(loop, s, &o, hang, &back);
   ck_assert_int_eq(o.terminal, REC_ERROR);
   ck_assert_int_eq(o.err.code, RILL_ETIMEDOUT);
   ck_assert_msg(took >= 24.5 && took < 400, "took %.1f ms", took);
+  ck_assert_msg(back < 400, "ev_run returned after %.1f ms", back);
   ck_assert_int_eq(rill_breaker_state(b), RILL_BREAKER_OPEN);
   ck_assert_int_eq(rill_sched_active(s), 1); /* the breaker's timer only */
   out_end(&o);
