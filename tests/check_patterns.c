@@ -714,6 +714,31 @@ START_TEST(hedged_request_early_primary_failure_waits_for_the_hedge) {
 }
 END_TEST
 
+/* The user gives up at 2200 ms, both calls in flight: both are cancelled
+ * then, with the hedge's timer long gone. */
+START_TEST(hedged_request_cancelled_with_both_calls_in_flight) {
+  begin();
+  rill_sched_t *s = rill_sched_virtual_new();
+  struct svc p, f;
+  rill_observable_t *req = hedge(svc_new(&p, s, E_A, SCRIPTS("<3000>(1|)")),
+                                 svc_new(&f, s, E_B, SCRIPTS("<500>(2|)")), s);
+  struct out o;
+  out_start(&o, s, req, RILL_UNBOUNDED);
+  ck_assert_int_eq(rill_sched_advance_to(s, 2200), 0);
+  ck_assert_int_eq(rill_sched_active(s), 2);
+  rill_subscription_cancel(o.h);
+  ck_assert_int_eq(rill_sched_active(s), 0);
+  ck_assert_call(&p, 0, 0, 2200, true);
+  ck_assert_call(&f, 0, 2000, 2200, true);
+  ck_assert_int_eq(rill_sched_run(s, 0), 0);
+  ck_assert_int_eq(o.terminals, 0);
+  ck_assert_int_eq(o.n, 0);
+  out_end(&o);
+  rill_observable_free(req);
+  finish(s);
+}
+END_TEST
+
 /* ===========================================================================
  * 3. Combinators of alternatives and of everything (001 quizzes; 1.B)
  * ========================================================================= */
@@ -792,6 +817,48 @@ START_TEST(cdn_mirrors_any_skips_the_fast_failure_race_returns_it) {
   ck_assert_call(&m[2], 0, t0, t0 + 50, true);
   out_end(&o);
   rill_observable_free(req);
+  finish(s);
+}
+END_TEST
+
+/* Mirrors behind one breaker that is open: its rejection is an error
+ * like any other, so race() fails at once, while any() sets it aside and
+ * waits for a mirror that answers. */
+START_TEST(an_open_breaker_loses_race_for_everyone_but_not_any) {
+  begin();
+  rill_sched_t *s = rill_sched_virtual_new();
+  rill_breaker_t *b = rill_breaker_new(
+      s, &(rill_breaker_opts_t){.consecutive_failures = 1, .open_ms = 1000});
+  struct svc down, m0, m1;
+  struct out o;
+  rill_observable_t *trip =
+      rill_circuit_breaker(svc_new(&down, s, E_DOWN, SCRIPTS("#")), b);
+  out_start(&o, s, trip, RILL_UNBOUNDED);
+  ck_assert_int_eq(rill_sched_advance_to(s, 10), 0);
+  out_end(&o);
+  ck_assert_int_eq(rill_breaker_state(b), RILL_BREAKER_OPEN);
+  for (int k = 0; k < 2; k++) {
+    rill_observable_t *src[2] = {
+        rill_circuit_breaker(svc_new(&m0, s, E_A, SCRIPTS("<30>({1}|)")), b),
+        svc_new(&m1, s, E_A, SCRIPTS("<40>({2}|)"))};
+    rill_observable_t *req = k == 0 ? rill_race(src, 2) : rill_any(src, 2);
+    double t0 = rill_sched_now(s);
+    out_start(&o, s, req, RILL_UNBOUNDED);
+    ck_assert_int_eq(rill_sched_advance_to(s, t0 + 100), 0);
+    ck_assert_int_eq(m0.calls, 0);
+    if (k == 0) {
+      ck_assert_failed_at(&o, t0, RILL_EBREAKER_OPEN);
+      ck_assert_int_eq(m1.calls, 0); /* decided before it was subscribed */
+    } else {
+      ck_assert_next(&o, 0, t0 + 40, 2);
+      ck_assert_completed_at(&o, t0 + 40);
+    }
+    out_end(&o);
+    rill_observable_free(req);
+  }
+  ck_assert_bstats(b, 1, 0, 1, 2);
+  rill_observable_free(trip);
+  rill_breaker_free(b);
   finish(s);
 }
 END_TEST
@@ -1089,6 +1156,32 @@ START_TEST(retry_should_retry_rejects_a_permanent_error_at_once) {
   for (int k = 0; k < 3; k++)
     ck_assert_int_eq(p.attempts[k], k + 1);
   ck_assert_int_eq(r.i, 2);
+  out_end(&o);
+  rill_observable_free(req);
+  finish(s);
+}
+END_TEST
+
+/* An overall deadline around the whole retry set (timeout outside
+ * retry): it expires during a backoff delay, and the retry's timer goes
+ * with it. */
+START_TEST(a_deadline_around_retries_cuts_the_backoff_short) {
+  begin();
+  rill_sched_t *s = rill_sched_virtual_new();
+  struct svc svc;
+  rill_observable_t *req = rill_timeout(
+      rill_retry(svc_new(&svc, s, E_DOWN, SCRIPTS("<10>#")), RILL_UNBOUNDED,
+                 &(rill_retry_opts_t){.sched = s, .initial_ms = 100}),
+      s, 500, INFINITY, NULL);
+  struct out o;
+  out_start(&o, s, req, RILL_UNBOUNDED);
+  ck_assert_int_eq(rill_sched_run(s, 0), 0);
+  /* attempts at 0, 110, 320; the next would be at 730 */
+  ck_assert_failed_at(&o, 500, RILL_ETIMEDOUT);
+  ck_assert_int_eq(o.active_at_end, 0);
+  ck_assert_int_eq(svc.calls, 3);
+  ck_assert_call(&svc, 2, 320, 330, false);
+  ck_assert_double_eq(rill_sched_now(s), 500);
   out_end(&o);
   rill_observable_free(req);
   finish(s);
@@ -2104,11 +2197,13 @@ Suite *patterns_suite(void) {
   tcase_add_test(tc, hedged_request_fast_primary_never_starts_the_fallback);
   tcase_add_test(tc, hedged_request_both_failing_is_one_error_naming_two);
   tcase_add_test(tc, hedged_request_early_primary_failure_waits_for_the_hedge);
+  tcase_add_test(tc, hedged_request_cancelled_with_both_calls_in_flight);
   suite_add_tcase(su, tc);
 
   tc = tcase_create("combinators");
   tcase_add_test(tc, all_settled_of_five_where_the_third_fails);
   tcase_add_test(tc, cdn_mirrors_any_skips_the_fast_failure_race_returns_it);
+  tcase_add_test(tc, an_open_breaker_loses_race_for_everyone_but_not_any);
   tcase_add_test(tc, combinators_of_zero_sources_do_what_rill_h_says);
   tcase_add_test(tc, fork_join_error_cancels_every_sibling_and_stops_its_timer);
   suite_add_tcase(su, tc);
@@ -2123,6 +2218,7 @@ Suite *patterns_suite(void) {
   tcase_add_test(tc, retry_full_jitter_attempts_at_exact_instants);
   tcase_add_test(tc, retry_zero_retries_is_one_attempt);
   tcase_add_test(tc, retry_should_retry_rejects_a_permanent_error_at_once);
+  tcase_add_test(tc, a_deadline_around_retries_cuts_the_backoff_short);
   suite_add_tcase(su, tc);
 
   tc = tcase_create("bounded");
