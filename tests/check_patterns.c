@@ -1312,15 +1312,123 @@ START_TEST(merge_map_of_ten_thousand_calls_never_has_more_than_ten_live) {
   ck_assert_int_eq(svc.own.hwm, 10);
   ck_assert_int_eq(svc.own.live, 0);
   ck_assert_int_eq(svc.own.held, 0);
-  /* Not asserted: svc.own.held_hwm is 11.  An inner's completion frees its
-   * slot at once, and the next inner starts inside the finishing call's
-   * rill_emitter_complete, before that call's end() has run (create runs
-   * end() when the emitter call returns).  limit() waits for the end;
-   * merge_map, concat_map, concat, retry and repeat do not (RxJS runs
-   * the inner's teardown first). */
+  /* and never more than 10 held: a finished call's end() has run before
+   * the next call starts (create runs end() before the terminal it was
+   * given goes downstream) */
+  ck_assert_int_eq(svc.own.held_hwm, 10);
   out_end(&o);
   rill_observable_free(all);
   rill_observable_free(call);
+  finish(s);
+}
+END_TEST
+
+static int to_ref(void *ctx, rill_value_t v, rill_observable_t **out) {
+  (void)v;
+  *out = rill_observable_ref(ctx);
+  return 0;
+}
+
+/* One call at a time means one held at a time: concat_map, concat,
+ * repeat and an immediate retry start the next call only after the
+ * previous one has let go (its end() ran), at the same instant. */
+START_TEST(sequential_calls_never_overlap_what_they_hold) {
+  begin();
+  rill_sched_t *s = rill_sched_virtual_new();
+  struct svc ok, bad;
+  rill_observable_t *call = svc_new(&ok, s, E_DOWN, SCRIPTS("<5>({1}|)"));
+  rill_observable_t *fail = svc_new(&bad, s, E_DOWN, SCRIPTS("<5>#"));
+  rill_observable_t *three[3] = {rill_observable_ref(call),
+                                 rill_observable_ref(call),
+                                 rill_observable_ref(call)};
+  rill_observable_t *ways[4] = {
+      rill_concat_map(rill_range(0, 3), to_ref, call),
+      rill_concat(three, 3),
+      rill_repeat(rill_observable_ref(call), 3, NULL, 0),
+      rill_on_error_return(rill_retry(fail, 2, NULL), tl_owned(1)),
+  };
+  for (int w = 0; w < 4; w++) {
+    struct svc *sv = w == 3 ? &bad : &ok;
+    sv->own = (struct gauge){0};
+    int calls = sv->calls;
+    double t0 = rill_sched_now(s);
+    struct out o;
+    out_start(&o, s, ways[w], RILL_UNBOUNDED);
+    ck_assert_int_eq(rill_sched_run(s, 0), 0);
+    ck_assert_completed_at(&o, t0 + 15);
+    ck_assert_int_eq(o.n, w == 3 ? 1 : 3);
+    ck_assert_int_eq(sv->calls - calls, 3);
+    ck_assert_msg(sv->own.held_hwm == 1, "way %d: %d held at once", w,
+                  sv->own.held_hwm);
+    out_end(&o);
+    rill_observable_free(ways[w]);
+  }
+  rill_observable_free(call);
+  finish(s);
+}
+END_TEST
+
+/* A producer that completes from its timer: its end() runs before the
+ * subscriber's on_complete, and what end() tries to push is ignored (the
+ * value released). */
+struct tidy {
+  rill_sched_t *s;
+  rill_emitter_t *e;
+  rill_sched_timer_t *t;
+  bool fail;
+  int ends;
+  const struct out *o;
+  int terminals_at_end;
+};
+
+static void tidy_fire(rill_sched_timer_t *t, void *arg) {
+  struct tidy *td = arg;
+  (void)t;
+  if (td->fail)
+    rill_emitter_error(td->e, E_A, "tidy failed");
+  else
+    rill_emitter_complete(td->e);
+}
+
+static void tidy_start(void *ctx, rill_emitter_t *e) {
+  struct tidy *td = ctx;
+  td->e = e;
+  td->t = rill_sched_timer_new(td->s, tidy_fire, td);
+  rill_sched_timer_start(td->t, 10);
+}
+
+static void tidy_end(void *ctx, rill_emitter_t *e) {
+  struct tidy *td = ctx;
+  td->ends++;
+  td->terminals_at_end = td->o->terminals;
+  ck_assert_int_eq(rill_emitter_next(e, tl_owned(99)), 0);
+  rill_emitter_error(e, E_B, "from end");
+  rill_emitter_complete(e);
+  rill_sched_timer_free(td->t);
+}
+
+START_TEST(a_producer_ends_before_its_terminal_goes_downstream) {
+  begin();
+  rill_sched_t *s = rill_sched_virtual_new();
+  struct out o;
+  for (int k = 0; k < 2; k++) {
+    struct tidy td = {.s = s, .fail = k == 1, .o = &o};
+    rill_observable_t *src = rill_create(tidy_start, tidy_end, &td);
+    double t0 = rill_sched_now(s);
+    out_start(&o, s, src, RILL_UNBOUNDED);
+    ck_assert_int_eq(rill_sched_run(s, 0), 0);
+    if (k == 0) {
+      ck_assert_completed_at(&o, t0 + 10);
+    } else {
+      ck_assert_failed_at(&o, t0 + 10, E_A);
+      ck_assert_str_eq(o.err.message, "tidy failed");
+    }
+    ck_assert_int_eq(o.n, 0);
+    ck_assert_int_eq(td.ends, 1);
+    ck_assert_int_eq(td.terminals_at_end, 0);
+    out_end(&o);
+    rill_observable_free(src);
+  }
   finish(s);
 }
 END_TEST
@@ -2226,6 +2334,8 @@ Suite *patterns_suite(void) {
       tc, one_limiter_shared_by_two_pipelines_bounds_and_orders_the_calls);
   tcase_add_test(tc,
                  merge_map_of_ten_thousand_calls_never_has_more_than_ten_live);
+  tcase_add_test(tc, sequential_calls_never_overlap_what_they_hold);
+  tcase_add_test(tc, a_producer_ends_before_its_terminal_goes_downstream);
   tcase_set_timeout(tc, 60);
   suite_add_tcase(su, tc);
 
