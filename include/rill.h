@@ -405,7 +405,13 @@ RILL_EXTERN rill_observable_t *rill_generate(rill_generate_init_fn init,
  * rill_emitter_next (a take() or first() downstream) runs end() just
  * before your outermost such call returns, and the emitter call then
  * returns RILL_ECANCELED -- stop there, without touching what end()
- * freed.  Values pushed without demand are queued and delivered as
+ * freed.  When your own rill_emitter_complete (nothing left queued) or
+ * rill_emitter_error ends the subscription and is your only call on the
+ * stack (made from a timer or another source's callback), end() runs in
+ * it before the terminal goes downstream: what the subscription held is
+ * released before a retry, concat or merge_map downstream subscribes the
+ * next call (RxJS runs the teardown first too); emitter calls made from
+ * inside end() are ignored.  Values pushed without demand are queued and delivered as
  * requests arrive (the queue is not bounded: honour the demand, told by
  * on_request or read with rill_emitter_demand()); completion waits behind
  * them, an error does not.  NULL with errno EINVAL for start NULL.

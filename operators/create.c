@@ -22,7 +22,14 @@
  * a downstream cancel made from inside rill_emitter_next() (a first() or a
  * take() downstream) runs end() just before the outermost of them returns,
  * and the emitter call then returns RILL_ECANCELED, so the producer knows
- * to stop before it touches what end() freed.
+ * to stop before it touches what end() freed.  The producer's own
+ * terminal, given from an emitter call that is its only call on the stack
+ * (from a timer, from another source's callback), runs end() inside that
+ * call before the terminal goes downstream (create_end_by_terminal): an
+ * operator that subscribes the next call from on_complete/on_error (retry,
+ * repeat, concat, merge_map) then never overlaps the two, as RxJS runs
+ * the teardown before its subscriber's finalizer.  Emitter calls from
+ * inside end() are ignored.
  * Owns: the queued values; opts->ctx_free(ctx) runs when the observable is
  * freed.  A source: it has no upstream. */
 #include <errno.h>
@@ -44,6 +51,7 @@ struct create_state {
   int64_t to_tell;      /* demand not yet told to on_request */
   void *data;           /* rill_emitter_set_data */
   uint32_t in_user;     /* create callbacks and emitter calls on the stack */
+  uint32_t in_emitter;  /* of those, emitter calls */
   bool closing;         /* complete asked: after the queued values */
   bool started;         /* start() was called: end() is owed */
   bool end_due;         /* the subscription ended inside a user call */
@@ -70,6 +78,21 @@ static void create_end(struct rill__op *op) {
     st->end_due = true;
   else
     create_run_end(op);
+}
+
+/* The subscription ends by its own terminal (the producer's complete, once
+ * the queue is empty, or its error): when the only user call on the stack
+ * is the emitter call that ended it, end() runs now, before the terminal
+ * goes downstream, so the producer has let go of what the subscription
+ * held before anyone downstream reacts -- a retry, concat or merge_map
+ * that subscribes the next call from on_complete/on_error never overlaps
+ * it (RxJS runs the teardown first too).  Otherwise as create_end(). */
+static void create_end_by_terminal(struct rill__op *op) {
+  struct create_state *st = op->state;
+  if (st->in_user == 1 && st->in_emitter == 1)
+    create_run_end(op);
+  else
+    create_end(op);
 }
 
 static void create_user_enter(struct rill__op *op) {
@@ -119,7 +142,7 @@ static void create_pass(struct rill__op *op) {
       return;
   }
   if (st->closing && rill__ring_empty(&st->queue)) {
-    create_end(op);
+    create_end_by_terminal(op);
     rill__op_complete(op);
   }
 }
@@ -138,7 +161,7 @@ static void create_drain(struct rill__op *op) {
 
 static int emitter_next(struct rill__op *op, rill_value_t v) {
   struct create_state *st = op->state;
-  if (rill__op_done(op) || st->closing) {
+  if (rill__op_done(op) || st->closing || st->ended) {
     rill_value_release(v);
     return rill__op_done(op) ? RILL_ECANCELED : 0;
   }
@@ -165,16 +188,17 @@ int64_t rill_emitter_demand(const rill_emitter_t *e) {
 
 static void emitter_complete(struct rill__op *op) {
   struct create_state *st = op->state;
-  if (rill__op_done(op))
+  if (rill__op_done(op) || st->ended) /* ended: a call from inside end() */
     return;
   st->closing = true;
   create_drain(op);
 }
 
 static void emitter_error(struct rill__op *op, int code, const char *message) {
-  if (rill__op_done(op))
+  struct create_state *st = op->state;
+  if (rill__op_done(op) || st->ended) /* ended: a call from inside end() */
     return;
-  create_end(op);
+  create_end_by_terminal(op);
   rill_error_t err;
   if (code >= 0) /* a misuse, not one of rule 3.9's EINVAL */
     rill__error_init(&err, RILL_EUSER, 0, "create",
@@ -185,6 +209,18 @@ static void emitter_error(struct rill__op *op, int code, const char *message) {
   else
     rill__error_callback(&err, "create", code, "emitter error");
   rill__op_error(op, &err);
+}
+
+static void create_emitter_enter(struct rill__op *op) {
+  struct create_state *st = op->state;
+  st->in_emitter++;
+  create_user_enter(op);
+}
+
+static void create_emitter_leave(struct rill__op *op) {
+  struct create_state *st = op->state;
+  st->in_emitter--;
+  create_user_leave(op);
 }
 
 /* The emitter calls are public entry points, made from the application's
@@ -198,9 +234,9 @@ int rill_emitter_next(rill_emitter_t *e, rill_value_t v) {
     return RILL_EINVAL;
   }
   rill__enter();
-  create_user_enter(op);
+  create_emitter_enter(op);
   int rc = emitter_next(op, v);
-  create_user_leave(op);
+  create_emitter_leave(op);
   rill__leave();
   return rc;
 }
@@ -210,9 +246,9 @@ void rill_emitter_complete(rill_emitter_t *e) {
   if (op == NULL)
     return;
   rill__enter();
-  create_user_enter(op);
+  create_emitter_enter(op);
   emitter_complete(op);
-  create_user_leave(op);
+  create_emitter_leave(op);
   rill__leave();
 }
 
@@ -221,9 +257,9 @@ void rill_emitter_error(rill_emitter_t *e, int code, const char *message) {
   if (op == NULL)
     return;
   rill__enter();
-  create_user_enter(op);
+  create_emitter_enter(op);
   emitter_error(op, code, message);
-  create_user_leave(op);
+  create_emitter_leave(op);
   rill__leave();
 }
 
