@@ -1032,6 +1032,15 @@ RILL_EXTERN rill_observable_t *rill_delay(rill_observable_t *src,
  * (values arriving later pass at once); completion as delay. */
 RILL_EXTERN rill_observable_t *rill_delay_until(rill_observable_t *src,
                                                 rill_sched_t *s, double at_ms);
+/* delaySubscription(d): subscribes to the source only `delay_ms` after
+ * the subscription (RxJS delaySubscription); requests made meanwhile are
+ * handed over then.  A cancel during the delay means the source is never
+ * subscribed.  With rill_any, the hedged request:
+ *     rill_any((rill_observable_t *[]){primary,
+ *              rill_delay_subscription(fallback, s, 2000)}, 2) */
+RILL_EXTERN rill_observable_t *rill_delay_subscription(rill_observable_t *src,
+                                                       rill_sched_t *s,
+                                                       double delay_ms);
 /* timeout(first, each, opts): the first value must arrive within
  * `first_ms` of subscription, each later one within `each_ms` of the
  * previous; otherwise upstream is cancelled and the stream fails with

@@ -356,6 +356,9 @@ static double half_random(void *ctx) {
   (void)ctx;
   return 0.5;
 }
+static rill_observable_t *p_delay_subscription(rill_sched_t *s) {
+  return rill_delay_subscription(owned(marble_cold(s, "-1-2|")), s, 3);
+}
 static rill_observable_t *p_retry_backoff(rill_sched_t *s) {
   rill_retry_opts_t opts = {.sched = s,
                             .initial_ms = 5,
@@ -456,6 +459,7 @@ static const struct pipeline pipelines[] = {
     {"retry_notifier", p_retry_notifier},
     {"repeat_delay", p_repeat_delay},
     {"catch_error", p_catch_error},
+    {"delay_subscription", p_delay_subscription},
     {"zip", p_zip},
     {"zip_arrays", p_zip_arrays},
     {"combine_latest", p_combine_latest},

@@ -407,25 +407,6 @@ static void finish(rill_sched_t *s) {
   ck_assert_owned_balanced();
 }
 
-static int never_pass(void *ctx, rill_value_t v) {
-  (void)ctx;
-  (void)v;
-  return 0;
-}
-
-/* Completes `ms` after subscription without a value (RxJS timer + an
- * ignoreElements; rill has no delaySubscription). */
-static rill_observable_t *wait_ms(rill_sched_t *s, double ms) {
-  return rill_filter(rill_timer(s, ms), never_pass, NULL);
-}
-
-/* `src` subscribed `ms` after the subscription (RxJS delaySubscription). */
-static rill_observable_t *delay_subscription(rill_observable_t *src,
-                                             rill_sched_t *s, double ms) {
-  rill_observable_t *parts[2] = {wait_ms(s, ms), src};
-  return rill_concat(parts, 2);
-}
-
 /* The k-th element of an array value, as a notification (borrowed). */
 static const rill_notification_t *settled_at(const struct out *o, size_t k) {
   ck_assert_int_eq(o->n, 1);
@@ -611,7 +592,8 @@ END_TEST
 
 static rill_observable_t *hedge(rill_observable_t *primary,
                                 rill_observable_t *fallback, rill_sched_t *s) {
-  rill_observable_t *both[2] = {primary, delay_subscription(fallback, s, 2000)};
+  rill_observable_t *both[2] = {primary,
+                                rill_delay_subscription(fallback, s, 2000)};
   return rill_any(both, 2);
 }
 

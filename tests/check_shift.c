@@ -239,6 +239,116 @@ static rill_observable_t *dly(rill_observable_t *src, double ms) {
   return rill_delay(src, vs, ms);
 }
 
+/* ---- delay_subscription --------------------------------------------------*/
+
+static rill_observable_t *dsub(rill_observable_t *src, double ms) {
+  return rill_delay_subscription(src, vs, ms);
+}
+
+/* A cold source that counts its subscriptions (defer's factory). */
+struct counted {
+  const char *marbles;
+  int subscribed;
+};
+static int counted_make(void *ctx, rill_observable_t **out) {
+  struct counted *c = ctx;
+  c->subscribed++;
+  *out = marble_cold(vs, c->marbles);
+  return *out != NULL ? 0 : RILL_ENOMEM;
+}
+
+START_TEST(delay_subscription_shifts_a_cold_source) {
+  check_marble(dsub(marble_cold(vs, "-a-b|"), 3), 0, "----a-b|", 0);
+  check_marble(dsub(marble_cold(vs, "-#"), 2), 0, "---#", RILL_EUSER);
+  check_marble(dsub(marble_cold(vs, "(ab|)"), 0), 0, "(ab|)", 0);
+}
+END_TEST
+
+START_TEST(delay_subscription_subscribes_once_at_the_instant) {
+  struct counted c = {.marbles = "(a|)"};
+  rill_observable_t *o = dsub(rill_defer(counted_make, &c), 5);
+  rec_t r;
+  rec_init(&r);
+  r.request_on_subscribe = RILL_UNBOUNDED;
+  ck_assert_int_eq(rec_subscribe(&r, o), 0);
+  ck_assert_int_eq(rill_sched_advance_by(vs, 4.9), 0);
+  ck_assert_int_eq(c.subscribed, 0);
+  ck_assert_int_eq(r.nexts, 0);
+  ck_assert_int_eq(rill_sched_advance_by(vs, 0.1), 0);
+  ck_assert_int_eq(c.subscribed, 1);
+  ck_assert_int_eq(r.nexts, 1);
+  ck_assert_int_eq(r.terminal, REC_COMPLETE);
+  ck_assert_rec_ok(&r);
+  rill_observable_free(o);
+}
+END_TEST
+
+START_TEST(delay_subscription_cancel_during_the_delay) {
+  struct counted c = {.marbles = "a|"};
+  rill_observable_t *o = dsub(rill_defer(counted_make, &c), 5);
+  rec_t r;
+  rec_init(&r);
+  r.request_on_subscribe = 1;
+  ck_assert_int_eq(rec_subscribe(&r, o), 0);
+  ck_assert_int_eq(rill_sched_active(vs), 1); /* the delay's timer */
+  ck_assert_int_eq(rill_sched_advance_by(vs, 2), 0);
+  rec_cancel(&r);
+  rec_cancel(&r); /* twice: a no-op */
+  ck_assert_int_eq(rill_sched_active(vs), 0);
+  ck_assert_int_eq(rill_sched_advance_by(vs, 10), 0);
+  ck_assert_int_eq(c.subscribed, 0); /* never */
+  ck_assert_int_eq(r.terminals, 0);
+  ck_assert_rec_ok(&r);
+  rill_observable_free(o);
+}
+END_TEST
+
+START_TEST(delay_subscription_hands_over_the_demand) {
+  /* request(2) during the delay: the source is asked for exactly 2 */
+  rill_observable_t *o = dsub(rill_range(0, 5), 5);
+  rec_t r;
+  rec_init(&r);
+  r.request_on_subscribe = 2;
+  ck_assert_int_eq(rec_subscribe(&r, o), 0);
+  ck_assert_int_eq(r.nexts, 0);
+  ck_assert_int_eq(rill_sched_advance_by(vs, 5), 0);
+  ck_assert_int_eq(r.nexts, 2);
+  ck_assert_int_eq(r.terminal, REC_NONE);
+  rec_request(&r, 3);
+  ck_assert_int_eq(r.nexts, 5);
+  ck_assert_int_eq(r.terminal, REC_COMPLETE);
+  ck_assert_rec_ok(&r);
+  rill_observable_free(o);
+}
+END_TEST
+
+START_TEST(delay_subscription_owned_values_and_infinity) {
+  check_marble(rill_map(dsub(owned_marble("-1-2|"), 2), from_owned, NULL), 0,
+               "---1-2|", 0);
+  ck_assert_owned_balanced();
+  ck_assert_int_eq(tl_owned_made, 2);
+  struct counted c = {.marbles = "a|"};
+  check_marble(dsub(rill_defer(counted_make, &c), INFINITY), 100, "", 0);
+  ck_assert_int_eq(c.subscribed, 0);
+}
+END_TEST
+
+START_TEST(delay_subscription_bad_arguments) {
+  errno = 0;
+  ck_assert_ptr_null(rill_delay_subscription(NULL, vs, 1));
+  ck_assert_int_eq(errno, EINVAL);
+  errno = 0;
+  ck_assert_ptr_null(rill_delay_subscription(rill_range(0, 1), NULL, 1));
+  ck_assert_int_eq(errno, EINVAL);
+  errno = 0;
+  ck_assert_ptr_null(rill_delay_subscription(rill_range(0, 1), vs, -1));
+  ck_assert_int_eq(errno, EINVAL);
+  errno = 0;
+  ck_assert_ptr_null(rill_delay_subscription(rill_range(0, 1), vs, NAN));
+  ck_assert_int_eq(errno, EINVAL);
+}
+END_TEST
+
 START_TEST(delay_shifts_each_value) {
   /* delay-001 */
   check_marble(dly(marble_hot(vs, "---a--b--|"), 2), 0, "-----a--b|", 0);
@@ -577,8 +687,9 @@ START_TEST(timeout_uses_one_timer) {
   rec_t r;
   rec_init(&r);
   r.request_on_subscribe = RILL_UNBOUNDED;
-  rill_observable_t *o = rill_map(
-      tmo(rill_interval(vs, 1, OVF(RILL_OVERFLOW_DROP)), 5, NULL), probe_fn, &p);
+  rill_observable_t *o =
+      rill_map(tmo(rill_interval(vs, 1, OVF(RILL_OVERFLOW_DROP)), 5, NULL),
+               probe_fn, &p);
   ck_assert_int_eq(rec_subscribe(&r, o), 0);
   for (int i = 0; i < 30; i++) {
     ck_assert_int_eq(rill_sched_active(vs), 2);
@@ -838,8 +949,9 @@ START_TEST(bad_arguments_give_einval_and_release_sources) {
     ck_assert_ptr_null(rill_delay(owned_src(), vs, bad[i]));
     ck_assert_int_eq(errno, EINVAL);
     errno = 0;
-    ck_assert_ptr_null(rill_timeout(owned_src(), vs, bad[i], bad[i],
-                                &(rill_timeout_opts_t){.with = owned_src()}));
+    ck_assert_ptr_null(
+        rill_timeout(owned_src(), vs, bad[i], bad[i],
+                     &(rill_timeout_opts_t){.with = owned_src()}));
     ck_assert_int_eq(errno, EINVAL);
     errno = 0;
     ck_assert_ptr_null(rill_buffer_time(owned_src(), vs, bad[i],
@@ -859,7 +971,7 @@ START_TEST(bad_arguments_give_einval_and_release_sources) {
   ck_assert_int_eq(errno, EINVAL);
   errno = 0;
   ck_assert_ptr_null(rill_timeout(owned_src(), NULL, 1, 1,
-                                &(rill_timeout_opts_t){.with = owned_src()}));
+                                  &(rill_timeout_opts_t){.with = owned_src()}));
   ck_assert_int_eq(errno, EINVAL);
   errno = 0;
   ck_assert_ptr_null(
@@ -868,7 +980,7 @@ START_TEST(bad_arguments_give_einval_and_release_sources) {
   /* a NULL source: EINVAL, and the fallback is released */
   errno = 0;
   ck_assert_ptr_null(rill_timeout(NULL, vs, 1, 1,
-                                &(rill_timeout_opts_t){.with = owned_src()}));
+                                  &(rill_timeout_opts_t){.with = owned_src()}));
   ck_assert_int_eq(errno, EINVAL);
   errno = 0;
   ck_assert_ptr_null(rill_delay(NULL, vs, 1));
@@ -884,7 +996,7 @@ START_TEST(bad_arguments_give_einval_and_release_sources) {
   ck_assert_ptr_nonnull(o);
   rill_observable_free(o);
   o = rill_timeout(owned_src(), vs, 0, 0,
-                                &(rill_timeout_opts_t){.with = owned_src()});
+                   &(rill_timeout_opts_t){.with = owned_src()});
   ck_assert_ptr_nonnull(o);
   rill_observable_free(o);
   ck_assert_owned_balanced();
@@ -905,7 +1017,7 @@ static rill_observable_t *enomem_pipeline(int which, rill_sched_t *s) {
     if (fallback == NULL)
       return NULL;
     return rill_timeout(rill_never(), s, 1, 1,
-                                &(rill_timeout_opts_t){.with = fallback});
+                        &(rill_timeout_opts_t){.with = fallback});
   }
   default:
     return rill_buffer_time(rill_range(0, 20), s, 1,
@@ -941,8 +1053,8 @@ START_TEST(enomem_at_every_allocation_is_clean) {
       bool hang = o != NULL && rc == 0 && r.terminal == REC_NONE;
       if (hang)
         rec_cancel(&r); /* clean up, then fail below */
-      ck_assert_msg(!hang, "pipeline %d: site %ld: no terminal (a hang)",
-                    which, k);
+      ck_assert_msg(!hang, "pipeline %d: site %ld: no terminal (a hang)", which,
+                    k);
       if (rc == 0 && r.terminal == REC_ERROR)
         ck_assert_msg(r.err.code == RILL_ENOMEM,
                       "pipeline %d: site %ld: %s, want RILL_ENOMEM", which, k,
@@ -992,6 +1104,12 @@ Suite *shift_suite(void) {
   tcase_add_test(tc, delay_completion_waits_for_the_last_value);
   tcase_add_test(tc, delay_cancel_while_values_wait);
   tcase_add_test(tc, delay_never_source_never_completes);
+  tcase_add_test(tc, delay_subscription_shifts_a_cold_source);
+  tcase_add_test(tc, delay_subscription_subscribes_once_at_the_instant);
+  tcase_add_test(tc, delay_subscription_cancel_during_the_delay);
+  tcase_add_test(tc, delay_subscription_hands_over_the_demand);
+  tcase_add_test(tc, delay_subscription_owned_values_and_infinity);
+  tcase_add_test(tc, delay_subscription_bad_arguments);
   tcase_add_test(tc, delay_completion_by_composition);
   tcase_add_test(tc, delay_synchronous_burst_arrives_together);
   tcase_add_test(tc, delay_uses_one_timer_for_a_burst);
