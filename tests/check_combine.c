@@ -1065,6 +1065,23 @@ START_TEST(zip_polled_cancel_and_request_from_inside_a_poll) {
   rill_observable_free(z);
   ck_assert_owned_balanced();
 
+  /* in the middle of a batch: the values polled before it go too */
+  rec_init(&r);
+  struct pgen g2 = {.start = 0, .n = 100, .owned = true, .cancel_at = 4};
+  g2.rec = &r;
+  src[0] = pgen(&g2);
+  src[1] = rill_range(0, 100);
+  z = rill_zip(src, 2, fn_first, NULL);
+  r.request_on_subscribe = RILL_UNBOUNDED;
+  ck_assert_int_eq(rec_subscribe(&r, z), 0);
+  ck_assert_int_eq(r.nexts, 1); /* the row polled ahead at subscription */
+  ck_assert_int_eq(r.terminal, REC_NONE);
+  ck_assert_int_eq(g2.finis, 1);
+  ck_assert_rec_ok(&r);
+  rec_clear(&r);
+  rill_observable_free(z);
+  ck_assert_owned_balanced();
+
   rec_init(&r);
   r.store = false;
   struct pgen h = {.start = 0, .n = 1000, .request_at = 1};
@@ -1130,9 +1147,9 @@ START_TEST(zip_polls_through_fused_map_and_filter) {
 
   tl_owned_reset();
   long ctl[2] = {4, 0};
-  static const int64_t x[6] = {1, 2, 3, 4, 5, 6};
+  static const int64_t x[6] = {1, 2, 3, 4, 5, 6}, y[6] = {7, 8, 9, 10, 11, 12};
   src[0] = rill_map(owned_from_array(x, 6), keep, NULL);
-  src[1] = rill_map(rill_range(0, 100), fail_at_map, ctl);
+  src[1] = rill_map(owned_from_array(y, 6), fail_at_map, ctl);
   z = rill_zip(src, 2, fn_first, NULL);
   rec_t r;
   rec_init(&r);
