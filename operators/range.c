@@ -258,8 +258,9 @@ static void range_free(struct rill__node *self) {
   rill__free(self);
 }
 
-/* Synchronous fusion (core/node.h): the subscriber takes the values one
- * call at a time; nothing is emitted, the end is told by poll. */
+/* Synchronous fusion (core/node.h): the subscriber takes the values in
+ * batches through range_poll; nothing is emitted, the end is told by
+ * poll. */
 static bool range_sync_fuse(struct rill__node *self) {
   self->flags |= RILL__POLLED;
   return true;

@@ -98,8 +98,9 @@ static void fused_cancel(struct rill__node *self) {
 }
 
 /* ---- synchronous fusion (core/node.h) ------------------------------------
- * Offered when the upstream offers it: a poll polls upstream and runs the
- * steps on the value, polling again for each value a filter drops. */
+ * Offered when the upstream offers it: a poll polls upstream for what is
+ * missing and runs the steps on each value, in place; a step's failure
+ * or a cancel from inside a step ends it like the upstream's would. */
 static bool fused_sync_fuse(struct rill__node *self) {
   struct fused_node *f = (struct fused_node *)self;
   if (f->up == NULL || !rill__sync_fuse(f->up))
@@ -155,9 +156,8 @@ static int fused_poll_steps(struct fused_node *f, rill_value_t v,
 
 /* Polls upstream for what is missing, runs the steps on each value and
  * keeps those that pass, packed, until `max` passed or upstream is over. */
-static int fused_poll(struct rill__node *self, rill_value_t *out,
-                      size_t stride, size_t max, size_t *n,
-                      rill_error_t *err) {
+static int fused_poll(struct rill__node *self, rill_value_t *out, size_t stride,
+                      size_t max, size_t *n, rill_error_t *err) {
   struct fused_node *f = (struct fused_node *)self;
   size_t got = 0;
   int rc = 1;

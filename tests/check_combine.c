@@ -9,7 +9,12 @@
  *                    soon as a completed source's queue is empty (with or
  *                    without demand), the others cancelled then; n == 0
  *                    completes at once; zip(range, range) runs (flat
- *                    stack) and allocates nothing per output.
+ *                    stack) and allocates nothing per output.  Polled
+ *                    sources (synchronous fusion: range, from_array,
+ *                    just, generate, map/filter over them): polled one
+ *                    row ahead of demand at most, alone or beside queued
+ *                    sources; a polled failure after its rows; cancels
+ *                    and requests from inside fn, on_next and a poll.
  *   combine_latest   a combination per value once every source has one;
  *                    one value in flight per source, a combination due
  *                    without demand is held and coalesced (latest wins);

@@ -65,26 +65,20 @@ void rill__inner_consumed(struct rill__inner *in, int64_t n);
  * and no signal arrives (no on_next, no on_end); the owner takes values
  * with rill__inner_poll, never after the inner is done or cancelled. */
 bool rill__inner_fuse(struct rill__inner *in);
-/* A poll of in->up gave no value: the inner is done (unless it was
- * cancelled) and forgets its upstream.  For an owner that polls in->up
- * itself in a hot loop. */
-static inline void rill__inner_poll_ended(struct rill__inner *in) {
-  if (!in->cancelled) {
-    in->done = true;
-    in->up = NULL;
-  }
-}
 /* Poll a polled inner (rill__poll: up to `max` values at out[0],
  * out[stride], ...; *n of them).  1: all max, live; 0: the upstream
  * finished (exhausted, or cancelled while the poll ran); < 0: it failed
- * (*err).  On 0 and < 0, rill__inner_poll_ended. */
+ * (*err).  On 0 and < 0 the inner is done (unless it was cancelled) and
+ * forgets its upstream. */
 static RILL__ALWAYS_INLINE int rill__inner_poll(struct rill__inner *in,
                                                 rill_value_t *out,
                                                 size_t stride, size_t max,
                                                 size_t *n, rill_error_t *err) {
   int rc = rill__poll(in->up, out, stride, max, n, err);
-  if (RILL__UNLIKELY(rc != 1))
-    rill__inner_poll_ended(in);
+  if (RILL__UNLIKELY(rc != 1) && !in->cancelled) {
+    in->done = true;
+    in->up = NULL;
+  }
   return rc;
 }
 /* Cancel the upstream and release the queue (idempotent). */
