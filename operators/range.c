@@ -240,7 +240,7 @@ static void range_drain(struct range_node *r) {
 
 static void range_request(struct rill__node *self, int64_t n) {
   struct range_node *r = (struct range_node *)self;
-  if (rill__node_done(self))
+  if ((self->flags & (RILL__DONE | RILL__POLLED)) != 0)
     return;
   r->demand = rill__demand_add(r->demand, n);
   range_drain(r);
@@ -258,11 +258,47 @@ static void range_free(struct rill__node *self) {
   rill__free(self);
 }
 
+/* Synchronous fusion (core/node.h): the subscriber takes the values in
+ * batches through range_poll; nothing is emitted, the end is told by
+ * poll. */
+static bool range_sync_fuse(struct rill__node *self) {
+  self->flags |= RILL__POLLED;
+  return true;
+}
+
+/* Up to `max` values; `limit` tells both the end and a cancel.  The
+ * last value finishes the node at once, so the poller knows the end
+ * without another call. */
+static int range_poll(struct rill__node *self, rill_value_t *out, size_t stride,
+                      size_t max, size_t *n, rill_error_t *err) {
+  struct range_node *r = (struct range_node *)self;
+  (void)err;
+  size_t k = 0;
+  if (RILL__LIKELY(r->next < r->limit)) {
+    uint64_t left = (uint64_t)r->limit - (uint64_t)r->next;
+    int64_t x = r->next;
+    k = left < max ? (size_t)left : max;
+    for (size_t j = 0; j < k; j++, out += stride)
+      *out = rill_value_int(x + (int64_t)j);
+    r->next = x + (int64_t)k;
+  }
+  *n = k;
+  if (RILL__LIKELY(r->next < r->limit))
+    return 1;
+  if (!rill__node_done(self)) { /* exhausted */
+    self->flags |= RILL__DONE;
+    rill__retire(self);
+  }
+  return 0;
+}
+
 static const struct rill__node_vt range_node_vt = {
     .name = "range",
     .request = range_request,
     .cancel = range_cancel,
     .free = range_free,
+    .sync_fuse = range_sync_fuse,
+    .poll = range_poll,
 };
 
 static void range_subscribe(rill_observable_t *self, struct rill__node *down) {
@@ -273,13 +309,13 @@ static void range_subscribe(rill_observable_t *self, struct rill__node *down) {
     return;
   }
   rill__node_init(&r->node, &range_node_vt, NULL);
-  r->node.flags |= RILL__PULL_ONLY;
+  r->node.flags |= RILL__PULL_ONLY | RILL__SCALARS;
   r->down = down;
   r->next = o->start;
   r->end = o->end;
   r->limit = o->end;
   down->vt->on_subscribe(down, &r->node);
-  if (!rill__node_done(&r->node) && r->next == r->end)
+  if ((r->node.flags & (RILL__DONE | RILL__POLLED)) == 0 && r->next == r->end)
     range_drain(r);
 }
 

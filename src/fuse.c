@@ -97,6 +97,102 @@ static void fused_cancel(struct rill__node *self) {
     rill__cancel(up);
 }
 
+/* ---- synchronous fusion (core/node.h) ------------------------------------
+ * Offered when the upstream offers it: a poll polls upstream for what is
+ * missing and runs the steps on each value, in place; a step's failure
+ * or a cancel from inside a step ends it like the upstream's would. */
+static bool fused_sync_fuse(struct rill__node *self) {
+  struct fused_node *f = (struct fused_node *)self;
+  if (f->up == NULL || !rill__sync_fuse(f->up))
+    return false;
+  self->flags |= RILL__POLLED;
+  return true;
+}
+
+/* A step failed while polled: the error goes to the poller, not down. */
+static int fused_poll_fail(struct fused_node *f, int code, int kind,
+                           rill_error_t *err) {
+  struct rill__node *up = f->up;
+  rill__error_callback(err, kind == RILL__STEP_MAP ? "map" : "filter", code,
+                       "callback failed");
+  fused_finish(f);
+  if (up != NULL)
+    rill__cancel(up);
+  return code;
+}
+
+/* The steps on v (owned): 1 with *out; 0 dropped, 2 cancelled inside a
+ * step, < 0 a step failed (v released in all three). */
+static int fused_poll_steps(struct fused_node *f, rill_value_t v,
+                            rill_value_t *out, rill_error_t *err) {
+  const struct rill__step *s = f->node.steps;
+  const struct rill__step *end = s + f->node.nsteps;
+  for (; s != end; s++) {
+    int rc;
+    if (s->kind == RILL__STEP_MAP) {
+      rill_value_t m;
+      rc = s->fn.map(s->ctx, v, &m);
+      rill_value_release(v);
+      if (rc >= 0)
+        v = m;
+    } else {
+      rc = s->fn.pred(s->ctx, v);
+      if (rc <= 0)
+        rill_value_release(v);
+    }
+    if (RILL__UNLIKELY(rill__node_done(&f->node))) { /* cancelled inside */
+      if (rc > 0 || (s->kind == RILL__STEP_MAP && rc == 0))
+        rill_value_release(v);
+      return 2;
+    }
+    if (RILL__UNLIKELY(rc < 0))
+      return fused_poll_fail(f, rc, s->kind, err);
+    if (s->kind == RILL__STEP_FILTER && rc == 0)
+      return 0;
+  }
+  *out = v;
+  return 1;
+}
+
+/* Polls upstream for what is missing, runs the steps on each value and
+ * keeps those that pass, packed, until `max` passed or upstream is over. */
+static int fused_poll(struct rill__node *self, rill_value_t *out, size_t stride,
+                      size_t max, size_t *n, rill_error_t *err) {
+  struct fused_node *f = (struct fused_node *)self;
+  size_t got = 0;
+  int rc = 1;
+  while (got < max && rc == 1 && !rill__node_done(self)) {
+    size_t base = got, k = 0;
+    rc = rill__poll(f->up, out + base * stride, stride, max - base, &k, err);
+    if (rc != 1)
+      f->up = NULL; /* finished (exhausted, failed: *err is its) */
+    /* Passed values are packed down: `got` never passes the read index. */
+    size_t j = 0;
+    while (j < k) {
+      rill_value_t v = out[(base + j) * stride];
+      j++;
+      int st = fused_poll_steps(f, v, &out[got * stride], err);
+      if (st == 1) {
+        got++;
+        continue;
+      }
+      if (st == 0)
+        continue;
+      for (; j < k; j++) /* cancelled or failed: the rest goes */
+        rill_value_release(out[(base + j) * stride]);
+      *n = got;
+      return st == 2 ? 0 : st;
+    }
+  }
+  *n = got;
+  if (rill__node_done(self)) /* cancelled meanwhile */
+    return 0;
+  if (rc == 1)
+    return 1;
+  fused_finish(f);
+  return rc;
+}
+
 static void fused_free(struct rill__node *self) {
   struct fused_node *f = (struct fused_node *)self;
   rill_observable_free(f->obs);
@@ -111,6 +207,8 @@ static const struct rill__node_vt fused_node_vt = {
     .request = fused_request,
     .cancel = fused_cancel,
     .free = fused_free,
+    .sync_fuse = fused_sync_fuse,
+    .poll = fused_poll,
 };
 
 /* A user callback failed: cancel upstream, error downstream. */

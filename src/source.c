@@ -14,10 +14,15 @@ static void pull_complete(struct rill__pull *p) {
   rill__retire(&p->node);
 }
 
+static void pull_error_init(const struct rill__pull *p, int code,
+                            rill_error_t *err) {
+  rill__error_init(err, code, 0, p->ops->name, "%s: %s", p->ops->name,
+                   rill_strerror(code));
+}
+
 static void pull_error(struct rill__pull *p, int code) {
   rill_error_t err;
-  rill__error_init(&err, code, 0, p->ops->name, "%s: %s", p->ops->name,
-                   rill_strerror(code));
+  pull_error_init(p, code, &err);
   p->node.flags |= RILL__DONE;
   p->down->vt->on_error(p->down, &err);
   rill__retire(&p->node);
@@ -53,7 +58,7 @@ static void pull_drain(struct rill__pull *p) {
 
 static void pull_request(struct rill__node *self, int64_t n) {
   struct rill__pull *p = (struct rill__pull *)self;
-  if (rill__node_done(self))
+  if ((self->flags & (RILL__DONE | RILL__POLLED)) != 0)
     return;
   p->demand = rill__demand_add(p->demand, n);
   pull_drain(p);
@@ -73,11 +78,51 @@ static void pull_free(struct rill__node *self) {
   rill__free(p);
 }
 
+/* Synchronous fusion (core/node.h): the subscriber pulls through poll. */
+static bool pull_sync_fuse(struct rill__node *self) {
+  self->flags |= RILL__POLLED;
+  return true;
+}
+
+/* Up to `max` pulls; the node is checked after each (a user function may
+ * cancel it).  An `exhausted` source finishes with its last value. */
+static int pull_poll(struct rill__node *self, rill_value_t *out,
+                     size_t stride, size_t max, size_t *n,
+                     rill_error_t *err) {
+  struct rill__pull *p = (struct rill__pull *)self;
+  const struct rill__pull_ops *ops = p->ops;
+  size_t k = 0;
+  int rc = 1;
+  while (k < max && !rill__node_done(self)) {
+    rc = ops->pull(p, out + k * stride);
+    if (RILL__UNLIKELY(rill__node_done(self))) { /* cancelled inside */
+      if (rc > 0)
+        rill_value_release(out[k * stride]);
+      break;
+    }
+    if (rc <= 0)
+      break;
+    k++;
+  }
+  *n = k;
+  if (rill__node_done(self))
+    return 0;
+  if (rc > 0 && (ops->exhausted == NULL || !ops->exhausted(p)))
+    return 1;
+  if (rc < 0)
+    pull_error_init(p, rc, err);
+  self->flags |= RILL__DONE;
+  rill__retire(self);
+  return rc < 0 ? rc : 0;
+}
+
 static const struct rill__node_vt pull_node_vt = {
     .name = "source",
     .request = pull_request,
     .cancel = pull_cancel,
     .free = pull_free,
+    .sync_fuse = pull_sync_fuse,
+    .poll = pull_poll,
 };
 
 #define PULL_HEAD_SIZE                                                         \
@@ -105,8 +150,10 @@ static void pull_subscribe(rill_observable_t *self, struct rill__node *down) {
   }
   p->inited = true;
   down->vt->on_subscribe(down, &p->node);
-  /* Complete a source with nothing to send without waiting for demand. */
-  if (!rill__node_done(&p->node) && ops->exhausted != NULL && ops->exhausted(p))
+  /* Complete a source with nothing to send without waiting for demand
+   * (unless the subscriber polls: it learns the end from poll). */
+  if ((p->node.flags & (RILL__DONE | RILL__POLLED)) == 0 &&
+      ops->exhausted != NULL && ops->exhausted(p))
     pull_drain(p);
 }
 

@@ -486,6 +486,24 @@ static rill_observable_t *f_zip(int64_t n, bool owned) {
   rill_observable_t *src[2] = {elems(n, owned), rill_range(0, INT64_MAX / 2)};
   return rill_zip(src, 2, cb_first, NULL);
 }
+/* zip with a polled source beside a queued one (take is not pollable). */
+static rill_observable_t *f_zip_mixed(int64_t n, bool owned) {
+  rill_observable_t *src[2] = {
+      rill_take(rill_range(0, INT64_MAX / 2), INT64_MAX / 2), elems(n, owned)};
+  return rill_zip(src, 2, cb_last, NULL);
+}
+/* zip polling through fused map/filter steps. */
+static int keep_value(void *ctx, rill_value_t in, rill_value_t *out) {
+  (void)ctx;
+  *out = rill_value_retain(in);
+  return 0;
+}
+static rill_observable_t *f_zip_steps(int64_t n, bool owned) {
+  rill_observable_t *src[2] = {
+      rill_map(elems(n, owned), keep_value, NULL),
+      rill_filter(rill_range(0, INT64_MAX / 2), tl_is_even, NULL)};
+  return rill_zip(src, 2, cb_first, NULL);
+}
 /* zip without a function: arrays (owned or not, the array is). */
 static rill_observable_t *f_zip_arrays(int64_t n, bool owned) {
   rill_observable_t *src[2] = {elems(n + 3, owned), elems(n, owned)};
@@ -571,6 +589,8 @@ static const struct factory factories[] = {
     {"limit", f_limit, INT64_MAX, 0, true, 0},
     {"zip", f_zip, INT64_MAX / 4, 0, true, 0},
     {"zip_arrays", f_zip_arrays, INT64_MAX / 4, 0, true, 0},
+    {"zip_mixed", f_zip_mixed, INT64_MAX / 4, 0, true, 0},
+    {"zip_steps", f_zip_steps, INT64_MAX / 4, 0, true, 0},
     {"combine_latest", f_combine_latest, INT64_MAX, 0, true, 0},
     {"combine_latest2", f_combine_latest2, INT64_MAX, 0, true, 0},
     {"with_latest_from", f_with_latest_from, INT64_MAX, 0, true, 0},

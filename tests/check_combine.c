@@ -9,7 +9,12 @@
  *                    soon as a completed source's queue is empty (with or
  *                    without demand), the others cancelled then; n == 0
  *                    completes at once; zip(range, range) runs (flat
- *                    stack) and allocates nothing per output.
+ *                    stack) and allocates nothing per output.  Polled
+ *                    sources (synchronous fusion: range, from_array,
+ *                    just, generate, map/filter over them): polled one
+ *                    row ahead of demand at most, alone or beside queued
+ *                    sources; a polled failure after its rows; cancels
+ *                    and requests from inside fn, on_next and a poll.
  *   combine_latest   a combination per value once every source has one;
  *                    one value in flight per source, a combination due
  *                    without demand is held and coalesced (latest wins);
@@ -705,6 +710,485 @@ START_TEST(zip_of_scalars_allocates_nothing_per_output) {
 }
 END_TEST
 
+/* ---- zip over polled sources (synchronous fusion) ---------------------------
+ *
+ * range, from_array, just, generate and a map/filter over one of them are
+ * polled by zip (core/node.h): no request, no queue; a batch of rows when
+ * every source is polled, one row at a time beside a queued source, and
+ * one row ahead when no row may go out.  `pgen` is a generator that
+ * counts its calls (how far ahead zip polls) and can fail, cancel or
+ * request from inside next() -- a user function run inside a poll. */
+struct pgen {
+  int64_t start, n;
+  bool owned;
+  long fail_at; /* this call (1-based) returns fail_code */
+  int fail_code;
+  long cancel_at;  /* this call cancels rec's subscription */
+  long request_at; /* from this call on, each requests 1 through rec */
+  rec_t *rec;
+  long calls, finis, inside, nested;
+  int64_t next;
+};
+
+static int pg_init(void *ctx, void **state) {
+  struct pgen *p = ctx;
+  p->next = 0;
+  *state = p;
+  return 0;
+}
+static int pg_next(void *state, rill_value_t *out) {
+  struct pgen *p = state;
+  long k = ++p->calls;
+  if (p->inside++ != 0)
+    p->nested++;
+  int rc = 1;
+  if (k == p->cancel_at) { /* twice: the second is a no-op */
+    rill_subscription_cancel(p->rec->s);
+    rill_subscription_cancel(p->rec->s);
+    p->rec->cancelled = true;
+  }
+  if (p->request_at != 0 && k >= p->request_at)
+    rec_request(p->rec, 1);
+  if (k == p->fail_at)
+    rc = p->fail_code;
+  else if (p->next == p->n)
+    rc = 0;
+  else {
+    int64_t x = p->start + p->next++;
+    *out = p->owned ? tl_owned(x) : rill_value_int(x);
+  }
+  p->inside--;
+  return rc;
+}
+static void pg_fini(void *state) {
+  ((struct pgen *)state)->finis++;
+}
+static rill_observable_t *pgen(struct pgen *p) {
+  return rill_generate(pg_init, pg_next, pg_fini, p);
+}
+
+/* from_array of tl_owned(x[i]) (the recipe holds them until freed). */
+static rill_observable_t *owned_from_array(const int64_t *x, size_t n) {
+  rill_value_t v[16];
+  ck_assert_uint_le(n, 16);
+  for (size_t i = 0; i < n; i++)
+    v[i] = tl_owned(x[i]);
+  return rill_from_array(v, n);
+}
+
+/* A map that keeps the value (owned values pass through). */
+static int keep(void *ctx, rill_value_t in, rill_value_t *out) {
+  (void)ctx;
+  *out = rill_value_retain(in);
+  return 0;
+}
+/* A map that fails at its k-th call (ctx: long[2] = {k, calls}). */
+static int fail_at_map(void *ctx, rill_value_t in, rill_value_t *out) {
+  long *c = ctx;
+  if (++c[1] == c[0])
+    return RILL_EAPP_BASE - 3;
+  *out = rill_value_retain(in);
+  return 0;
+}
+
+/* A zip of generators polls them: nothing is asked for, and next() runs
+ * one row ahead of the rows that may go out, never more (a queued source
+ * would have been asked for 128 at once). */
+START_TEST(zip_polls_synchronous_sources_one_row_ahead_of_demand) {
+  struct pgen a = {.start = 0, .n = 100}, b = {.start = 10, .n = 200};
+  rill_observable_t *src[2] = {pgen(&a), pgen(&b)};
+  rill_observable_t *z = rill_zip(src, 2, fn_sum, NULL);
+  rec_t r;
+  rec_init(&r);
+  ck_assert_int_eq(rec_subscribe(&r, z), 0);
+  ck_assert_int_eq(r.nexts, 0);
+  ck_assert_int_eq(a.calls, 1); /* the row ahead */
+  ck_assert_int_eq(b.calls, 1);
+  rec_request(&r, 1);
+  ck_assert_int_eq(r.nexts, 1);
+  ck_assert_int_eq(rec_int(&r, 0), 10);
+  ck_assert_int_eq(a.calls, 2);
+  ck_assert_int_eq(b.calls, 2);
+  rec_request(&r, 5);
+  ck_assert_int_eq(r.nexts, 6);
+  ck_assert_int_eq(a.calls, 7);
+  ck_assert_int_eq(b.calls, 7);
+  ck_assert_int_eq(r.terminal, REC_NONE);
+  rec_request(&r, RILL_UNBOUNDED);
+  ck_assert_int_eq(r.nexts, 100);
+  ck_assert_int_eq(rec_int(&r, 99), 99 + 109);
+  ck_assert_int_eq(r.terminal, REC_COMPLETE);
+  ck_assert_int_eq(a.calls, 101); /* the 101st told the end */
+  ck_assert_int_le(b.calls, 101);
+  ck_assert_int_eq(a.finis, 1);
+  ck_assert_int_eq(b.finis, 1); /* cancelled */
+  ck_assert_int_eq(a.nested + b.nested, 0);
+  ck_assert_rec_ok(&r);
+  rec_clear(&r);
+  rill_observable_free(z);
+}
+END_TEST
+
+/* The shorter polled source completes the stream as soon as its last row
+ * is out, with no further request, whichever side it is on; a generator
+ * (which learns its end one call later) too. */
+START_TEST(zip_of_polled_sources_completes_with_the_shorter_at_once) {
+  for (int flip = 0; flip < 4; flip++) {
+    struct pgen g = {.start = 0, .n = 3};
+    rill_observable_t *src[2];
+    src[flip & 1] = flip < 2 ? rill_range(0, 3) : pgen(&g);
+    src[1 - (flip & 1)] = rill_range(10, 100);
+    rill_observable_t *z = rill_zip(src, 2, fn_sum, NULL);
+    rec_t r;
+    rec_init(&r);
+    ck_assert_int_eq(rec_subscribe(&r, z), 0);
+    rec_request(&r, 2);
+    ck_assert_int_eq(r.nexts, 2);
+    ck_assert_int_eq(r.terminal, REC_NONE);
+    rec_request(&r, 1);
+    ck_assert_int_eq(r.nexts, 3);
+    ck_assert_int_eq(rec_int(&r, 2), 14);
+    ck_assert_msg(r.terminal == REC_COMPLETE, "flip %d: not completed", flip);
+    if (flip >= 2)
+      ck_assert_int_eq(g.finis, 1);
+    ck_assert_rec_ok(&r);
+    rec_clear(&r);
+    rill_observable_free(z);
+    /* and with everything asked for at once */
+    src[flip & 1] = flip < 2 ? rill_range(0, 3) : pgen(&g);
+    src[1 - (flip & 1)] = rill_range(10, 100);
+    z = rill_zip(src, 2, fn_sum, NULL);
+    rec_init(&r);
+    ck_assert_int_eq(rec_subscribe(&r, z), 0);
+    rec_request(&r, 3);
+    ck_assert_int_eq(r.nexts, 3);
+    ck_assert_msg(r.terminal == REC_COMPLETE, "flip %d: not completed", flip);
+    ck_assert_rec_ok(&r);
+    rec_clear(&r);
+    rill_observable_free(z);
+  }
+}
+END_TEST
+
+/* A polled source beside a queued one (a timed source, through a spy):
+ * rows at the time of the queued value, completion as soon as the
+ * shorter has nothing left, in both orders; and a queued shorter. */
+START_TEST(zip_mixes_polled_and_queued_sources) {
+  for (int flip = 0; flip < 2; flip++) {
+    rill_sched_t *s = rill_sched_virtual_new();
+    spies_reset();
+    fc_reset();
+    struct spy *q;
+    rill_observable_t *src[2];
+    src[flip] = rill_range(1, 3);
+    src[1 - flip] = spy(s, marble_cold(s, "-4-5-6-7|"), &q);
+    rill_observable_t *z = rill_zip(src, 2, fn_digits, NULL);
+    ck_assert_marble(s, z, 0,
+                     flip == 0 ? "-{14}-{25}-({36}|)" : "-{41}-{52}-({63}|)");
+    ck_assert_spy(q, SPY_CANCELLED, 5);
+    rill_observable_free(z);
+    ck_assert_int_eq(rill_sched_free(s), 0);
+  }
+  rill_sched_t *s = rill_sched_virtual_new();
+  spies_reset();
+  struct spy *q;
+  struct pgen g = {.start = 1, .n = 1000};
+  rill_observable_t *src[2] = {pgen(&g), spy(s, marble_cold(s, "-4-5|"), &q)};
+  rill_observable_t *z = rill_zip(src, 2, fn_digits, NULL);
+  ck_assert_marble(s, z, 0, "-{14}-{25}|");
+  ck_assert_spy(q, SPY_COMPLETED, 4);
+  ck_assert_int_eq(g.calls, 3); /* two rows, one ahead */
+  ck_assert_int_eq(g.finis, 1);
+  rill_observable_free(z);
+  ck_assert_int_eq(rill_sched_free(s), 0);
+}
+END_TEST
+
+/* Owned values polled out of from_array (and just) are released exactly
+ * once: borrowed by fn, moved into arrays, held in rows when the stream
+ * is cancelled from on_next, and the recipe's with the recipe. */
+START_TEST(zip_of_polled_owned_values_releases_each_once) {
+  static const int64_t x[5] = {1, 2, 3, 4, 5};
+  for (int shape = 0; shape < 4; shape++) {
+    tl_owned_reset();
+    fc_reset();
+    fc.owned_out = true;
+    rill_observable_t *src[3] = {
+        owned_from_array(x, 5), rill_range(0, 1000),
+        rill_just(3, tl_owned(6), tl_owned(7), tl_owned(8))};
+    rill_observable_t *z = rill_zip(src, 3, shape & 1 ? NULL : fn_digits, NULL);
+    rec_t r;
+    rec_init(&r);
+    if (shape < 2) {
+      r.request_on_subscribe = RILL_UNBOUNDED;
+    } else {
+      r.request_on_subscribe = 2;
+      r.request_in_next = 1;
+      r.cancel_at = 2;
+      r.cancel_times = 2;
+    }
+    ck_assert_int_eq(rec_subscribe(&r, z), 0);
+    if (shape < 2) {
+      ck_assert_int_eq(r.terminal, REC_COMPLETE);
+      ck_assert_int_eq(r.nexts, 3);
+    } else {
+      ck_assert_int_eq(r.terminal, REC_NONE);
+      ck_assert_int_eq(r.nexts, 2);
+    }
+    if (shape == 0) {
+      ck_assert_int_eq(tl_owned_int(r.values.items[0]), 106);
+      ck_assert_int_eq(tl_owned_int(r.values.items[2]), 328);
+    }
+    if (shape == 1) {
+      rill_array_t *row = r.values.items[2].as.array;
+      ck_assert_int_eq(tl_owned_int(rill_array_at(row, 0)), 3);
+      ck_assert_int_eq(rill_array_at(row, 1).as.i, 2);
+      ck_assert_int_eq(tl_owned_int(rill_array_at(row, 2)), 8);
+    }
+    ck_assert_rec_ok(&r);
+    rec_clear(&r);
+    rill_observable_free(z);
+    ck_assert_owned_balanced();
+  }
+}
+END_TEST
+
+/* A polled generator that fails after k values: its k rows go out (as
+ * demand allows), then the error, with no further request; the other
+ * sources cancelled, everything released.  Failing at its first call, it
+ * ends the stream while subscribed: the sources after it never start. */
+START_TEST(zip_polled_generator_failing_at_row_k) {
+  for (int bounded = 0; bounded < 2; bounded++) {
+    tl_owned_reset();
+    struct pgen g = {.start = 0,
+                     .n = 100,
+                     .owned = true,
+                     .fail_at = 4,
+                     .fail_code = RILL_EAPP_BASE - 9};
+    static const int64_t x[6] = {10, 20, 30, 40, 50, 60};
+    rill_observable_t *src[3] = {rill_range(0, 100), pgen(&g),
+                                 owned_from_array(x, 6)};
+    rill_observable_t *z = rill_zip(src, 3, fn_first, NULL);
+    rec_t r;
+    rec_init(&r);
+    r.request_on_subscribe = bounded ? 2 : RILL_UNBOUNDED;
+    ck_assert_int_eq(rec_subscribe(&r, z), 0);
+    if (bounded) {
+      ck_assert_int_eq(r.nexts, 2);
+      ck_assert_int_eq(r.terminal, REC_NONE);
+      ck_assert_int_eq(g.calls, 3); /* one row ahead */
+      rec_request(&r, 1);           /* the third row; the next call fails */
+    }
+    ck_assert_int_eq(r.nexts, 3);
+    ck_assert_int_eq(r.terminal, REC_ERROR);
+    ck_assert_int_eq(r.err.code, RILL_EAPP_BASE - 9);
+    ck_assert_str_eq(r.err.stage, "generate");
+    ck_assert_int_eq(g.calls, 4);
+    ck_assert_int_eq(g.finis, 1);
+    ck_assert_rec_ok(&r);
+    rec_clear(&r);
+    rill_observable_free(z);
+    ck_assert_owned_balanced();
+  }
+  spies_reset();
+  struct spy *after;
+  struct pgen g = {.fail_at = 1, .fail_code = RILL_EUSER};
+  rill_observable_t *src[2] = {pgen(&g), spy(NULL, rill_never(), &after)};
+  rill_observable_t *z = rill_zip(src, 2, fn_sum, NULL);
+  rec_t r;
+  rec_init(&r);
+  ck_assert_int_eq(rec_subscribe(&r, z), 0);
+  ck_assert_int_eq(r.terminal, REC_ERROR);
+  ck_assert_int_eq(r.err.code, RILL_EUSER);
+  ck_assert_int_eq(after->starts, 0);
+  ck_assert_rec_ok(&r);
+  rill_observable_free(z);
+}
+END_TEST
+
+/* Cancel from inside fn at row 3 and from inside on_next at row 2, on
+ * rows of scalars and of owned values, with unbounded and bounded demand,
+ * with and without fused steps downstream (each a loop of its own): the
+ * loop stops at once, nothing more is
+ * signalled, fn is not called again, everything is released. */
+START_TEST(zip_polled_cancel_from_inside_fn_and_on_next) {
+  static const int64_t x[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+  for (int shape = 0; shape < 16; shape++) {
+    tl_owned_reset();
+    fc_reset();
+    rec_t r;
+    rec_init(&r);
+    bool owned = shape & 1, bounded = shape & 2, in_fn = shape & 4;
+    bool steps = shape & 8; /* a fused map downstream */
+    rill_observable_t *src[2] = {
+        owned ? owned_from_array(x, 8) : rill_range(1, 8), rill_range(0, 1000)};
+    rill_observable_t *z = rill_zip(src, 2, fn_digits, NULL);
+    if (steps)
+      z = rill_map(z, keep, NULL);
+    r.request_on_subscribe = bounded ? 6 : RILL_UNBOUNDED;
+    if (in_fn) {
+      fc.cancel_at = 3;
+      fc.rec = &r;
+      fc.owned_out = true;
+    } else {
+      r.cancel_at = 2;
+      r.cancel_times = 2;
+    }
+    ck_assert_int_eq(rec_subscribe(&r, z), 0);
+    ck_assert_int_eq(r.nexts, 2);
+    ck_assert_int_eq(fc.calls, in_fn ? 3 : 2);
+    ck_assert_int_eq(r.terminal, REC_NONE);
+    ck_assert_rec_ok(&r);
+    rec_clear(&r);
+    rill_observable_free(z);
+    ck_assert_owned_balanced();
+  }
+}
+END_TEST
+
+/* A user function run inside a poll (generate's next) cancels the stream
+ * or requests more: the cancel stops everything at once (the values
+ * polled so far released); the request only adds demand -- the poll is
+ * never re-entered and on_next never nests. */
+START_TEST(zip_polled_cancel_and_request_from_inside_a_poll) {
+  tl_owned_reset();
+  rec_t r;
+  rec_init(&r);
+  struct pgen g = {.start = 0, .n = 100, .owned = true, .cancel_at = 3};
+  g.rec = &r;
+  static const int64_t x[4] = {7, 8, 9, 10};
+  rill_observable_t *src[2] = {owned_from_array(x, 4), pgen(&g)};
+  rill_observable_t *z = rill_zip(src, 2, fn_first, NULL);
+  r.request_on_subscribe = 1;
+  r.request_in_next = 1;
+  ck_assert_int_eq(rec_subscribe(&r, z), 0);
+  ck_assert_int_eq(r.nexts, 2); /* the third row was being polled */
+  ck_assert_int_eq(r.terminal, REC_NONE);
+  ck_assert_int_eq(g.finis, 1);
+  ck_assert_rec_ok(&r);
+  rec_clear(&r);
+  rill_observable_free(z);
+  ck_assert_owned_balanced();
+
+  /* in the middle of a batch: the values polled before it go too */
+  rec_init(&r);
+  struct pgen g2 = {.start = 0, .n = 100, .owned = true, .cancel_at = 4};
+  g2.rec = &r;
+  src[0] = pgen(&g2);
+  src[1] = rill_range(0, 100);
+  z = rill_zip(src, 2, fn_first, NULL);
+  r.request_on_subscribe = RILL_UNBOUNDED;
+  ck_assert_int_eq(rec_subscribe(&r, z), 0);
+  ck_assert_int_eq(r.nexts, 1); /* the row polled ahead at subscription */
+  ck_assert_int_eq(r.terminal, REC_NONE);
+  ck_assert_int_eq(g2.finis, 1);
+  ck_assert_rec_ok(&r);
+  rec_clear(&r);
+  rill_observable_free(z);
+  ck_assert_owned_balanced();
+
+  rec_init(&r);
+  r.store = false;
+  struct pgen h = {.start = 0, .n = 1000, .request_at = 1};
+  h.rec = &r;
+  src[0] = rill_range(0, 1000);
+  src[1] = pgen(&h);
+  z = rill_zip(src, 2, fn_sum, NULL);
+  r.request_on_subscribe = 1;
+  ck_assert_int_eq(rec_subscribe(&r, z), 0);
+  ck_assert_int_eq(r.nexts, 1000);
+  ck_assert_int_eq(r.terminal, REC_COMPLETE);
+  ck_assert_int_eq(h.nested, 0);
+  ck_assert_int_le(r.max_depth, 1);
+  ck_assert_rec_ok(&r);
+  rill_observable_free(z);
+}
+END_TEST
+
+/* One request per on_next, polled and mixed: a flat stack. */
+START_TEST(zip_polled_and_mixed_request_one_per_on_next_stay_flat) {
+  int64_t n = tl_scaled(200000);
+  for (int mixed = 0; mixed < 2; mixed++) {
+    struct pgen g = {.start = 0, .n = n};
+    rill_observable_t *src[2] = {
+        pgen(&g), mixed ? rill_take(rill_range(0, n), n) : rill_range(0, n)};
+    rill_observable_t *z = rill_zip(src, 2, fn_sum, NULL);
+    rec_t r;
+    rec_init(&r);
+    r.store = false;
+    r.request_on_subscribe = 1;
+    r.request_in_next = 1;
+    ck_assert_int_eq(rec_subscribe(&r, z), 0);
+    ck_assert_int_eq(r.nexts, n);
+    ck_assert_int_eq(r.terminal, REC_COMPLETE);
+    ck_assert_int_le(r.max_depth, 1);
+    ck_assert_msg(r.stack_hi - r.stack_lo < 4096,
+                  "on_next frames over %lu bytes",
+                  (unsigned long)(r.stack_hi - r.stack_lo));
+    ck_assert_int_le(g.calls, n + 1);
+    ck_assert_rec_ok(&r);
+    rill_observable_free(z);
+  }
+}
+END_TEST
+
+/* Fused map/filter steps over a pollable source are polled through: the
+ * values are the steps' (a filter's drops pulled past), a map failing at
+ * its k-th value fails the stream after k - 1 rows (stage "map"), owned
+ * values pass through and are released once; and a generator under a map
+ * is still polled one row ahead. */
+START_TEST(zip_polls_through_fused_map_and_filter) {
+  rill_observable_t *src[2] = {
+      rill_map(rill_range(0, 10), tl_double, NULL),
+      rill_filter(rill_range(0, 100), tl_is_even, NULL)};
+  rill_observable_t *z = rill_zip(src, 2, fn_sum, NULL);
+  rill_values_t got = {0};
+  ck_assert_int_eq(rill_observable_collect(z, &got, NULL), 0);
+  ck_assert_int_eq(got.len, 10);
+  for (size_t i = 0; i < 10; i++)
+    ck_assert_int_eq(got.items[i].as.i, 4 * (int64_t)i);
+  rill_values_clear(&got);
+  rill_observable_free(z);
+
+  tl_owned_reset();
+  long ctl[2] = {4, 0};
+  static const int64_t x[6] = {1, 2, 3, 4, 5, 6}, y[6] = {7, 8, 9, 10, 11, 12};
+  src[0] = rill_map(owned_from_array(x, 6), keep, NULL);
+  src[1] = rill_map(owned_from_array(y, 6), fail_at_map, ctl);
+  z = rill_zip(src, 2, fn_first, NULL);
+  rec_t r;
+  rec_init(&r);
+  r.request_on_subscribe = RILL_UNBOUNDED;
+  ck_assert_int_eq(rec_subscribe(&r, z), 0);
+  ck_assert_int_eq(r.nexts, 3);
+  ck_assert_int_eq(tl_owned_int(r.values.items[2]), 3);
+  ck_assert_int_eq(r.terminal, REC_ERROR);
+  ck_assert_int_eq(r.err.code, RILL_EAPP_BASE - 3);
+  ck_assert_str_eq(r.err.stage, "map");
+  ck_assert_rec_ok(&r);
+  rec_clear(&r);
+  rill_observable_free(z);
+  ck_assert_owned_balanced();
+
+  struct pgen g = {.start = 0, .n = 100};
+  src[0] = rill_filter(rill_map(pgen(&g), tl_double, NULL), tl_is_even, NULL);
+  src[1] = rill_range(0, 100);
+  z = rill_zip(src, 2, fn_sum, NULL);
+  rec_init(&r);
+  ck_assert_int_eq(rec_subscribe(&r, z), 0);
+  ck_assert_int_eq(g.calls, 1);
+  rec_request(&r, 4);
+  ck_assert_int_eq(r.nexts, 4);
+  ck_assert_int_eq(rec_int(&r, 3), 9);
+  ck_assert_int_eq(g.calls, 5);
+  rec_cancel(&r);
+  ck_assert_int_eq(g.finis, 1);
+  ck_assert_rec_ok(&r);
+  rec_clear(&r);
+  rill_observable_free(z);
+}
+END_TEST
+
 /* ---- combine_latest -------------------------------------------------------*/
 
 /* RxJS combineLatest-033 ("should combine events from two cold
@@ -1204,6 +1688,19 @@ Suite *combine_suite(void) {
   tcase_add_test(tc, zip_cancel_from_inside_on_next);
   tcase_add_test(tc, zip_of_synchronous_sources_runs_in_a_flat_stack);
   tcase_add_test(tc, zip_of_scalars_allocates_nothing_per_output);
+  tcase_add_checked_fixture(tc, combine_setup, NULL);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("zip_polled");
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, zip_polls_synchronous_sources_one_row_ahead_of_demand);
+  tcase_add_test(tc, zip_of_polled_sources_completes_with_the_shorter_at_once);
+  tcase_add_test(tc, zip_mixes_polled_and_queued_sources);
+  tcase_add_test(tc, zip_of_polled_owned_values_releases_each_once);
+  tcase_add_test(tc, zip_polled_generator_failing_at_row_k);
+  tcase_add_test(tc, zip_polled_cancel_from_inside_fn_and_on_next);
+  tcase_add_test(tc, zip_polled_cancel_and_request_from_inside_a_poll);
+  tcase_add_test(tc, zip_polled_and_mixed_request_one_per_on_next_stay_flat);
+  tcase_add_test(tc, zip_polls_through_fused_map_and_filter);
   tcase_add_checked_fixture(tc, combine_setup, NULL);
   suite_add_tcase(s, tc);
   tc = tcase_create("combine_latest");

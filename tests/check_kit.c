@@ -1,16 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /* rill tests: the operator kit's blocks on their own (src/kit/): ring,
- * drain, demand, inner.  These are internal interfaces, so the test
- * includes the internal headers (the library is linked statically into
- * nothing here: the kit's functions are hidden in the shared library, so
- * this suite compiles the kit's sources into itself). */
+ * drain, demand, inner (and the synchronous fusion it offers).  These are
+ * internal interfaces, so the test includes the internal headers (the library
+ * is linked statically into nothing here: the kit's functions are hidden in the
+ * shared library, so this suite compiles the kit's sources into itself). */
 #include <stdlib.h>
 
 #include "check_rill.h"
 #include "kit/kit.h"
 #include "testlib.h"
 
-/* ---- ring -------------------------------------------------------------------*/
+/* ---- ring
+ * -------------------------------------------------------------------*/
 
 START_TEST(ring_is_fifo_grows_to_its_bound_and_refuses_more) {
   tl_owned_reset();
@@ -86,7 +87,8 @@ START_TEST(ring_growth_failure_is_enomem_and_releases_the_value) {
 }
 END_TEST
 
-/* ---- drain --------------------------------------------------------------------*/
+/* ---- drain
+ * --------------------------------------------------------------------*/
 
 /* A scripted loop: each pass emits what is queued; an emission may make
  * new work arrive (as on_next calling request or pushing). */
@@ -144,7 +146,8 @@ START_TEST(drain_never_nests_and_serves_missed_work) {
 }
 END_TEST
 
-/* ---- demand -------------------------------------------------------------------*/
+/* ---- demand
+ * -------------------------------------------------------------------*/
 
 static int drop_odd(void *ctx, rill_value_t v) {
   (void)ctx;
@@ -171,8 +174,7 @@ START_TEST(demand_saturates_counts_and_gives_back_dropped_values) {
   /* emit and account, from a stage to a node with a fused filter step */
   struct rill__node down;
   rill__node_init(&down, NULL, next_records_demand);
-  struct rill__step filter = {.kind = RILL__STEP_FILTER,
-                              .fn.pred = drop_odd};
+  struct rill__step filter = {.kind = RILL__STEP_FILTER, .fn.pred = drop_odd};
   down.steps = &filter;
   down.steps_owner = &down; /* a fused node owns its steps */
   down.nsteps = 1;
@@ -193,7 +195,8 @@ START_TEST(demand_saturates_counts_and_gives_back_dropped_values) {
 }
 END_TEST
 
-/* ---- inner ----------------------------------------------------------------------*/
+/* ---- inner
+ * ----------------------------------------------------------------------*/
 
 struct owner {
   int nexts, ends;
@@ -287,7 +290,118 @@ START_TEST(inner_reports_complete_and_error_once) {
 }
 END_TEST
 
-/* ---- arbiter (through concat, its plainest user) ---------------------------*/
+/* ---- synchronous fusion (core/node.h) through an inner ---------------------
+ * An owner whose on_upstream asks for fusion: a pollable source (range,
+ * from_array, generate, map/filter over them) is then polled, never asked
+ * and never signalling; any other source works as before. */
+static bool fuse_answer;
+static void owner_fuse(struct rill__inner *in) {
+  fuse_answer = rill__inner_fuse(in);
+}
+static const struct rill__inner_ops fusing_ops = {
+    .on_next = owner_next, .on_end = owner_end, .on_upstream = owner_fuse};
+
+struct kgen {
+  int64_t n, next;
+  int fail_at;
+  int finis;
+};
+static int kgen_next(void *state, rill_value_t *out) {
+  struct kgen *g = state;
+  if (g->next == g->fail_at)
+    return RILL_EAPP_BASE - 1;
+  if (g->next == g->n)
+    return 0;
+  *out = tl_owned(g->next++);
+  return 1;
+}
+static void kgen_fini(void *state) {
+  ((struct kgen *)state)->finis++;
+}
+
+START_TEST(inner_polls_a_fusable_source_in_columns_and_learns_its_end) {
+  tl_owned_reset();
+  struct owner o = {0};
+  rill_value_t buf[32];
+  size_t n = 0;
+  rill_error_t err;
+  rill__enter();
+  /* range: batches, then the rest with the end */
+  struct rill__inner *in = rill__inner_new(&fusing_ops, &o, 8);
+  rill_observable_t *src = rill_range(0, 10);
+  rill__inner_subscribe(in, src);
+  ck_assert(fuse_answer && in->polled);
+  ck_assert_int_eq(o.nexts + o.ends, 0);
+  ck_assert_int_eq(rill__inner_poll(in, buf, 1, 4, &n, &err), 1);
+  ck_assert_uint_eq(n, 4);
+  ck_assert_int_eq(buf[3].as.i, 3);
+  ck_assert_int_eq(rill__inner_poll(in, buf, 2, 16, &n, &err), 0);
+  ck_assert_uint_eq(n, 6); /* at buf[0], buf[2], ... */
+  ck_assert_int_eq(buf[10].as.i, 9);
+  ck_assert(in->done && in->up == NULL);
+  ck_assert_int_eq(o.nexts + o.ends, 0);
+  rill__inner_release(in);
+  rill_observable_free(src);
+  /* from_array of owned values: an exact batch tells the end too */
+  rill_value_t v[3] = {tl_owned(1), tl_owned(2), tl_owned(3)};
+  src = rill_from_array(v, 3);
+  in = rill__inner_new(&fusing_ops, &o, 8);
+  rill__inner_subscribe(in, src);
+  ck_assert(in->polled);
+  ck_assert_int_eq(rill__inner_poll(in, buf, 1, 3, &n, &err), 0);
+  ck_assert_uint_eq(n, 3);
+  ck_assert_int_eq(tl_owned_int(buf[2]), 3);
+  for (size_t i = 0; i < n; i++)
+    rill_value_release(buf[i]);
+  rill__inner_release(in);
+  rill_observable_free(src);
+  /* a generator failing after 2 values, under a map and a filter */
+  struct kgen g = {.n = 10, .fail_at = 2};
+  src = rill_filter(
+      rill_map(rill_generate(NULL, kgen_next, kgen_fini, &g), tl_double, NULL),
+      tl_is_even, NULL);
+  in = rill__inner_new(&fusing_ops, &o, 8);
+  rill__inner_subscribe(in, src);
+  ck_assert(in->polled);
+  int rc = rill__inner_poll(in, buf, 1, 8, &n, &err);
+  ck_assert_int_eq(rc, RILL_EAPP_BASE - 1);
+  ck_assert_uint_eq(n, 2);
+  ck_assert_str_eq(err.stage, "generate");
+  ck_assert(in->done);
+  for (size_t i = 0; i < n; i++)
+    rill_value_release(buf[i]);
+  rill__inner_release(in);
+  rill_observable_free(src);
+  /* cancelled before its end: the generator's state goes */
+  struct kgen h = {.n = 10, .fail_at = -1};
+  src = rill_generate(NULL, kgen_next, kgen_fini, &h);
+  in = rill__inner_new(&fusing_ops, &o, 8);
+  rill__inner_subscribe(in, src);
+  ck_assert_int_eq(rill__inner_poll(in, buf, 1, 1, &n, &err), 1);
+  rill_value_release(buf[0]);
+  rill__inner_release(in);
+  rill__leave();
+  rill_observable_free(src);
+  ck_assert_int_eq(g.finis, 1);
+  ck_assert_int_eq(h.finis, 1);
+  ck_assert_int_eq(h.next, 1); /* nothing polled ahead */
+  /* a source that cannot be polled: prefetch and signals as before */
+  struct probe p = {0};
+  src = rill_create(probe_start, probe_end, &p);
+  rill__enter();
+  in = rill__inner_new(&fusing_ops, &o, 8);
+  rill__inner_subscribe(in, src);
+  ck_assert(!fuse_answer && !in->polled);
+  ck_assert_int_eq(rill_emitter_demand(p.e), 8);
+  rill__inner_release(in);
+  rill__leave();
+  rill_observable_free(src);
+  ck_assert_owned_balanced();
+}
+END_TEST
+
+/* ---- arbiter (through concat, its plainest user)
+ * ---------------------------*/
 
 struct switched {
   rill_emitter_t *e;
@@ -364,6 +478,8 @@ Suite *kit_suite(void) {
   tc = tcase_create("inner");
   tcase_add_test(tc, inner_prefetches_refills_by_half_and_cancel_releases);
   tcase_add_test(tc, inner_reports_complete_and_error_once);
+  tcase_add_test(tc,
+                 inner_polls_a_fusable_source_in_columns_and_learns_its_end);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -44,6 +44,10 @@ struct rill__node_vt {
   void (*request)(struct rill__node *self, int64_t n);
   void (*cancel)(struct rill__node *self);
   void (*free)(struct rill__node *self); /* release memory; called once */
+  /* Optional: synchronous fusion (see SYNCHRONOUS FUSION below). */
+  bool (*sync_fuse)(struct rill__node *self);
+  int (*poll)(struct rill__node *self, rill_value_t *out, size_t stride,
+              size_t max, size_t *n, rill_error_t *err);
 };
 
 enum {
@@ -57,6 +61,12 @@ enum {
    * may wire its subscriber node straight downstream without risk of
    * nesting (src/flatten.c). */
   RILL__PULL_ONLY = 1u << 2,
+  /* Synchronously fused: the subscriber polls (see below). */
+  RILL__POLLED = 1u << 3,
+  /* Every value this subscription delivers (emitted or polled) is a
+   * scalar (int, double, bool, borrowed pointer), whose release is a
+   * no-op: a consumer holding many may skip releasing them (range). */
+  RILL__SCALARS = 1u << 4,
 };
 
 /* The gates of a fused node (the steps' owner): thresholds that a user
@@ -165,6 +175,54 @@ static inline void rill__node_wire(struct rill__node *n,
   n->steps = target->steps;
   n->steps_owner = target->steps_owner;
   n->nsteps = target->nsteps;
+}
+
+/* ---- synchronous fusion ---------------------------------------------------
+ *
+ * RxJava's QueueSubscription.requestFusion(SYNC) and poll(): a subscriber
+ * that drains several sources row by row (zip) takes values straight from
+ * a source's state, many per call, instead of request(), one on_next per
+ * value and a queue.  Offered by range and the pull sources (from_array,
+ * just, generate), and by a fused map/filter node over one of them.
+ *
+ *   - The subscriber may ask only from inside its on_subscribe(up),
+ *     before any request: rill__sync_fuse(up).  false: nothing changed,
+ *     the subscription works as usual.  true: `up` is in polled mode for
+ *     good: it never calls on_next, on_complete or on_error on that
+ *     subscriber, and ignores request().
+ *   - rill__poll(up, out, stride, max, &n, &err), max >= 1, never
+ *     re-entered for the same node, stores up to `max` values at out[0],
+ *     out[stride], out[2 * stride], ... (a column of a row-major table)
+ *     and sets n to how many; they are the caller's (owned).  Returns
+ *       1   n == max and `up` is live;
+ *       0   `up` has finished after these n (<= max) values: exhausted,
+ *           or cancelled while the poll ran (by a user function it
+ *           called: the caller then knows, it did so itself);
+ *       <0  the source failed after these n values, with this code and
+ *           *err.
+ *     After 0 or < 0, forget `up`: no poll, no cancel.
+ *     A poll never signals the subscriber, but the user functions it
+ *     runs (generate's next, fused map/filter steps) may do anything,
+ *     including cancelling `up` or the subscriber.  A source produces
+ *     only what it returns (a fused filter may pull and drop more), so
+ *     polling `max` values calls a generator at most `max` times: the
+ *     subscriber bounds `max` by its own demand.
+ *   - cancel(up) ends it at any time before a 0 or a negative result and
+ *     releases what it holds; the values returned are the caller's.
+ * Rule 3.3 holds trivially: a poll calls no subscriber. */
+/* Whether asking may succeed (an owner may prepare before it asks). */
+static inline bool rill__sync_fusable(const struct rill__node *up) {
+  return up->vt->sync_fuse != NULL && !rill__node_done(up) &&
+         (up->flags & RILL__POLLED) == 0;
+}
+static inline bool rill__sync_fuse(struct rill__node *up) {
+  return rill__sync_fusable(up) && up->vt->sync_fuse(up);
+}
+static RILL__ALWAYS_INLINE int rill__poll(struct rill__node *up,
+                                          rill_value_t *out, size_t stride,
+                                          size_t max, size_t *n,
+                                          rill_error_t *err) {
+  return up->vt->poll(up, out, stride, max, n, err);
 }
 
 static inline void rill__request(struct rill__node *up, int64_t n) {

@@ -11,7 +11,7 @@ static void inner_on_subscribe(struct rill__node *self, struct rill__node *up) {
   in->up = up;
   if (in->ops->on_upstream != NULL)
     in->ops->on_upstream(in);
-  if (in->up != NULL && !in->cancelled && in->prefetch > 0)
+  if (in->up != NULL && !in->cancelled && !in->polled && in->prefetch > 0)
     rill__request(up, in->prefetch);
 }
 
@@ -75,8 +75,14 @@ void rill__inner_subscribe(struct rill__inner *in, rill_observable_t *obs) {
   rill__subscribe(obs, &in->node);
 }
 
+bool rill__inner_fuse(struct rill__inner *in) {
+  if (!in->polled && in->up != NULL && !in->cancelled)
+    in->polled = rill__sync_fuse(in->up);
+  return in->polled;
+}
+
 void rill__inner_consumed(struct rill__inner *in, int64_t n) {
-  if (in->prefetch == RILL_UNBOUNDED)
+  if (in->prefetch == RILL_UNBOUNDED || in->polled)
     return;
   in->consumed += n;
   int64_t half = in->prefetch - in->prefetch / 2;

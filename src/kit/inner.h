@@ -39,12 +39,13 @@ struct rill__inner {
   struct rill__inner *prev, *next;
   struct rill__inner *wprev, *wnext;
   int wlist;
-  struct rill__ring queue;  /* values waiting for downstream demand */
+  struct rill__ring queue; /* values waiting for downstream demand */
   int64_t prefetch;
   int64_t consumed; /* since the last refill */
   uint64_t index;   /* owner's use: arrival order */
   bool done;        /* the upstream ended */
   bool cancelled;   /* we ended it */
+  bool polled;      /* synchronously fused: see rill__inner_fuse */
 };
 
 /* NULL on ENOMEM.  prefetch: 1 .. RILL_UNBOUNDED, capped at the queue's
@@ -59,6 +60,27 @@ struct rill__inner *rill__inner_new(const struct rill__inner_ops *ops,
 void rill__inner_subscribe(struct rill__inner *in, rill_observable_t *obs);
 /* n values of this inner went downstream: refill by half. */
 void rill__inner_consumed(struct rill__inner *in, int64_t n);
+/* Synchronous fusion (core/node.h), from the owner's on_upstream only:
+ * true when the upstream agreed to be polled.  Then nothing is requested
+ * and no signal arrives (no on_next, no on_end); the owner takes values
+ * with rill__inner_poll, never after the inner is done or cancelled. */
+bool rill__inner_fuse(struct rill__inner *in);
+/* Poll a polled inner (rill__poll: up to `max` values at out[0],
+ * out[stride], ...; *n of them).  1: all max, live; 0: the upstream
+ * finished (exhausted, or cancelled while the poll ran); < 0: it failed
+ * (*err).  On 0 and < 0 the inner is done (unless it was cancelled) and
+ * forgets its upstream. */
+static RILL__ALWAYS_INLINE int rill__inner_poll(struct rill__inner *in,
+                                                rill_value_t *out,
+                                                size_t stride, size_t max,
+                                                size_t *n, rill_error_t *err) {
+  int rc = rill__poll(in->up, out, stride, max, n, err);
+  if (RILL__UNLIKELY(rc != 1) && !in->cancelled) {
+    in->done = true;
+    in->up = NULL;
+  }
+  return rc;
+}
 /* Cancel the upstream and release the queue (idempotent). */
 void rill__inner_cancel(struct rill__inner *in);
 /* Cancel and free (deferred to the outermost rill call). */
