@@ -8,22 +8,14 @@ int rill__fan_init(struct rill__fan *f, size_t n,
   memset(f, 0, sizeof(*f));
   if (n == 0)
     return 0;
-  f->in = rill__calloc(n, sizeof(*f->in));
+  f->in = rill__inners_new(n, ops, owner, 1);
   if (f->in == NULL)
     return RILL_ENOMEM;
   f->n = n;
-  for (size_t i = 0; i < n; i++) {
-    struct rill__inner *in = rill__inner_new(ops, owner, 1);
-    if (in == NULL) {
-      rill__fan_release(f);
-      return RILL_ENOMEM;
-    }
-    in->index = i;
-    /* The inner's queue stays unused: its values go to the owner as they
-     * come.  Its first request is `prefetch` (0: none). */
-    in->prefetch = prefetch;
-    f->in[i] = in;
-  }
+  /* The inners' queues stay unused: their values go to the owner as they
+   * come.  Their first request is `prefetch` (0: none). */
+  for (size_t i = 0; i < n; i++)
+    f->in[i]->prefetch = prefetch;
   return 0;
 }
 
@@ -71,8 +63,5 @@ void rill__fan_release(struct rill__fan *f) {
   f->in = NULL;
   f->n = 0;
   f->winner = NULL;
-  for (size_t i = 0; in != NULL && i < n; i++)
-    if (in[i] != NULL)
-      rill__inner_release(in[i]);
-  rill__free(in);
+  rill__inners_release(in, n);
 }
