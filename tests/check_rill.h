@@ -26,5 +26,6 @@ Suite *notifier_suite(void);
 Suite *recover_suite(void);
 Suite *breaker_suite(void);
 Suite *combine_suite(void);
+Suite *redis_suite(void);
 
 #endif
