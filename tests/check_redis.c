@@ -247,8 +247,7 @@ static redisReply *cmd(redisContext *c, const char *fmt, ...) {
   return r;
 }
 
-__attribute__((unused)) static long long cmd_int(redisContext *c,
-                                                 const char *fmt, ...) {
+static long long cmd_int(redisContext *c, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   redisReply *r = redisvCommand(c, fmt, ap);
@@ -299,7 +298,7 @@ static long long pending(redisContext *c, const char *key, const char *group) {
   return n;
 }
 
-__attribute__((unused)) static long long clients(redisContext *c) {
+static long long clients(redisContext *c) {
   redisReply *r = cmd(c, "INFO clients");
   const char *p = r->str ? strstr(r->str, "connected_clients:") : NULL;
   ck_assert_ptr_nonnull(p);
@@ -367,6 +366,7 @@ typedef struct cons {
   long dups;
   long redelivered;
   long bad;
+  bool stop; /* set by on_msg: cancel once the value is released */
   bool done;
   bool completed;
   bool cancelled;
@@ -438,7 +438,9 @@ static void cons_on_next(void *ctx, rill_value_t v) {
   } else {
     rill_value_release(v);
   }
-  if (k->stop_after > 0 && k->count >= k->stop_after) {
+  /* Released (or kept) first, then cancelled: a message released after
+   * the end would not be acked. */
+  if (k->stop || (k->stop_after > 0 && k->count >= k->stop_after)) {
     cons_cancel(k);
     return;
   }
@@ -516,12 +518,1038 @@ START_TEST(test_source_basic) {
 }
 END_TEST
 
+/* A one-shot libev timer running fn(arg) after `after` seconds. */
+typedef struct later {
+  ev_timer w;
+  void (*fn)(void *arg);
+  void *arg;
+} later_t;
+
+static void later_fired(struct ev_loop *loop, ev_timer *w, int revents) {
+  (void)loop;
+  (void)revents;
+  later_t *l = (later_t *)w;
+  l->fn(l->arg);
+}
+
+static void later_start(later_t *l, struct ev_loop *loop, double after,
+                        void (*fn)(void *), void *arg) {
+  ev_timer_init(&l->w, later_fired, after, 0.);
+  l->fn = fn;
+  l->arg = arg;
+  ev_timer_start(loop, &l->w);
+}
+
+/* request(5): exactly 5 entries become pending, however long we wait and
+ * however many wait in the stream; then, per `release_first`, the values
+ * are released before the cancel (acked: nothing pending) or after it
+ * (not acked: the 5 stay pending for a later claim). */
+typedef struct demand_case {
+  cons_t k;
+  redisContext *rc;
+  long long pending_seen;
+  bool release_first;
+} demand_case_t;
+
+static void demand_check(void *arg) {
+  demand_case_t *d = arg;
+  d->pending_seen = pending(d->rc, "s", "g");
+  if (d->release_first) {
+    rill_values_clear(&d->k.held);
+    cons_cancel(&d->k);
+  } else {
+    cons_cancel(&d->k);
+    rill_values_clear(&d->k.held);
+  }
+}
+
+static void run_demand_case(bool release_first) {
+  NEED_SERVER();
+  redisContext *rc = fresh();
+  produce(rc, "s", 0, 100);
+  fx_t f;
+  fx_init(&f);
+  demand_case_t d = {.rc = rc, .release_first = release_first};
+  cons_init(&d.k, 100);
+  d.k.initial = 5;
+  d.k.hold = true;
+  rill_redis_source_opts_t o = {.create_group = true, .block_ms = 50};
+  cons_start(&d.k, &f, "s", "g", "c1", &o);
+  later_t l;
+  later_start(&l, f.loop, 0.3, demand_check, &d); /* 6 BLOCK periods */
+  fx_run(&f);
+  ck_assert_int_eq(d.k.count, 5);
+  ck_assert_int_eq(d.pending_seen, 5);
+  ck_assert_int_eq(cmd_int(rc, "XLEN s"), 100);
+  ck_assert_int_eq(pending(rc, "s", "g"), release_first ? 0 : 5);
+  fx_fini(&f);
+  cons_free(&d.k);
+  redisFree(rc);
+}
+
+START_TEST(test_source_demand_count) {
+  run_demand_case(true);
+}
+END_TEST
+
+START_TEST(test_source_release_after_cancel_not_acked) {
+  run_demand_case(false);
+}
+END_TEST
+
+/* A slow consumer (one message per ms, 10 requested at a time) reads a
+ * long stream: the pending list never exceeds what was requested, and
+ * what was not read stays in Redis. */
+typedef struct slow {
+  cons_t k;
+  redisContext *rc;
+  ev_timer tick;
+  long processed;
+  long goal;
+  long long max_pending;
+  size_t next; /* the next held value to process */
+} slow_t;
+
+static void slow_tick(struct ev_loop *loop, ev_timer *w, int revents) {
+  (void)revents;
+  slow_t *sl = w->data;
+  if (sl->next < sl->k.held.len) {
+    rill_value_release(sl->k.held.items[sl->next]);
+    sl->k.held.items[sl->next++] = rill_value_int(0);
+    sl->processed++;
+    long long p = pending(sl->rc, "s", "g");
+    if (p > sl->max_pending)
+      sl->max_pending = p;
+    if (sl->processed == sl->goal) {
+      ev_timer_stop(loop, w);
+      cons_cancel(&sl->k);
+      return;
+    }
+    rill_subscription_request(sl->k.sub, 1);
+  }
+}
+
+START_TEST(test_source_slow_consumer_bounded) {
+  NEED_SERVER();
+  redisContext *rc = fresh();
+  long n = (long)tl_scaled_min(100000, 2000);
+  produce(rc, "s", 0, n);
+  fx_t f;
+  fx_init(&f);
+  slow_t sl = {.rc = rc, .goal = 150};
+  cons_init(&sl.k, n);
+  sl.k.initial = 10;
+  sl.k.hold = true;
+  rill_redis_source_opts_t o = {.create_group = true, .batch = 4};
+  cons_start(&sl.k, &f, "s", "g", "c1", &o);
+  ev_timer_init(&sl.tick, slow_tick, 0.001, 0.001);
+  sl.tick.data = &sl;
+  ev_timer_start(f.loop, &sl.tick);
+  fx_run(&f);
+  size_t unprocessed = sl.k.held.len - sl.next;
+  ck_assert_int_eq(sl.processed, 150);
+  ck_assert_int_le(sl.k.count, 150 + 10);
+  /* 10 requested, plus at most one ack still on its way */
+  ck_assert_int_le(sl.max_pending, 11);
+  ck_assert_int_eq(cmd_int(rc, "XLEN s"), n);
+  /* After the end: the ones delivered but not processed stay pending,
+   * and those of a read in flight at the cancel (its reply was dropped
+   * with the connection): within the 10 requested. */
+  rill_values_clear(&sl.k.held);
+  long long left = pending(rc, "s", "g");
+  ck_assert_int_ge(left, (long long)unprocessed);
+  ck_assert_int_le(left, 10);
+  fx_fini(&f);
+  cons_free(&sl.k);
+  redisFree(rc);
+}
+END_TEST
+
+/* Three consumers of one group share a long stream: every entry is
+ * delivered exactly once and acked (claims off: none taken twice while
+ * all live). */
+typedef struct trio {
+  cons_t k[3];
+  long total;
+  long n;
+} trio_t;
+
+static void trio_msg(cons_t *k, rill_value_t v) {
+  (void)v;
+  trio_t *t = k->data;
+  if (++t->total == t->n)
+    for (int i = 0; i < 3; i++) {
+      if (&t->k[i] == k)
+        k->stop = true; /* after its release */
+      else
+        cons_cancel(&t->k[i]);
+    }
+}
+
+START_TEST(test_source_three_consumers) {
+  NEED_SERVER();
+  redisContext *rc = fresh();
+  long n = (long)tl_scaled_min(100000, 3000);
+  produce(rc, "s", 0, n);
+  fx_t f;
+  fx_init(&f);
+  trio_t t = {.n = n};
+  rill_redis_source_opts_t o = {
+      .create_group = true, .claim_idle_ms = INFINITY, .batch = 100};
+  const char *names[3] = {"w1", "w2", "w3"};
+  for (int i = 0; i < 3; i++) {
+    cons_init(&t.k[i], n);
+    t.k[i].initial = 64;
+    t.k[i].refill = 1;
+    t.k[i].on_msg = trio_msg;
+    t.k[i].data = &t;
+    cons_start(&t.k[i], &f, "s", "g", names[i], &o);
+  }
+  fx_run(&f);
+  ck_assert_int_eq(t.total, n);
+  long missing = 0, twice = 0;
+  for (long x = 0; x < n; x++) {
+    int c = t.k[0].seen[x] + t.k[1].seen[x] + t.k[2].seen[x];
+    missing += c == 0;
+    twice += c > 1;
+  }
+  ck_assert_int_eq(missing, 0);
+  ck_assert_int_eq(twice, 0);
+  for (int i = 0; i < 3; i++) {
+    ck_assert_int_eq(t.k[i].bad, 0);
+    ck_assert_msg(t.k[i].count > 0, "consumer %d got nothing", i);
+    ck_assert_int_eq(t.k[i].redelivered, 0);
+  }
+  ck_assert_int_eq(pending(rc, "s", "g"), 0);
+  fx_fini(&f);
+  for (int i = 0; i < 3; i++)
+    cons_free(&t.k[i]);
+  redisFree(rc);
+}
+END_TEST
+
+/* A consumer process killed with SIGKILL in the middle: another consumer
+ * claims what it held, and the union of what both processed is every
+ * entry. */
+typedef struct victim {
+  int fd; /* processed indexes go here; -1 marks "holding now" */
+  long processed;
+  long hold_after;
+} victim_t;
+
+static void victim_msg(cons_t *k, rill_value_t v) {
+  victim_t *vi = k->data;
+  if (k->hold)
+    return;
+  long x = atol(rill_redis_msg_get(v, "i", NULL));
+  if (write(vi->fd, &x, sizeof(x)) != sizeof(x))
+    _exit(3);
+  if (++vi->processed == vi->hold_after) {
+    k->hold = true; /* keep the next ones unacked, ask for no more */
+    k->refill = 0;
+    long mark = -1;
+    if (write(vi->fd, &mark, sizeof(mark)) != sizeof(mark))
+      _exit(3);
+  }
+}
+
+static void victim_run(int fd, long n) {
+  fx_t f;
+  fx_init(&f);
+  cons_t k;
+  cons_init(&k, n);
+  victim_t vi = {.fd = fd, .hold_after = n / 4};
+  k.initial = 10;
+  k.refill = 1;
+  k.on_msg = victim_msg;
+  k.data = &vi;
+  rill_redis_source_opts_t o = {.create_group = true, .batch = 10};
+  cons_start(&k, &f, "s", "g", "victim", &o);
+  ev_run(f.loop, 0); /* until killed */
+  _exit(2);
+}
+
+typedef struct rescue {
+  unsigned char *seen; /* processed by the victim or the rescuer */
+  long distinct;
+  long n;
+} rescue_t;
+
+static void rescue_msg(cons_t *k, rill_value_t v) {
+  rescue_t *r = k->data;
+  long x = atol(rill_redis_msg_get(v, "i", NULL));
+  if (x >= 0 && x < r->n && !r->seen[x]++ && ++r->distinct == r->n)
+    k->stop = true;
+}
+
+START_TEST(test_source_killed_consumer_claimed) {
+  NEED_SERVER();
+  redisContext *rc = fresh();
+  long n = (long)tl_scaled_min(4000, 400);
+  produce(rc, "s", 0, n);
+  int p[2];
+  ck_assert_int_eq(pipe(p), 0);
+  pid_t pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    close(p[0]);
+    victim_run(p[1], n);
+  }
+  close(p[1]);
+  rescue_t r = {.n = n};
+  r.seen = calloc((size_t)n, 1);
+  long x, by_victim = 0;
+  ssize_t got;
+  while ((got = read(p[0], &x, sizeof(x))) == sizeof(x) && x != -1) {
+    ck_assert(x >= 0 && x < n);
+    if (!r.seen[x]++)
+      r.distinct++;
+    by_victim++;
+  }
+  ck_assert_msg(got == sizeof(x), "the victim died early");
+  usleep(50000); /* let it take its held batch (pending, unacked) */
+  kill(pid, SIGKILL);
+  int status;
+  ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+  close(p[0]);
+  ck_assert(WIFSIGNALED(status));
+  long long held = pending(rc, "s", "g");
+  ck_assert_int_gt(held, 0); /* the victim died holding entries */
+
+  fx_t f;
+  fx_init(&f);
+  cons_t k;
+  cons_init(&k, n);
+  k.initial = RILL_UNBOUNDED;
+  k.on_msg = rescue_msg;
+  k.data = &r;
+  rill_redis_source_opts_t o = {
+      .create_group = true, .claim_idle_ms = 100, .batch = 50};
+  cons_start(&k, &f, "s", "g", "rescuer", &o);
+  fx_run(&f);
+  ck_assert_int_eq(r.distinct, n);
+  ck_assert_int_eq(k.bad, 0);
+  ck_assert_msg(k.redelivered >= held, "claimed %ld of %lld held",
+                k.redelivered, held);
+  ck_assert_int_eq(by_victim, n / 4);
+  /* The victim's unacked entries were all claimed and acked. */
+  ck_assert_int_eq(pending(rc, "s", "g"), 0);
+  fx_fini(&f);
+  cons_free(&k);
+  free(r.seen);
+  redisFree(rc);
+}
+END_TEST
+
+/* redis-server killed (SIGKILL) and restarted in the middle of a stream,
+ * with an append-only file fsynced at every write: the source reconnects
+ * and goes on; every entry is delivered, the acks made before the crash
+ * stand (few deliveries twice: at most what was in flight), and at the
+ * end nothing is pending. */
+typedef struct restart {
+  srv_t srv;
+  cons_t k;
+  unsigned char *seen;
+  long distinct;
+  long n;
+  bool killed;
+  bool restarted;
+  later_t l;
+} restart_t;
+
+static void restart_up(void *arg) {
+  restart_t *rs = arg;
+  rs->restarted = srv_exec(&rs->srv);
+  if (!rs->restarted)
+    cons_cancel(&rs->k);
+}
+
+static void restart_msg(cons_t *k, rill_value_t v) {
+  restart_t *rs = k->data;
+  long x = atol(rill_redis_msg_get(v, "i", NULL));
+  if (x >= 0 && x < rs->n && !rs->seen[x]++ && ++rs->distinct == rs->n) {
+    k->stop = true;
+    return;
+  }
+  if (!rs->killed && k->count == rs->n / 2) {
+    rs->killed = true;
+    srv_kill(&rs->srv, SIGKILL);
+    later_start(&rs->l, k->loop, 0.3, restart_up, rs);
+  }
+}
+
+START_TEST(test_source_server_restart) {
+  NEED_SERVER();
+  restart_t rs;
+  memset(&rs, 0, sizeof(rs));
+  ck_assert(srv_start(&rs.srv, true));
+  redisContext *rc = srv_client(&rs.srv);
+  ck_assert_ptr_nonnull(rc);
+  rs.n = (long)tl_scaled_min(20000, 2000);
+  produce(rc, "s", 0, rs.n);
+  cmd_ok(rc, "XGROUP CREATE s g 0");
+  redisFree(rc);
+  rs.seen = calloc((size_t)rs.n, 1);
+  fx_t f;
+  fx_init(&f);
+  cons_init(&rs.k, rs.n);
+  rs.k.initial = 64;
+  rs.k.refill = 1;
+  rs.k.on_msg = restart_msg;
+  rs.k.data = &rs;
+  rill_redis_conn_t c = {.address = rs.srv.sock, .retry_ms = 50};
+  rill_redis_source_opts_t o = {.claim_idle_ms = 300, .batch = 32};
+  rill_observable_t *src = rill_redis_source(f.s, &c, "s", "g", "c1", &o);
+  ck_assert_ptr_nonnull(src);
+  rs.k.loop = f.loop;
+  ck_assert_int_eq(rill_observable_subscribe(src, &cons_sub, &rs.k, NULL), 0);
+  rill_observable_free(src);
+  fx_run(&f);
+  ck_assert(rs.killed && rs.restarted);
+  ck_assert_msg(!rs.k.failed, "the source failed: %s", rs.k.err.message);
+  ck_assert_int_eq(rs.distinct, rs.n);
+  ck_assert_int_eq(rs.k.bad, 0);
+  /* Twice at most: what was in flight (a batch, unsent acks). */
+  ck_assert_int_le(rs.k.dups, 64 + 32);
+  rc = srv_client(&rs.srv);
+  ck_assert_ptr_nonnull(rc);
+  ck_assert_int_eq(pending(rc, "s", "g"), 0);
+  ck_assert_int_eq(cmd_int(rc, "XLEN s"), rs.n);
+  redisFree(rc);
+  fx_fini(&f);
+  cons_free(&rs.k);
+  free(rs.seen);
+  srv_stop(&rs.srv);
+}
+END_TEST
+
+/* The connection is killed from the server side (CLIENT KILL) in the
+ * middle: the source reconnects; what the lost read had taken is claimed
+ * back; everything is delivered and acked. */
+typedef struct kill_case {
+  redisContext *rc;
+  unsigned char *seen;
+  long distinct;
+  long n;
+  bool killed;
+} kill_case_t;
+
+static void kill_msg(cons_t *k, rill_value_t v) {
+  kill_case_t *kc = k->data;
+  long x = atol(rill_redis_msg_get(v, "i", NULL));
+  if (x >= 0 && x < kc->n && !kc->seen[x]++ && ++kc->distinct == kc->n) {
+    k->stop = true;
+    return;
+  }
+  if (!kc->killed && k->count == kc->n / 3) {
+    kc->killed = true;
+    long long killed = cmd_int(kc->rc, "CLIENT KILL TYPE normal");
+    ck_assert_int_ge(killed, 2); /* the read and the ack connections */
+  }
+}
+
+START_TEST(test_source_reconnects) {
+  NEED_SERVER();
+  redisContext *rc = fresh();
+  kill_case_t kc = {.rc = rc, .n = 3000};
+  kc.seen = calloc((size_t)kc.n, 1);
+  produce(rc, "s", 0, kc.n);
+  fx_t f;
+  fx_init(&f);
+  cons_t k;
+  cons_init(&k, kc.n);
+  k.initial = 50;
+  k.refill = 1;
+  k.on_msg = kill_msg;
+  k.data = &kc;
+  rill_redis_source_opts_t o = {
+      .create_group = true, .claim_idle_ms = 200, .batch = 25};
+  cons_start(&k, &f, "s", "g", "c1", &o);
+  fx_run(&f);
+  ck_assert(kc.killed);
+  ck_assert_msg(!k.failed, "%s", k.err.message);
+  ck_assert_int_eq(kc.distinct, kc.n);
+  ck_assert_int_eq(pending(rc, "s", "g"), 0);
+  fx_fini(&f);
+  cons_free(&k);
+  free(kc.seen);
+  redisFree(rc);
+}
+END_TEST
+
+/* Cancelling while a BLOCK read is in flight: the loop ends at once (no
+ * wait for the BLOCK), the connections are gone, nothing is called after
+ * the cancel. */
+static void cancel_now(void *arg) {
+  cons_cancel(arg);
+}
+
+START_TEST(test_source_cancel_blocked_read) {
+  NEED_SERVER();
+  redisContext *rc = fresh();
+  long long base = clients(rc);
+  fx_t f;
+  fx_init(&f);
+  cons_t k;
+  cons_init(&k, 1);
+  k.initial = 10;
+  rill_redis_source_opts_t o = {.create_group = true, .block_ms = 10000};
+  cons_start(&k, &f, "s", "g", "c1", &o);
+  later_t l;
+  later_start(&l, f.loop, 0.2, cancel_now, &k);
+  ev_tstamp t0 = ev_time();
+  fx_run(&f);
+  double took = ev_time() - t0;
+  ck_assert_msg(took < 2.0, "the loop ran %.2f s after the cancel", took);
+  ck_assert(k.cancelled && k.released && !k.failed && !k.completed);
+  ck_assert_int_eq(k.count, 0);
+  usleep(20000); /* the server notices the closed sockets */
+  ck_assert_int_eq(clients(rc), base);
+  fx_fini(&f);
+  cons_free(&k);
+  redisFree(rc);
+}
+END_TEST
+
+/* Explicit acks: only what rill_redis_ack() acked leaves the pending
+ * list; after the end it refuses (RILL_ECANCELED). */
+static void ack_odd(cons_t *k, rill_value_t v) {
+  long x = atol(rill_redis_msg_get(v, "i", NULL));
+  if (x % 2 == 1) {
+    ck_assert_int_eq(rill_redis_ack(v), 0);
+    ck_assert_int_eq(rill_redis_ack(v), 0); /* twice: no-op */
+  }
+  (void)k;
+}
+
+START_TEST(test_source_explicit_ack) {
+  NEED_SERVER();
+  redisContext *rc = fresh();
+  produce(rc, "s", 0, 20);
+  fx_t f;
+  fx_init(&f);
+  cons_t k;
+  cons_init(&k, 20);
+  k.initial = RILL_UNBOUNDED;
+  k.stop_after = 20;
+  k.hold = true;
+  k.on_msg = ack_odd;
+  rill_redis_source_opts_t o = {.create_group = true, .explicit_ack = true};
+  cons_start(&k, &f, "s", "g", "c1", &o);
+  fx_run(&f);
+  ck_assert_int_eq(k.count, 20);
+  ck_assert_int_eq(pending(rc, "s", "g"), 10);
+  ck_assert_int_eq(rill_redis_ack(k.held.items[0]), RILL_ECANCELED);
+  ck_assert_int_eq(rill_redis_ack(rill_value_int(1)), RILL_EINVAL);
+  rill_values_clear(&k.held);
+  ck_assert_int_eq(pending(rc, "s", "g"), 10);
+  fx_fini(&f);
+  cons_free(&k);
+  redisFree(rc);
+}
+END_TEST
+
+/* A consumer restarting under the same name gets its own pending entries
+ * back first (marked redelivered), then new ones. */
+START_TEST(test_source_own_history_first) {
+  NEED_SERVER();
+  redisContext *rc = fresh();
+  produce(rc, "s", 0, 30);
+  cmd_ok(rc, "XGROUP CREATE s g 0");
+  /* An earlier run of c1 took 10 and died. */
+  freeReplyObject(cmd(rc, "XREADGROUP GROUP g c1 COUNT 10 STREAMS s >"));
+  ck_assert_int_eq(pending(rc, "s", "g"), 10);
+  fx_t f;
+  fx_init(&f);
+  cons_t k;
+  cons_init(&k, 30);
+  k.initial = RILL_UNBOUNDED;
+  k.stop_after = 30;
+  rill_redis_source_opts_t o = {.batch = 4};
+  cons_start(&k, &f, "s", "g", "c1", &o);
+  fx_run(&f);
+  ck_assert_int_eq(k.count, 30);
+  ck_assert_int_eq(k.dups, 0);
+  ck_assert_int_eq(k.redelivered, 10);
+  ck_assert_int_eq(pending(rc, "s", "g"), 0);
+  fx_fini(&f);
+  cons_free(&k);
+  redisFree(rc);
+}
+END_TEST
+
+/* ---- faults: a clean on_error
+ * ------------------------------------------------*/
+
+static void expect_error(const char *key, const char *group,
+                         const rill_redis_conn_t *c,
+                         const rill_redis_source_opts_t *o, int code,
+                         const char *text) {
+  fx_t f;
+  fx_init(&f);
+  cons_t k;
+  cons_init(&k, 1);
+  k.initial = 10;
+  rill_observable_t *src = rill_redis_source(f.s, c, key, group, "c1", o);
+  ck_assert_ptr_nonnull(src);
+  ck_assert_int_eq(rill_observable_subscribe(src, &cons_sub, &k, NULL), 0);
+  rill_observable_free(src);
+  fx_run(&f);
+  ck_assert_msg(k.failed, "no error (expected %s)", text);
+  ck_assert_msg(k.err.code == code, "code %s, expected %s: %s",
+                rill_err_name(k.err.code), rill_err_name(code), k.err.message);
+  ck_assert_msg(strstr(k.err.message, text) != NULL, "message '%s' lacks '%s'",
+                k.err.message, text);
+  ck_assert_str_eq(k.err.stage, "redis_source");
+  ck_assert(k.released);
+  fx_fini(&f);
+  cons_free(&k);
+}
+
+START_TEST(test_source_no_group) {
+  NEED_SERVER();
+  redisContext *rc = fresh();
+  produce(rc, "s", 0, 3);
+  rill_redis_conn_t c = conn_of(&g_srv);
+  expect_error("s", "nogroup", &c, NULL, RILL_EREDIS, "NOGROUP");
+  redisFree(rc);
+}
+END_TEST
+
+START_TEST(test_source_wrong_type) {
+  NEED_SERVER();
+  redisContext *rc = fresh();
+  cmd_ok(rc, "SET notastream 1");
+  rill_redis_conn_t c = conn_of(&g_srv);
+  rill_redis_source_opts_t o = {.create_group = true};
+  expect_error("notastream", "g", &c, &o, RILL_EREDIS, "WRONGTYPE");
+  redisFree(rc);
+}
+END_TEST
+
+START_TEST(test_source_password) {
+  NEED_SERVER();
+  redisContext *rc = fresh();
+  produce(rc, "s", 0, 3);
+  cmd_ok(rc, "XGROUP CREATE s g 0");
+  cmd_ok(rc, "CONFIG SET requirepass s3cret");
+  rill_redis_conn_t c = conn_of(&g_srv);
+  expect_error("s", "g", &c, NULL, RILL_EREDIS, "NOAUTH");
+  c.password = "wrong";
+  expect_error("s", "g", &c, NULL, RILL_EREDIS, "WRONGPASS");
+  c.password = "s3cret";
+  fx_t f;
+  fx_init(&f);
+  cons_t k;
+  cons_init(&k, 3);
+  k.initial = RILL_UNBOUNDED;
+  k.stop_after = 3;
+  rill_observable_t *src = rill_redis_source(f.s, &c, "s", "g", "c1", NULL);
+  ck_assert_int_eq(rill_observable_subscribe(src, &cons_sub, &k, NULL), 0);
+  rill_observable_free(src);
+  fx_run(&f);
+  ck_assert_int_eq(k.count, 3);
+  cmd_ok(rc, "CONFIG SET requirepass %s", "");
+  ck_assert_int_eq(pending(rc, "s", "g"), 0);
+  fx_fini(&f);
+  cons_free(&k);
+  redisFree(rc);
+}
+END_TEST
+
+/* Nobody listening: a few attempts, then RILL_ESYS with the errno. */
+START_TEST(test_source_refused) {
+  NEED_SERVER();
+  char path[128];
+  snprintf(path, sizeof(path), "%s/nobody.sock", g_srv.dir);
+  rill_redis_conn_t c = {.address = path, .retries = 2, .retry_ms = 5};
+  expect_error("s", "g", &c, NULL, RILL_ESYS, "3 attempts: connecting to");
+}
+END_TEST
+
+START_TEST(test_source_bad_arguments) {
+  fx_t f;
+  fx_init(&f);
+  ck_assert(rill_redis_available());
+  errno = 0;
+  ck_assert_ptr_null(rill_redis_source(NULL, NULL, "s", "g", "c", NULL));
+  ck_assert_int_eq(errno, EINVAL);
+  ck_assert_ptr_null(rill_redis_source(f.s, NULL, "", "g", "c", NULL));
+  ck_assert_ptr_null(rill_redis_source(f.s, NULL, "s", NULL, "c", NULL));
+  ck_assert_ptr_null(rill_redis_source(f.s, NULL, "s", "g", NULL, NULL));
+  rill_redis_conn_t c = {.address = "host:99999"};
+  ck_assert_ptr_null(rill_redis_source(f.s, &c, "s", "g", "c", NULL));
+  c.address = "::1:80";
+  ck_assert_ptr_null(rill_redis_source(f.s, &c, "s", "g", "c", NULL));
+  c.address = "[::1]:6379";
+  rill_observable_t *ok = rill_redis_source(f.s, &c, "s", "g", "c", NULL);
+  ck_assert_ptr_nonnull(ok);
+  rill_observable_free(ok);
+  rill_redis_source_opts_t o = {.block_ms = -1};
+  ck_assert_ptr_null(rill_redis_source(f.s, NULL, "s", "g", "c", &o));
+  ck_assert_int_eq(errno, EINVAL);
+  fx_fini(&f);
+}
+END_TEST
+
+/* On the virtual scheduler: RILL_ENOTSUP after on_subscribe. */
+START_TEST(test_source_virtual_sched) {
+  rill_sched_t *v = rill_sched_virtual_new();
+  rec_t r;
+  rec_init(&r);
+  r.request_on_subscribe = 1;
+  rill_observable_t *src = rill_redis_source(v, NULL, "s", "g", "c", NULL);
+  ck_assert_int_eq(rec_subscribe(&r, src), 0);
+  rill_observable_free(src);
+  ck_assert_int_eq(r.terminal, REC_ERROR);
+  ck_assert_int_eq(r.err.code, RILL_ENOTSUP);
+  ck_assert_rec_ok(&r);
+  rec_clear(&r);
+  ck_assert_int_eq(rill_sched_active(v), 0);
+  ck_assert_int_eq(rill_sched_free(v), 0);
+}
+END_TEST
+
+/* ---- messages
+ * ------------------------------------------------------------------*/
+
+START_TEST(test_msg_new_and_accessors) {
+  const char *fields[] = {"a", "bin", "empty"};
+  const char *values[] = {"1", "x\0y", ""};
+  size_t lens[] = {SIZE_MAX, 3, 0};
+  rill_value_t m;
+  ck_assert_int_eq(rill_redis_msg_new(3, fields, values, lens, &m), 0);
+  ck_assert_int_eq(m.kind, RILL_KIND_OWNED);
+  ck_assert_ptr_null(rill_redis_msg_id(m));
+  ck_assert_uint_eq(rill_redis_msg_nfields(m), 3);
+  size_t len;
+  ck_assert_str_eq(rill_redis_msg_field(m, 1, &len), "bin");
+  ck_assert_uint_eq(len, 3);
+  const char *b = rill_redis_msg_value(m, 1, &len);
+  ck_assert_uint_eq(len, 3);
+  ck_assert_int_eq(memcmp(b, "x\0y", 3), 0);
+  ck_assert_str_eq(rill_redis_msg_get(m, "a", &len), "1");
+  ck_assert_str_eq(rill_redis_msg_get(m, "empty", &len), "");
+  ck_assert_uint_eq(len, 0);
+  ck_assert_ptr_null(rill_redis_msg_get(m, "nope", &len));
+  ck_assert_ptr_null(rill_redis_msg_field(m, 3, &len));
+  ck_assert_ptr_null(rill_redis_msg_value(m, SIZE_MAX, &len));
+  ck_assert(!rill_redis_msg_redelivered(m));
+  ck_assert_int_eq(rill_redis_ack(m), RILL_EINVAL); /* not from a source */
+  rill_value_release(m);
+  /* Not messages. */
+  rill_value_t i = rill_value_int(3);
+  ck_assert_ptr_null(rill_redis_msg_id(i));
+  ck_assert_uint_eq(rill_redis_msg_nfields(i), 0);
+  ck_assert_ptr_null(rill_redis_msg_get(tl_owned(1), "a", NULL));
+  ck_assert_int_eq(rill_redis_msg_new(1, NULL, values, NULL, &m), RILL_EINVAL);
+  ck_assert_int_eq(rill_redis_msg_new(0, NULL, NULL, NULL, NULL), RILL_EINVAL);
+  ck_assert_int_eq(rill_redis_msg_new(0, NULL, NULL, NULL, &m), 0);
+  rill_value_release(m);
+}
+END_TEST
+
+/* ---- the sink
+ * --------------------------------------------------------------------*/
+
+typedef struct done_rec {
+  int calls;
+  bool ok;
+  rill_error_t err;
+} done_rec_t;
+
+static void on_done(void *ctx, const rill_error_t *err) {
+  done_rec_t *d = ctx;
+  d->calls++;
+  d->ok = err == NULL;
+  if (err != NULL)
+    d->err = *err;
+}
+
+static int to_msg(void *ctx, rill_value_t in, rill_value_t *out) {
+  (void)ctx;
+  char i[24], p[32];
+  snprintf(i, sizeof(i), "%lld", (long long)in.as.i);
+  snprintf(p, sizeof(p), "reading-%lld", (long long)in.as.i);
+  const char *fields[] = {"i", "p"};
+  const char *values[] = {i, p};
+  return rill_redis_msg_new(2, fields, values, NULL, out);
+}
+
+START_TEST(test_sink_basic) {
+  NEED_SERVER();
+  redisContext *rc = fresh();
+  fx_t f;
+  fx_init(&f);
+  long n = (long)tl_scaled_min(20000, 500);
+  rill_observable_t *src = rill_map(rill_range(0, n), to_msg, NULL);
+  rill_redis_conn_t c = conn_of(&g_srv);
+  done_rec_t d = {0};
+  ck_assert_int_eq(
+      rill_redis_sink(src, f.s, &c, "out", NULL, on_done, &d, NULL), 0);
+  rill_observable_free(src);
+  fx_run(&f);
+  ck_assert_int_eq(d.calls, 1);
+  ck_assert_msg(d.ok, "%s", d.err.message);
+  ck_assert_int_eq(cmd_int(rc, "XLEN out"), n);
+  /* In order, with their fields. */
+  redisReply *r = cmd(rc, "XRANGE out - + COUNT 3");
+  ck_assert_uint_eq(r->elements, 3);
+  for (size_t j = 0; j < 3; j++) {
+    redisReply *e = r->element[j]->element[1];
+    ck_assert_uint_eq(e->elements, 4);
+    ck_assert_str_eq(e->element[0]->str, "i");
+    char want[8];
+    snprintf(want, sizeof(want), "%zu", j);
+    ck_assert_str_eq(e->element[1]->str, want);
+  }
+  freeReplyObject(r);
+  fx_fini(&f);
+  redisFree(rc);
+}
+END_TEST
+
+/* Buffers and numbers become one field; MAXLEN ~ trims. */
+START_TEST(test_sink_buffers_numbers_maxlen) {
+  NEED_SERVER();
+  redisContext *rc = fresh();
+  fx_t f;
+  fx_init(&f);
+  rill_observable_t *src =
+      rill_just(3, rill_value_buf(rill_buf_from("a\0b", 3)),
+                rill_value_int(-42), rill_value_double(0.5));
+  rill_redis_conn_t c = conn_of(&g_srv);
+  rill_redis_sink_opts_t o = {.field = "v"};
+  done_rec_t d = {0};
+  ck_assert_int_eq(rill_redis_sink(src, f.s, &c, "x", &o, on_done, &d, NULL),
+                   0);
+  rill_observable_free(src);
+  fx_run(&f);
+  ck_assert(d.calls == 1 && d.ok);
+  redisReply *r = cmd(rc, "XRANGE x - +");
+  ck_assert_uint_eq(r->elements, 3);
+  ck_assert_str_eq(r->element[0]->element[1]->element[0]->str, "v");
+  ck_assert_uint_eq(r->element[0]->element[1]->element[1]->len, 3);
+  ck_assert_int_eq(
+      memcmp(r->element[0]->element[1]->element[1]->str, "a\0b", 3), 0);
+  ck_assert_str_eq(r->element[1]->element[1]->element[1]->str, "-42");
+  ck_assert_str_eq(r->element[2]->element[1]->element[1]->str, "0.5");
+  freeReplyObject(r);
+  /* MAXLEN ~ 100 over 5000: trimmed to about 100 (whole nodes). */
+  rill_observable_t *many = rill_range(0, 5000);
+  rill_redis_sink_opts_t t = {.maxlen = 100};
+  d = (done_rec_t){0};
+  ck_assert_int_eq(
+      rill_redis_sink(many, f.s, &c, "trim", &t, on_done, &d, NULL), 0);
+  rill_observable_free(many);
+  fx_run(&f);
+  ck_assert(d.calls == 1 && d.ok);
+  long long len = cmd_int(rc, "XLEN trim");
+  ck_assert_msg(len >= 100 && len < 1000, "XLEN %lld", len);
+  fx_fini(&f);
+  redisFree(rc);
+}
+END_TEST
+
+/* A slow server (its writes paused): the sink holds at most its window. */
+typedef struct window_case {
+  redisContext *rc;
+  long emitted;
+  long at_pause_end;
+} window_case_t;
+
+static int count_emitted(void *ctx, rill_value_t v) {
+  window_case_t *w = ctx;
+  (void)v;
+  w->emitted++;
+  return 0;
+}
+
+static void window_probe(void *arg) {
+  window_case_t *w = arg;
+  w->at_pause_end = w->emitted;
+}
+
+START_TEST(test_sink_window_slow_server) {
+  NEED_SERVER();
+  redisContext *rc = fresh();
+  fx_t f;
+  fx_init(&f);
+  window_case_t w = {.rc = rc};
+  long n = 2000;
+  static const rill_tap_hooks_t hooks = {.on_next = count_emitted};
+  rill_observable_t *src = rill_tap(rill_range(0, n), &hooks, &w);
+  ck_assert_ptr_nonnull(src);
+  cmd_ok(rc, "CLIENT PAUSE 500 WRITE");
+  rill_redis_conn_t c = conn_of(&g_srv);
+  rill_redis_sink_opts_t o = {.window = 16};
+  done_rec_t d = {0};
+  ck_assert_int_eq(rill_redis_sink(src, f.s, &c, "out", &o, on_done, &d, NULL),
+                   0);
+  rill_observable_free(src);
+  later_t l;
+  later_start(&l, f.loop, 0.3, window_probe, &w);
+  fx_run(&f);
+  ck_assert_int_eq(w.at_pause_end, 16);
+  ck_assert(d.calls == 1 && d.ok);
+  ck_assert_int_eq(w.emitted, n);
+  ck_assert_int_eq(cmd_int(rc, "XLEN out"), n);
+  fx_fini(&f);
+  redisFree(rc);
+}
+END_TEST
+
+START_TEST(test_sink_errors) {
+  NEED_SERVER();
+  redisContext *rc = fresh();
+  cmd_ok(rc, "SET str 1");
+  fx_t f;
+  fx_init(&f);
+  rill_redis_conn_t c = conn_of(&g_srv);
+  /* WRONGTYPE from the server. */
+  done_rec_t d = {0};
+  rill_observable_t *src = rill_range(0, 10);
+  ck_assert_int_eq(
+      rill_redis_sink(src, f.s, &c, "str", NULL, on_done, &d, NULL), 0);
+  fx_run(&f);
+  ck_assert_int_eq(d.calls, 1);
+  ck_assert_int_eq(d.err.code, RILL_EREDIS);
+  ck_assert_ptr_nonnull(strstr(d.err.message, "WRONGTYPE"));
+  ck_assert_str_eq(d.err.stage, "redis_sink");
+  /* A value of the wrong kind. */
+  d = (done_rec_t){0};
+  rill_observable_t *bad = rill_just(2, rill_value_int(1), rill_value_bool(1));
+  ck_assert_int_eq(rill_redis_sink(bad, f.s, &c, "ok", NULL, on_done, &d, NULL),
+                   0);
+  rill_observable_free(bad);
+  fx_run(&f);
+  ck_assert_int_eq(d.calls, 1);
+  ck_assert_int_eq(d.err.code, RILL_EINVAL);
+  /* An upstream error passes as it came. */
+  d = (done_rec_t){0};
+  rill_observable_t *up = rill_concat(
+      (rill_observable_t *[]){rill_range(0, 3), rill_error(-1234, "boom")}, 2);
+  ck_assert_int_eq(rill_redis_sink(up, f.s, &c, "ok2", NULL, on_done, &d, NULL),
+                   0);
+  rill_observable_free(up);
+  fx_run(&f);
+  ck_assert_int_eq(d.calls, 1);
+  ck_assert_int_eq(d.err.code, -1234);
+  /* Bad arguments. */
+  ck_assert_int_eq(rill_redis_sink(NULL, f.s, &c, "x", NULL, on_done, &d, NULL),
+                   RILL_EINVAL);
+  ck_assert_int_eq(rill_redis_sink(src, f.s, &c, "", NULL, on_done, &d, NULL),
+                   RILL_EINVAL);
+  rill_redis_conn_t badc = {.address = "[::1"};
+  ck_assert_int_eq(
+      rill_redis_sink(src, f.s, &badc, "x", NULL, on_done, &d, NULL),
+      RILL_EINVAL);
+  rill_observable_free(src);
+  /* Cancelled through *out: done is not called. */
+  d = (done_rec_t){0};
+  rill_subscription_t *h;
+  rill_observable_t *never = rill_never();
+  ck_assert_int_eq(rill_redis_sink(never, f.s, &c, "x", NULL, on_done, &d, &h),
+                   0);
+  rill_observable_free(never);
+  rill_subscription_free(h);
+  fx_run(&f);
+  ck_assert_int_eq(d.calls, 0);
+  fx_fini(&f);
+  redisFree(rc);
+}
+END_TEST
+
+/* Source to sink: entries move between streams, each acked only once the
+ * copy was stored (the sink releases a value on its XADD reply).  The
+ * pipeline is cancelled once everything was copied and acked: a take(n)
+ * in front of the sink would end the source while the last XADDs are in
+ * flight, and those entries would stay pending (released after the end). */
+typedef struct move {
+  redisContext *rc;
+  rill_subscription_t *h;
+  ev_timer poll;
+  long n;
+  long long copied;
+  long long left;
+} move_t;
+
+static void move_poll(struct ev_loop *loop, ev_timer *w, int revents) {
+  (void)revents;
+  move_t *m = w->data;
+  m->copied = cmd_int(m->rc, "XLEN out");
+  m->left = m->copied == m->n ? pending(m->rc, "in", "g") : -1;
+  if (m->left == 0) {
+    ev_timer_stop(loop, w);
+    rill_subscription_free(m->h);
+    m->h = NULL;
+  }
+}
+
+START_TEST(test_source_to_sink_move) {
+  NEED_SERVER();
+  redisContext *rc = fresh();
+  move_t m = {.rc = rc, .n = 1000};
+  produce(rc, "in", 0, m.n);
+  fx_t f;
+  fx_init(&f);
+  rill_redis_conn_t c = conn_of(&g_srv);
+  rill_redis_source_opts_t o = {.create_group = true, .batch = 50};
+  rill_observable_t *src = rill_redis_source(f.s, &c, "in", "g", "mover", &o);
+  done_rec_t d = {0};
+  rill_redis_sink_opts_t so = {.window = 32};
+  ck_assert_int_eq(rill_redis_sink(src, f.s, &c, "out", &so, on_done, &d, &m.h),
+                   0);
+  rill_observable_free(src);
+  ev_timer_init(&m.poll, move_poll, 0.01, 0.01);
+  m.poll.data = &m;
+  ev_timer_start(f.loop, &m.poll);
+  fx_run(&f);
+  ck_assert_int_eq(d.calls, 0); /* cancelled */
+  ck_assert_int_eq(m.copied, m.n);
+  ck_assert_int_eq(m.left, 0);
+  ck_assert_int_eq(cmd_int(rc, "XLEN out"), m.n);
+  fx_fini(&f);
+  redisFree(rc);
+}
+END_TEST
+
 Suite *redis_suite(void) {
   Suite *s = suite_create("redis");
   TCase *tc = tcase_create("source");
   tcase_add_unchecked_fixture(tc, case_setup, case_teardown);
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, test_source_basic);
+  tcase_add_test(tc, test_source_demand_count);
+  tcase_add_test(tc, test_source_release_after_cancel_not_acked);
+  tcase_add_test(tc, test_source_slow_consumer_bounded);
+  tcase_add_test(tc, test_source_three_consumers);
+  tcase_add_test(tc, test_source_killed_consumer_claimed);
+  tcase_add_test(tc, test_source_server_restart);
+  tcase_add_test(tc, test_source_reconnects);
+  tcase_add_test(tc, test_source_cancel_blocked_read);
+  tcase_add_test(tc, test_source_explicit_ack);
+  tcase_add_test(tc, test_source_own_history_first);
+  tcase_add_test(tc, test_source_bad_arguments);
+  tcase_add_test(tc, test_source_virtual_sched);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("faults");
+  tcase_add_unchecked_fixture(tc, case_setup, case_teardown);
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, test_source_no_group);
+  tcase_add_test(tc, test_source_wrong_type);
+  tcase_add_test(tc, test_source_password);
+  tcase_add_test(tc, test_source_refused);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("sink");
+  tcase_add_unchecked_fixture(tc, case_setup, case_teardown);
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, test_msg_new_and_accessors);
+  tcase_add_test(tc, test_sink_basic);
+  tcase_add_test(tc, test_sink_buffers_numbers_maxlen);
+  tcase_add_test(tc, test_sink_window_slow_server);
+  tcase_add_test(tc, test_sink_errors);
+  tcase_add_test(tc, test_source_to_sink_move);
   suite_add_tcase(s, tc);
   return s;
 }

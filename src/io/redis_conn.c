@@ -17,9 +17,16 @@
  * within reply_timeout_ms (+ slack_ms, a read's BLOCK); the timer is
  * re-armed from its own callback (libev's "be smart about timeouts"), so a
  * reply costs no timer call.  A missed deadline drops the link (a
- * half-open TCP connection never reports an error by itself). */
+ * half-open TCP connection never reports an error by itself).
+ * SIGPIPE: hiredis 0.14 writes with write(), so a peer that went away
+ * would kill the process with SIGPIPE.  Around hiredis' writes SIGPIPE is
+ * blocked for this thread, and one that it raised is taken back before
+ * the mask is restored (libpq does the same); the write fails with EPIPE
+ * and the link dies as for any lost connection.  The application need not
+ * ignore SIGPIPE. */
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -250,6 +257,30 @@ static void hook_cleanup(void *p) {
   }
 }
 
+/* redisAsyncHandleWrite with SIGPIPE blocked, and discarded if the write
+ * raised it (see the top comment). */
+static void write_nosigpipe(redisAsyncContext *ac) {
+  sigset_t pipe_set, old, now;
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  if (pthread_sigmask(SIG_BLOCK, &pipe_set, &old) != 0) {
+    redisAsyncHandleWrite(ac);
+    return;
+  }
+  /* One already pending (blocked by the application) is not ours. */
+  bool was_pending = sigismember(&old, SIGPIPE) && sigpending(&now) == 0 &&
+                     sigismember(&now, SIGPIPE);
+  redisAsyncHandleWrite(ac);
+  if (!was_pending && sigpending(&now) == 0 && sigismember(&now, SIGPIPE)) {
+    struct timespec zero = {0, 0};
+    int saved = errno;
+    while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
+      ;
+    errno = saved;
+  }
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
 static void link_io(rill_sched_io_t *w, int events, void *arg) {
   (void)w;
   struct rill__redis_link *l = arg;
@@ -258,7 +289,7 @@ static void link_io(rill_sched_io_t *w, int events, void *arg) {
   if (events & RILL_IO_READ)
     redisAsyncHandleRead(ac);
   if (!l->dying && (events & RILL_IO_WRITE))
-    redisAsyncHandleWrite(ac);
+    write_nosigpipe(ac);
   l->in_io = false;
   if (l->dying)
     rill__free(l);
@@ -305,11 +336,11 @@ static void conn_give_up(struct rill__redis_conn *c) {
   const char *what = c->last_msg[0] ? c->last_msg : "connection failed";
   if (c->last_code == RILL_ESYS)
     rill__error_init(&err, RILL_ESYS, c->last_errno, c->stage,
-                     "%s: %s (%d attempts)", c->stage, what, c->failures);
+                     "%s: %d attempts: %s", c->stage, c->failures, what);
   else
     rill__error_init(&err, c->last_code ? c->last_code : RILL_EREDIS, 0,
-                     c->stage, "%s: %s (%d attempts)", c->stage, what,
-                     c->failures);
+                     c->stage, "%s: %d attempts: %s", c->stage, c->failures,
+                     what);
   rill__redis_conn_close(c);
   c->ops->failed(c->owner, &err);
 }

@@ -19,7 +19,8 @@
  * from cursor "0-0" until the server says "0-0" again; at subscription and
  * every claim_idle_ms after the previous scan ended), the new entries
  * (XREADGROUP ... BLOCK block_ms STREAMS key >).  An empty read is issued
- * again while demand remains.
+ * again while demand remains.  A BLOCK never outlasts the time left until
+ * the next claim scan (which would wait behind it).
  * Connections: `rd` for reads, history and claims (a BLOCK read occupies
  * it); the acker's for XACK (redis_msg.c).  At each (re)connection the
  * group is created first if asked (XGROUP CREATE ... MKSTREAM; BUSYGROUP
@@ -70,6 +71,7 @@ struct source_state {
   bool history;    /* the own pending list is still being read */
   bool claim_due;
   bool torn_down;
+  double claim_at; /* when the next claim scan is due (ms), or INFINITY */
   char history_cursor[RILL__REDIS_ID_MAX];
   char claim_cursor[RILL__REDIS_ID_MAX];
 };
@@ -250,6 +252,7 @@ static void claim_reply(redisAsyncContext *ac, void *r, void *priv) {
   st->claim_cursor[next->len] = '\0';
   if (strcmp(st->claim_cursor, "0-0") == 0) {
     st->claim_due = false; /* the scan is complete: the next one later */
+    st->claim_at = rill__sched_now(a->sched) + a->claim_idle_ms;
     rill_sched_timer_start(st->claim_timer, a->claim_idle_ms);
   }
   source_pump(op);
@@ -291,7 +294,10 @@ static void source_pump(struct rill__op *op) {
     argv[5] = count;
     argc = 6;
     if (!st->history) {
-      format_i64(block, sizeof(block), (int64_t)a->block_ms);
+      /* Back in time for the next claim scan: it waits behind this. */
+      double until = st->claim_at - rill__sched_now(a->sched);
+      double b = until < a->block_ms ? until : a->block_ms;
+      format_i64(block, sizeof(block), b < 1 ? 1 : (int64_t)b);
       argv[argc++] = "BLOCK";
       argv[argc++] = block;
     }
@@ -382,6 +388,7 @@ static int source_init(struct rill__op *op) {
   st->history = true;
   strcpy(st->history_cursor, "0");
   st->claim_due = !isinf(a->claim_idle_ms);
+  st->claim_at = INFINITY; /* the first scan runs before any BLOCK read */
   strcpy(st->claim_cursor, "0-0");
   return 0;
 }
