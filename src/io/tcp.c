@@ -271,8 +271,8 @@ static void connect_fail_sys(struct rill__op *op, int sys_errno,
     port = ntohs(in4->sin_port);
   }
   rill_error_t err;
-  rill__error_sys(&err, op->ops->name, sys_errno, "%s %s port %d failed", doing,
-                  host, port);
+  rill__error_sys(&err, op->ops->name, sys_errno, "%s %s port %d failed",
+                  doing, host, port);
   connect_close(st);
   rill__op_error(op, &err);
 }

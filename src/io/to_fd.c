@@ -74,11 +74,11 @@ struct to_fd_args {
 };
 
 struct to_fd_state {
-  struct rill__fd_use use;  /* the fd and its watcher */
+  struct rill__fd_use use;         /* the fd and its watcher */
   struct rill__ring queue;  /* buffers to write (the kit's ring) */
   struct rill__drain flush; /* one flush at a time */
   size_t off;               /* bytes of the head buffer already written */
-  bool not_socket;          /* send() said ENOTSOCK: use write() */
+  bool not_socket; /* send() said ENOTSOCK: use write() */
   bool up_done;
 };
 
