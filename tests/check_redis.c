@@ -1241,7 +1241,10 @@ START_TEST(test_msg_new_and_accessors) {
   rill_value_t i = rill_value_int(3);
   ck_assert_ptr_null(rill_redis_msg_id(i));
   ck_assert_uint_eq(rill_redis_msg_nfields(i), 0);
-  ck_assert_ptr_null(rill_redis_msg_get(tl_owned(1), "a", NULL));
+  rill_value_t other = tl_owned(1);
+  ck_assert_ptr_null(rill_redis_msg_get(other, "a", NULL));
+  ck_assert_ptr_null(rill_redis_msg_id(other));
+  rill_value_release(other);
   ck_assert_int_eq(rill_redis_msg_new(1, NULL, values, NULL, &m), RILL_EINVAL);
   ck_assert_int_eq(rill_redis_msg_new(0, NULL, NULL, NULL, NULL), RILL_EINVAL);
   ck_assert_int_eq(rill_redis_msg_new(0, NULL, NULL, NULL, &m), 0);
