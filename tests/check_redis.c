@@ -21,8 +21,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1517,6 +1520,421 @@ START_TEST(test_source_to_sink_move) {
 }
 END_TEST
 
+/* The sink's connection killed in the middle: the values whose reply was
+ * lost are sent again on a new connection; done reports success. */
+typedef struct sink_kill {
+  redisContext *rc;
+  long emitted;
+  long at;
+} sink_kill_t;
+
+static int kill_at(void *ctx, rill_value_t v) {
+  sink_kill_t *sk = ctx;
+  (void)v;
+  if (++sk->emitted == sk->at)
+    ck_assert_int_ge(cmd_int(sk->rc, "CLIENT KILL TYPE normal"), 1);
+  return 0;
+}
+
+START_TEST(test_sink_reconnects) {
+  NEED_SERVER();
+  redisContext *rc = fresh();
+  fx_t f;
+  fx_init(&f);
+  long n = 3000;
+  sink_kill_t sk = {.rc = rc, .at = 1000};
+  static const rill_tap_hooks_t hooks = {.on_next = kill_at};
+  rill_observable_t *src = rill_tap(rill_range(0, n), &hooks, &sk);
+  rill_redis_conn_t c = conn_of(&g_srv);
+  c.retry_ms = 10;
+  rill_redis_sink_opts_t o = {.window = 64};
+  done_rec_t d = {0};
+  ck_assert_int_eq(rill_redis_sink(src, f.s, &c, "out", &o, on_done, &d, NULL),
+                   0);
+  rill_observable_free(src);
+  fx_run(&f);
+  ck_assert_msg(d.calls == 1 && d.ok, "%s", d.err.message);
+  long long len = cmd_int(rc, "XLEN out");
+  ck_assert_msg(len >= n && len <= n + 64, "XLEN %lld", len);
+  /* Every value is there (some perhaps twice). */
+  redisReply *r = cmd(rc, "XRANGE out - +");
+  unsigned char *seen = calloc((size_t)n, 1);
+  for (size_t j = 0; j < r->elements; j++)
+    seen[atol(r->element[j]->element[1]->element[1]->str)] = 1;
+  freeReplyObject(r);
+  for (long x = 0; x < n; x++)
+    ck_assert_msg(seen[x], "value %ld lost", x);
+  free(seen);
+  fx_fini(&f);
+  redisFree(rc);
+}
+END_TEST
+
+/* Replies later than reply_timeout_ms (writes paused on the server) drop
+ * the connection and open another; the data still all arrives. */
+static long long stat_of(redisContext *rc, const char *name) {
+  redisReply *r = cmd(rc, "INFO stats");
+  const char *p = r->str ? strstr(r->str, name) : NULL;
+  ck_assert_ptr_nonnull(p);
+  long long v = atoll(p + strlen(name) + 1);
+  freeReplyObject(r);
+  return v;
+}
+
+START_TEST(test_sink_reply_timeout) {
+  NEED_SERVER();
+  redisContext *rc = fresh();
+  long long conns0 = stat_of(rc, "total_connections_received");
+  fx_t f;
+  fx_init(&f);
+  long n = 200;
+  rill_observable_t *src = rill_range(0, n);
+  rill_redis_conn_t c = conn_of(&g_srv);
+  c.reply_timeout_ms = 100;
+  c.retry_ms = 20;
+  c.retries = -1;
+  cmd_ok(rc, "CLIENT PAUSE 400 WRITE");
+  done_rec_t d = {0};
+  ck_assert_int_eq(
+      rill_redis_sink(src, f.s, &c, "out", NULL, on_done, &d, NULL), 0);
+  rill_observable_free(src);
+  fx_run(&f);
+  ck_assert_msg(d.calls == 1 && d.ok, "%s", d.err.message);
+  ck_assert_int_ge(cmd_int(rc, "XLEN out"), n);
+  long long conns = stat_of(rc, "total_connections_received") - conns0;
+  ck_assert_msg(conns >= 2, "%lld connections: no reconnect", conns);
+  fx_fini(&f);
+  redisFree(rc);
+}
+END_TEST
+
+/* ---- a fake server with scripted replies: bad replies never crash --------*/
+
+typedef struct fake_client {
+  int fd;
+  ev_io w;
+  char buf[8192];
+  size_t len;
+  struct fake *fk;
+} fake_client_t;
+
+typedef struct fake {
+  char dir[64];
+  char path[96];
+  int lfd;
+  ev_io lw;
+  fake_client_t cl[8];
+  int ncl;
+  const char *const *script; /* replies to the commands other than XACK */
+  size_t nscript;
+  size_t next;
+} fake_t;
+
+/* Length of the first complete RESP command in b (0: incomplete) and its
+ * name (the first bulk string) in name. */
+static size_t resp_command(const char *b, size_t n, char *name, size_t cap) {
+  char *end;
+  if (n < 4 || b[0] != '*')
+    return 0;
+  long argc = strtol(b + 1, &end, 10);
+  size_t off = (size_t)(end - b) + 2;
+  name[0] = '\0';
+  for (long i = 0; i < argc; i++) {
+    if (off >= n || b[off] != '$')
+      return 0;
+    long len = strtol(b + off + 1, &end, 10);
+    off = (size_t)(end - b) + 2;
+    if (off + (size_t)len + 2 > n)
+      return 0;
+    if (i == 0)
+      snprintf(name, cap, "%.*s", (int)len, b + off);
+    off += (size_t)len + 2;
+  }
+  return off;
+}
+
+static void fake_client_io(struct ev_loop *loop, ev_io *w, int revents) {
+  (void)revents;
+  fake_client_t *c = w->data;
+  ssize_t got = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
+  if (got <= 0) {
+    ev_ref(loop); /* undo the ev_unref of fake_accept */
+    ev_io_stop(loop, w);
+    close(c->fd);
+    c->fd = -1;
+    return;
+  }
+  c->len += (size_t)got;
+  char name[32];
+  size_t used;
+  while ((used = resp_command(c->buf, c->len, name, sizeof(name))) > 0) {
+    memmove(c->buf, c->buf + used, c->len - used);
+    c->len -= used;
+    const char *reply = strcasecmp(name, "XACK") == 0 ? ":1\r\n"
+                        : c->fk->next < c->fk->nscript
+                            ? c->fk->script[c->fk->next++]
+                            : NULL;
+    if (reply != NULL && write(c->fd, reply, strlen(reply)) < 0)
+      return;
+  }
+}
+
+static void fake_accept(struct ev_loop *loop, ev_io *w, int revents) {
+  (void)revents;
+  fake_t *fk = w->data;
+  int fd = accept(fk->lfd, NULL, NULL);
+  if (fd < 0 || fk->ncl == 8) {
+    if (fd >= 0)
+      close(fd);
+    return;
+  }
+  fake_client_t *c = &fk->cl[fk->ncl++];
+  c->fd = fd;
+  c->fk = fk;
+  c->len = 0;
+  ev_io_init(&c->w, fake_client_io, fd, EV_READ);
+  c->w.data = c;
+  ev_io_start(loop, &c->w);
+  ev_unref(loop); /* the fake never keeps the loop alive */
+}
+
+static void fake_start(fake_t *fk, struct ev_loop *loop,
+                       const char *const *script, size_t n) {
+  memset(fk, 0, sizeof(*fk));
+  fk->script = script;
+  fk->nscript = n;
+  snprintf(fk->dir, sizeof(fk->dir), "/tmp/rill-redis-fake-XXXXXX");
+  ck_assert_ptr_nonnull(mkdtemp(fk->dir));
+  snprintf(fk->path, sizeof(fk->path), "%s/fake.sock", fk->dir);
+  fk->lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+  ck_assert_int_ge(fk->lfd, 0);
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", fk->path);
+  ck_assert_int_eq(bind(fk->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+  ck_assert_int_eq(listen(fk->lfd, 8), 0);
+  ev_io_init(&fk->lw, fake_accept, fk->lfd, EV_READ);
+  fk->lw.data = fk;
+  ev_io_start(loop, &fk->lw);
+  ev_unref(loop);
+}
+
+static void fake_stop(fake_t *fk, struct ev_loop *loop) {
+  ev_ref(loop);
+  ev_io_stop(loop, &fk->lw);
+  close(fk->lfd);
+  for (int i = 0; i < fk->ncl; i++)
+    if (fk->cl[i].fd >= 0) {
+      ev_ref(loop);
+      ev_io_stop(loop, &fk->cl[i].w);
+      close(fk->cl[i].fd);
+    }
+  unlink(fk->path);
+  rmdir(fk->dir);
+}
+
+/* One source against a script; returns its consumer (error in k->err). */
+static void fake_source(cons_t *k, const char *const *script, size_t n,
+                        const rill_redis_source_opts_t *o, double cancel_at) {
+  fx_t f;
+  fx_init(&f);
+  fake_t fk;
+  fake_start(&fk, f.loop, script, n);
+  cons_init(k, 10);
+  k->initial = 5;
+  rill_redis_conn_t c = {.address = fk.path, .retries = 1, .retry_ms = 5};
+  rill_observable_t *src = rill_redis_source(f.s, &c, "s", "g", "c1", o);
+  ck_assert_ptr_nonnull(src);
+  ck_assert_int_eq(rill_observable_subscribe(src, &cons_sub, k, NULL), 0);
+  rill_observable_free(src);
+  later_t l;
+  if (cancel_at > 0)
+    later_start(&l, f.loop, cancel_at, cancel_now, k);
+  fx_run(&f);
+  if (cancel_at > 0 && ev_is_active(&l.w))
+    ev_timer_stop(f.loop, &l.w);
+  fake_stop(&fk, f.loop);
+  fx_fini(&f);
+}
+
+static void expect_fake_error(const char *const *script, size_t n,
+                              const rill_redis_source_opts_t *o, int code,
+                              const char *text) {
+  cons_t k;
+  fake_source(&k, script, n, o, 0);
+  ck_assert_msg(k.failed, "no error (expected '%s')", text);
+  ck_assert_msg(k.err.code == code && strstr(k.err.message, text) != NULL,
+                "got %s '%s', expected %s '%s'", rill_err_name(k.err.code),
+                k.err.message, rill_err_name(code), text);
+  ck_assert(k.released);
+  cons_free(&k);
+}
+
+START_TEST(test_source_bad_replies) {
+  static const rill_redis_source_opts_t noclaim = {.claim_idle_ms = INFINITY};
+  /* An integer where XREADGROUP's array belongs. */
+  static const char *const integer[] = {":7\r\n"};
+  expect_fake_error(integer, 1, &noclaim, RILL_EREDIS,
+                    "unexpected reply to XREADGROUP");
+  /* An entry with an odd number of fields. */
+  static const char *const odd[] = {
+      "*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n1-1\r\n*1\r\n$1\r\na\r\n"};
+  expect_fake_error(odd, 1, &noclaim, RILL_EREDIS, "unexpected entry shape");
+  /* An id longer than any stream id. */
+  static const char *const longid[] = {
+      "*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$60\r\n"
+      "123456789012345678901234567890123456789012345678901234567890\r\n"
+      "*2\r\n$1\r\na\r\n$1\r\nb\r\n"};
+  expect_fake_error(longid, 1, &noclaim, RILL_EREDIS, "unexpected entry");
+  /* A field that is an integer. */
+  static const char *const intfield[] = {"*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$"
+                                         "3\r\n1-1\r\n*2\r\n:1\r\n$1\r\nb\r\n"};
+  expect_fake_error(intfield, 1, &noclaim, RILL_EREDIS, "unexpected entry");
+  /* Not RESP at all: hiredis' protocol error, a lost connection each
+   * time, then RILL_ESYS (EPROTO). */
+  static const char *const garbage[] = {"?what\r\n", "?again\r\n"};
+  expect_fake_error(garbage, 2, &noclaim, RILL_ESYS, "2 attempts");
+  /* XAUTOCLAIM answered with an integer. */
+  static const char *const claim[] = {"*-1\r\n", ":5\r\n"};
+  expect_fake_error(claim, 2, NULL, RILL_EREDIS,
+                    "unexpected reply to XAUTOCLAIM");
+  /* An XAUTOCLAIM reply with a nil entry (Redis 6.2: deleted meanwhile)
+   * and a valid one: the valid one is delivered, the nil skipped. */
+  static const char *const claimnil[] = {
+      "*-1\r\n", /* the own history: empty */
+      "*3\r\n$3\r\n0-0\r\n*2\r\n$-1\r\n"
+      "*2\r\n$3\r\n1-1\r\n*4\r\n$1\r\ni\r\n$1\r\n1\r\n$1\r\np\r\n$9\r\n"
+      "reading-1\r\n*0\r\n",
+      "*-1\r\n" /* a read: nothing new */};
+  cons_t k;
+  fake_source(&k, claimnil, 3, NULL, 0.2);
+  ck_assert_msg(!k.failed, "%s", k.err.message);
+  ck_assert_int_eq(k.count, 1);
+  ck_assert_int_eq(k.redelivered, 1);
+  cons_free(&k);
+}
+END_TEST
+
+START_TEST(test_sink_bad_reply) {
+  fx_t f;
+  fx_init(&f);
+  fake_t fk;
+  static const char *const script[] = {":1\r\n"};
+  fake_start(&fk, f.loop, script, 1);
+  rill_redis_conn_t c = {.address = fk.path};
+  rill_observable_t *src = rill_range(0, 3);
+  done_rec_t d = {0};
+  ck_assert_int_eq(
+      rill_redis_sink(src, f.s, &c, "out", NULL, on_done, &d, NULL), 0);
+  rill_observable_free(src);
+  fx_run(&f);
+  fake_stop(&fk, f.loop);
+  ck_assert_int_eq(d.calls, 1);
+  ck_assert_int_eq(d.err.code, RILL_EREDIS);
+  ck_assert_ptr_nonnull(strstr(d.err.message, "unexpected reply to XADD"));
+  fx_fini(&f);
+}
+END_TEST
+
+/* ---- allocation failures
+ * ----------------------------------------------------*/
+
+/* Fail allocation k (k = 0, 1, ...) in a source -> take(3) run, until a
+ * run completes untouched: every run ends (no hang) with the constructor
+ * NULL/ENOMEM, subscribe RILL_ENOMEM, on_error(RILL_ENOMEM), or the 3
+ * values; nothing leaks; nothing stays active. */
+START_TEST(test_source_enomem_sweep) {
+  NEED_SERVER();
+  redisContext *rc = fresh();
+  produce(rc, "s", 0, 3);
+  rill_redis_conn_t c = conn_of(&g_srv);
+  long k;
+  for (k = 0; k < 500; k++) {
+    tl_alloc_install();
+    fx_t f;
+    fx_init(&f);
+    long base = tl_live;
+    tl_fail_at = tl_alloc_index + k;
+    char group[32];
+    snprintf(group, sizeof(group), "g%ld", k);
+    rill_redis_source_opts_t o = {.create_group = true};
+    rill_observable_t *src =
+        rill_take(rill_redis_source(f.s, &c, "s", group, "c1", &o), 3);
+    cons_t kk;
+    cons_init(&kk, 3);
+    kk.initial = RILL_UNBOUNDED;
+    kk.loop = f.loop;
+    int rc_sub = src ? rill_observable_subscribe(src, &cons_sub, &kk, NULL)
+                     : RILL_ENOMEM;
+    ck_assert(src != NULL || errno == ENOMEM);
+    rill_observable_free(src);
+    if (rc_sub == 0)
+      fx_run(&f);
+    bool reached = tl_alloc_index > tl_fail_at;
+    tl_fail_at = -1;
+    if (rc_sub == 0) {
+      ck_assert_msg(kk.done, "k=%ld: no terminal", k);
+      if (kk.failed)
+        ck_assert_msg(kk.err.code == RILL_ENOMEM, "k=%ld: %s", k,
+                      kk.err.message);
+      else
+        ck_assert_int_eq(kk.count, 3);
+    } else {
+      ck_assert_int_eq(rc_sub, RILL_ENOMEM);
+    }
+    cons_free(&kk);
+    ck_assert_int_eq(rill_sched_active(f.s), 0);
+    ck_assert_msg(tl_live == base, "k=%ld: %ld blocks leaked", k,
+                  tl_live - base);
+    fx_fini(&f);
+    tl_alloc_uninstall();
+    if (!reached)
+      break;
+  }
+  ck_assert_msg(k > 5 && k < 500, "k=%ld", k);
+  redisFree(rc);
+}
+END_TEST
+
+START_TEST(test_sink_enomem_sweep) {
+  NEED_SERVER();
+  redisContext *rc = fresh();
+  rill_redis_conn_t c = conn_of(&g_srv);
+  long k;
+  for (k = 0; k < 500; k++) {
+    tl_alloc_install();
+    fx_t f;
+    fx_init(&f);
+    long base = tl_live;
+    rill_observable_t *src = rill_map(rill_range(0, 5), to_msg, NULL);
+    ck_assert_ptr_nonnull(src);
+    tl_fail_at = tl_alloc_index + k;
+    done_rec_t d = {0};
+    int rc_sink = rill_redis_sink(src, f.s, &c, "out", NULL, on_done, &d, NULL);
+    rill_observable_free(src);
+    if (rc_sink == 0)
+      fx_run(&f);
+    bool reached = tl_alloc_index > tl_fail_at;
+    tl_fail_at = -1;
+    if (rc_sink == 0) {
+      ck_assert_msg(d.calls == 1, "k=%ld: done ran %d times", k, d.calls);
+      ck_assert_msg(d.ok || d.err.code == RILL_ENOMEM, "k=%ld: %s", k,
+                    d.err.message);
+    } else {
+      ck_assert_int_eq(rc_sink, RILL_ENOMEM);
+    }
+    ck_assert_int_eq(rill_sched_active(f.s), 0);
+    ck_assert_msg(tl_live == base, "k=%ld: %ld blocks leaked", k,
+                  tl_live - base);
+    fx_fini(&f);
+    tl_alloc_uninstall();
+    if (!reached)
+      break;
+  }
+  ck_assert_msg(k > 5 && k < 500, "k=%ld", k);
+  redisFree(rc);
+}
+END_TEST
+
 Suite *redis_suite(void) {
   Suite *s = suite_create("redis");
   TCase *tc = tcase_create("source");
@@ -1553,6 +1971,16 @@ Suite *redis_suite(void) {
   tcase_add_test(tc, test_sink_window_slow_server);
   tcase_add_test(tc, test_sink_errors);
   tcase_add_test(tc, test_source_to_sink_move);
+  tcase_add_test(tc, test_sink_reconnects);
+  tcase_add_test(tc, test_sink_reply_timeout);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("robustness");
+  tcase_add_unchecked_fixture(tc, case_setup, case_teardown);
+  tcase_set_timeout(tc, 300);
+  tcase_add_test(tc, test_source_bad_replies);
+  tcase_add_test(tc, test_sink_bad_reply);
+  tcase_add_test(tc, test_source_enomem_sweep);
+  tcase_add_test(tc, test_sink_enomem_sweep);
   suite_add_tcase(s, tc);
   return s;
 }
