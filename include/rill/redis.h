@@ -49,6 +49,16 @@
  *   and delivered a second time.  A consumer must therefore be idempotent
  *   (delivery count > 1 is possible); rill_redis_msg_redelivered() tells
  *   entries that were delivered before.
+ *   Two consequences of "released after the end: not acked":
+ *   - cancelling from on_next: release (or rill_redis_ack) the message
+ *     first, then cancel -- released after the cancel it stays pending;
+ *   - a take(n) in front of an asynchronous stage (rill_redis_sink, an
+ *     operator with a queue) ends the source when the n-th value passes,
+ *     so values that stage still holds are released after the end and
+ *     delivered again later.  End such a pipeline from its far end (cancel
+ *     it once the work is done) when every entry must be acked.
+ *   The acker's connection lingers after the end (see above): let ev_run()
+ *   return by itself before freeing the scheduler (RILL_EBUSY until then).
  *
  * FAULTS
  *   A lost connection (EOF, reset, refused, a reply later than
@@ -63,7 +73,13 @@
  *   with create_group re-creates the group instead, counted as a failed
  *   attempt).  A reply of an unexpected shape is RILL_EREDIS too.
  *   hiredis 0.14 aborts the process when ITS allocations fail (rill's own
- *   report RILL_ENOMEM).
+ *   report RILL_ENOMEM), and asserts on a reply that no command asked for
+ *   (a server that talks out of turn).  SIGPIPE is blocked around hiredis'
+ *   writes, so a closed connection is an EPIPE, never a signal.
+ *
+ * SERVER: Redis >= 6.2 (XAUTOCLAIM; Debian 12 has 7.0).  With
+ * claim_idle_ms = INFINITY the source needs 5.0.  Each source subscription
+ * opens two connections (reads, acks), each sink one.
  */
 #ifndef RILL_REDIS_H
 #define RILL_REDIS_H

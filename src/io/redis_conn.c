@@ -246,7 +246,14 @@ static void hook_cleanup(void *p) {
     snprintf(c->last_msg, sizeof(c->last_msg), "connection to %s: %s",
              c->cfg->display, err != 0 ? l->ac->errstr : "closed");
   }
-  l->ac->data = NULL; /* a late callback finds no link */
+  /* Nothing of hiredis reaches the link again: a late reply callback
+   * finds no link, a second cleanup (hiredis 1.x frees in two steps) or a
+   * hook finds none. */
+  l->ac->data = NULL;
+  l->ac->ev.data = NULL;
+  l->ac->ev.addRead = l->ac->ev.delRead = NULL;
+  l->ac->ev.addWrite = l->ac->ev.delWrite = NULL;
+  l->ac->ev.cleanup = NULL;
   rill_sched_io_free(l->io);
   l->io = NULL;
   if (!l->in_io)
