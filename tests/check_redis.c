@@ -37,7 +37,7 @@
 
 #ifndef RILL_TEST_HIREDIS
 
-/* ---- a build without hiredis: the stubs ---------------------------------*/
+/* ---- a build without hiredis: the stubs ----------------------------------*/
 
 START_TEST(test_redis_unavailable) {
   const char *ci = getenv("CI");
@@ -72,8 +72,7 @@ Suite *redis_suite(void) {
 
 #define FX_LIMIT_S 20.0 /* watchdog per loop run */
 
-/* ---- the server
- * ------------------------------------------------------------*/
+/* ---- the server ----------------------------------------------------------*/
 
 typedef struct srv {
   pid_t pid;
@@ -232,8 +231,7 @@ static void case_teardown(void) {
     ck_assert_msg(g_srv.pid > 0, "redis-server did not start");                \
   } while (0)
 
-/* ---- synchronous helpers
- * -----------------------------------------------------*/
+/* ---- synchronous helpers -------------------------------------------------*/
 
 static redisContext *client(void) {
   redisContext *c = srv_client(&g_srv);
@@ -310,8 +308,7 @@ static long long clients(redisContext *c) {
   return n;
 }
 
-/* ---- loop fixture
- * ------------------------------------------------------------*/
+/* ---- loop fixture --------------------------------------------------------*/
 
 typedef struct fx {
   struct ev_loop *loop;
@@ -353,8 +350,7 @@ static void fx_fini(fx_t *f) {
   ev_loop_destroy(f->loop);
 }
 
-/* ---- a consumer: a subscriber recording what a source delivers
- * --------------*/
+/* ---- a consumer: a subscriber recording what a source delivers -----------*/
 
 typedef struct cons {
   rill_subscription_t *sub; /* borrowed, until the end */
@@ -493,8 +489,7 @@ static void cons_start(cons_t *k, fx_t *f, const char *key, const char *group,
   rill_observable_free(src);
 }
 
-/* ---- tests: the source
- * -------------------------------------------------------*/
+/* ---- tests: the source ---------------------------------------------------*/
 
 /* Ten entries, read, checked and acked: nothing stays pending. */
 START_TEST(test_source_basic) {
@@ -1086,8 +1081,49 @@ START_TEST(test_source_own_history_first) {
 }
 END_TEST
 
-/* ---- faults: a clean on_error
- * ------------------------------------------------*/
+/* The Reactive Streams protocol (the recording subscriber checks it at
+ * every signal): small requests made from on_next, a cancel (twice) from
+ * inside on_next, requests after it; and request(0) -> RILL_EINVAL. */
+START_TEST(test_source_protocol) {
+  NEED_SERVER();
+  redisContext *rc = fresh();
+  produce(rc, "s", 0, 300);
+  fx_t f;
+  fx_init(&f);
+  rill_redis_conn_t c = conn_of(&g_srv);
+  rill_redis_source_opts_t o = {.create_group = true, .batch = 7};
+  rec_t r;
+  rec_init(&r);
+  r.store = false; /* released in on_next, so acked */
+  r.request_on_subscribe = 3;
+  r.request_in_next = 2;
+  r.cancel_at = 200;
+  r.cancel_times = 2;
+  rill_observable_t *src = rill_redis_source(f.s, &c, "s", "g", "c1", &o);
+  ck_assert_int_eq(rec_subscribe(&r, src), 0);
+  fx_run(&f);
+  ck_assert_rec_ok(&r);
+  ck_assert_int_eq(r.nexts, 200);
+  ck_assert_int_eq(r.terminal, REC_NONE);
+  /* What a read in flight at the cancel took stays pending (a batch). */
+  ck_assert_int_le(pending(rc, "s", "g"), 7);
+  rec_clear(&r);
+  /* request(0): rule 3.9 */
+  rec_init(&r);
+  rec_subscribe(&r, src);
+  rec_request(&r, 0);
+  fx_run(&f);
+  ck_assert_int_eq(r.terminal, REC_ERROR);
+  ck_assert_int_eq(r.err.code, RILL_EINVAL);
+  ck_assert_rec_ok(&r);
+  rec_clear(&r);
+  rill_observable_free(src);
+  fx_fini(&f);
+  redisFree(rc);
+}
+END_TEST
+
+/* ---- faults: a clean on_error --------------------------------------------*/
 
 static void expect_error(const char *key, const char *group,
                          const rill_redis_conn_t *c,
@@ -1218,8 +1254,7 @@ START_TEST(test_source_virtual_sched) {
 }
 END_TEST
 
-/* ---- messages
- * ------------------------------------------------------------------*/
+/* ---- messages ------------------------------------------------------------*/
 
 START_TEST(test_msg_new_and_accessors) {
   const char *fields[] = {"a", "bin", "empty"};
@@ -1260,8 +1295,7 @@ START_TEST(test_msg_new_and_accessors) {
 }
 END_TEST
 
-/* ---- the sink
- * --------------------------------------------------------------------*/
+/* ---- the sink ------------------------------------------------------------*/
 
 typedef struct done_rec {
   int calls;
@@ -1466,6 +1500,31 @@ START_TEST(test_sink_errors) {
   rill_subscription_free(h);
   fx_run(&f);
   ck_assert_int_eq(d.calls, 0);
+  fx_fini(&f);
+  redisFree(rc);
+}
+END_TEST
+
+/* The server out of memory (maxmemory reached, noeviction): the sink
+ * ends with RILL_EREDIS and the server's OOM text. */
+START_TEST(test_sink_oom) {
+  NEED_SERVER();
+  redisContext *rc = fresh();
+  cmd_ok(rc, "CONFIG SET maxmemory-policy noeviction");
+  cmd_ok(rc, "CONFIG SET maxmemory 1");
+  fx_t f;
+  fx_init(&f);
+  rill_redis_conn_t c = conn_of(&g_srv);
+  rill_observable_t *src = rill_range(0, 10);
+  done_rec_t d = {0};
+  ck_assert_int_eq(
+      rill_redis_sink(src, f.s, &c, "out", NULL, on_done, &d, NULL), 0);
+  rill_observable_free(src);
+  fx_run(&f);
+  cmd_ok(rc, "CONFIG SET maxmemory 0");
+  ck_assert_int_eq(d.calls, 1);
+  ck_assert_int_eq(d.err.code, RILL_EREDIS);
+  ck_assert_msg(strstr(d.err.message, "OOM") != NULL, "%s", d.err.message);
   fx_fini(&f);
   redisFree(rc);
 }
@@ -1840,8 +1899,7 @@ START_TEST(test_sink_bad_reply) {
 }
 END_TEST
 
-/* ---- allocation failures
- * ----------------------------------------------------*/
+/* ---- allocation failures -------------------------------------------------*/
 
 /* Fail allocation k (k = 0, 1, ...) in a source -> take(3) run, until a
  * run completes untouched: every run ends (no hang) with the constructor
@@ -1958,6 +2016,7 @@ Suite *redis_suite(void) {
   tcase_add_test(tc, test_source_own_history_first);
   tcase_add_test(tc, test_source_bad_arguments);
   tcase_add_test(tc, test_source_virtual_sched);
+  tcase_add_test(tc, test_source_protocol);
   suite_add_tcase(s, tc);
   tc = tcase_create("faults");
   tcase_add_unchecked_fixture(tc, case_setup, case_teardown);
@@ -1975,6 +2034,7 @@ Suite *redis_suite(void) {
   tcase_add_test(tc, test_sink_buffers_numbers_maxlen);
   tcase_add_test(tc, test_sink_window_slow_server);
   tcase_add_test(tc, test_sink_errors);
+  tcase_add_test(tc, test_sink_oom);
   tcase_add_test(tc, test_source_to_sink_move);
   tcase_add_test(tc, test_sink_reconnects);
   tcase_add_test(tc, test_sink_reply_timeout);
