@@ -329,7 +329,8 @@ static void acker_flush(struct rill__redis_acker *a) {
       argv[3 + i] = b->ids[i];
     if (rill__redis_conn_send(&a->conn, ack_reply, (int)(3 + n), argv, NULL) <
         0) {
-      rill__free(b); /* the connection is going: they stay pending */
+      a->nqueue += n; /* still there: sent on the next connection */
+      rill__free(b);
       break;
     }
     if (a->tail != NULL)
