@@ -1059,21 +1059,27 @@ START_TEST(test_source_own_history_first) {
   redisContext *rc = fresh();
   produce(rc, "s", 0, 30);
   cmd_ok(rc, "XGROUP CREATE s g 0");
-  /* An earlier run of c1 took 10 and died. */
-  freeReplyObject(cmd(rc, "XREADGROUP GROUP g c1 COUNT 10 STREAMS s >"));
+  /* An earlier run of c1 took 10 and died; one of them was deleted from
+   * the stream since (its pending entry reads back without fields: it is
+   * acked and skipped). */
+  redisReply *took = cmd(rc, "XREADGROUP GROUP g c1 COUNT 10 STREAMS s >");
+  const char *gone = took->element[0]->element[1]->element[3]->element[0]->str;
+  ck_assert_int_eq(cmd_int(rc, "XDEL s %s", gone), 1);
+  freeReplyObject(took);
   ck_assert_int_eq(pending(rc, "s", "g"), 10);
   fx_t f;
   fx_init(&f);
   cons_t k;
   cons_init(&k, 30);
   k.initial = RILL_UNBOUNDED;
-  k.stop_after = 30;
+  k.stop_after = 29;
   rill_redis_source_opts_t o = {.batch = 4};
   cons_start(&k, &f, "s", "g", "c1", &o);
   fx_run(&f);
-  ck_assert_int_eq(k.count, 30);
+  ck_assert_int_eq(k.count, 29);
+  ck_assert_int_eq(k.seen[3], 0);
   ck_assert_int_eq(k.dups, 0);
-  ck_assert_int_eq(k.redelivered, 10);
+  ck_assert_int_eq(k.redelivered, 9);
   ck_assert_int_eq(pending(rc, "s", "g"), 0);
   fx_fini(&f);
   cons_free(&k);
