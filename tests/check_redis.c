@@ -21,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -76,6 +78,7 @@ Suite *redis_suite(void) {
 
 typedef struct srv {
   pid_t pid;
+  int port; /* 0: unix socket only */
   bool appendonly;
   char dir[64];
   char sock[96];
@@ -133,10 +136,13 @@ static bool srv_exec(srv_t *s) {
     FILE *f = freopen(log, "a", stdout);
     (void)f;
     dup2(STDOUT_FILENO, STDERR_FILENO);
-    execl(bin, "redis-server", "--port", "0", "--unixsocket", s->sock,
-          "--unixsocketperm", "700", "--dir", s->dir, "--save", "",
-          "--appendonly", s->appendonly ? "yes" : "no", "--appendfsync",
-          "always", "--daemonize", "no", "--loglevel", "warning", (char *)NULL);
+    char port[16];
+    snprintf(port, sizeof(port), "%d", s->port);
+    execl(bin, "redis-server", "--port", port, "--bind", "127.0.0.1",
+          "--unixsocket", s->sock, "--unixsocketperm", "700", "--dir", s->dir,
+          "--save", "", "--appendonly", s->appendonly ? "yes" : "no",
+          "--appendfsync", "always", "--daemonize", "no", "--loglevel",
+          "warning", (char *)NULL);
     _exit(127);
   }
   s->pid = pid;
@@ -178,14 +184,32 @@ static void srv_kill(srv_t *s, int sig) {
   s->pid = 0;
 }
 
-static bool srv_start(srv_t *s, bool appendonly) {
+static bool srv_start_port(srv_t *s, bool appendonly, int port) {
   memset(s, 0, sizeof(*s));
   s->appendonly = appendonly;
+  s->port = port;
   snprintf(s->dir, sizeof(s->dir), "/tmp/rill-redis-XXXXXX");
   if (mkdtemp(s->dir) == NULL)
     return false;
   snprintf(s->sock, sizeof(s->sock), "%s/redis.sock", s->dir);
   return srv_exec(s);
+}
+
+static bool srv_start(srv_t *s, bool appendonly) {
+  return srv_start_port(s, appendonly, 0);
+}
+
+/* A TCP port that nothing listens on now (bound, then closed). */
+static int free_port(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ck_assert_int_ge(fd, 0);
+  struct sockaddr_in sa = {.sin_family = AF_INET};
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+  socklen_t len = sizeof(sa);
+  ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+  close(fd);
+  return ntohs(sa.sin_port);
 }
 
 static void srv_stop(srv_t *s) {
@@ -1132,6 +1156,8 @@ END_TEST
 
 /* ---- faults: a clean on_error --------------------------------------------*/
 
+static rill_error_t g_last_err; /* expect_error's error */
+
 static void expect_error(const char *key, const char *group,
                          const rill_redis_conn_t *c,
                          const rill_redis_source_opts_t *o, int code,
@@ -1153,6 +1179,7 @@ static void expect_error(const char *key, const char *group,
                 k.err.message, text);
   ck_assert_str_eq(k.err.stage, "redis_source");
   ck_assert(k.released);
+  g_last_err = k.err;
   fx_fini(&f);
   cons_free(&k);
 }
@@ -1215,6 +1242,46 @@ START_TEST(test_source_refused) {
   snprintf(path, sizeof(path), "%s/nobody.sock", g_srv.dir);
   rill_redis_conn_t c = {.address = path, .retries = 2, .retry_ms = 5};
   expect_error("s", "g", &c, NULL, RILL_ESYS, "3 attempts: connecting to");
+  ck_assert_int_eq(g_last_err.sys_errno, ENOENT);
+}
+END_TEST
+
+/* Over TCP (host:port): a server on a free loopback port; then the same
+ * port with nobody listening: ECONNREFUSED after the retries. */
+START_TEST(test_source_tcp) {
+  NEED_SERVER();
+  srv_t t;
+  int port = free_port();
+  ck_assert(srv_start_port(&t, false, port));
+  redisContext *rc = srv_client(&t);
+  ck_assert_ptr_nonnull(rc);
+  produce(rc, "s", 0, 5);
+  fx_t f;
+  fx_init(&f);
+  cons_t k;
+  cons_init(&k, 5);
+  k.initial = RILL_UNBOUNDED;
+  k.stop_after = 5;
+  char addr[32];
+  snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+  rill_redis_conn_t c = {.address = addr};
+  rill_redis_source_opts_t o = {.create_group = true};
+  rill_observable_t *src = rill_redis_source(f.s, &c, "s", "g", "c1", &o);
+  k.loop = f.loop;
+  ck_assert_int_eq(rill_observable_subscribe(src, &cons_sub, &k, NULL), 0);
+  rill_observable_free(src);
+  fx_run(&f);
+  ck_assert_int_eq(k.count, 5);
+  ck_assert_int_eq(k.bad, 0);
+  ck_assert_int_eq(pending(rc, "s", "g"), 0);
+  redisFree(rc);
+  fx_fini(&f);
+  cons_free(&k);
+  srv_stop(&t);
+  c.retries = 1;
+  c.retry_ms = 5;
+  expect_error("s", "g", &c, NULL, RILL_ESYS, "2 attempts: connecting to");
+  ck_assert_int_eq(g_last_err.sys_errno, ECONNREFUSED);
 }
 END_TEST
 
@@ -2032,6 +2099,7 @@ Suite *redis_suite(void) {
   tcase_add_test(tc, test_source_wrong_type);
   tcase_add_test(tc, test_source_password);
   tcase_add_test(tc, test_source_refused);
+  tcase_add_test(tc, test_source_tcp);
   suite_add_tcase(s, tc);
   tc = tcase_create("sink");
   tcase_add_unchecked_fixture(tc, case_setup, case_teardown);
