@@ -31,20 +31,23 @@
  *   Default (explicit_ack false): an entry is acknowledged (XACK) when its
  *   value is released for the last time WHILE ITS SUBSCRIPTION IS LIVE.
  *   So: delivered, processed, released: acked.  Dropped by a filter, a
- *   take, a throttle...: released, so acked (dropping is processing).
- *   Released after the subscription ended -- cancelled, or failed --
- *   (values still queued in an operator or a sink when the pipeline is torn
- *   down, an entry read but not yet delivered): NOT acked; the entry stays
- *   pending and is delivered again (to this consumer name at its next
- *   start, or to any consumer by XAUTOCLAIM after claim_idle_ms).  A take()
- *   that ends the stream acks the values it passed: they were released
- *   before it cancelled.
+ *   throttle, a failing map...: released, so acked (dropping is
+ *   processing).  Released after the subscription ended -- cancelled, or
+ *   failed -- (values still queued in an operator or a sink when the
+ *   pipeline is torn down): NOT acked; the entry stays pending and is
+ *   delivered again (to this consumer name at its next start, or to any
+ *   consumer by XAUTOCLAIM after claim_idle_ms).  Neither are entries the
+ *   server handed out that never became values (a read in flight at the
+ *   cancel; the rest of a batch when downstream cancelled in its middle).
+ *   A take() that ends the stream acks the values it passed: they were
+ *   released before it cancelled.
  *   explicit_ack: releasing never acks; rill_redis_ack(v) does (while the
  *   subscription is live).  Either way acks are batched (one XACK per loop
  *   iteration or per 512 ids) and pipelined on a second connection (a
  *   BLOCK read occupies the first); acks made before the end are still
  *   sent after it (the connection stays open until their replies arrive,
- *   1 s at most).  An XACK lost with a connection is sent again.
+ *   1 s at most).  An XACK lost with a connection is sent again on the
+ *   next one (while the subscription is live).
  *   Processing must take less than claim_idle_ms, or the entry is claimed
  *   and delivered a second time.  A consumer must therefore be idempotent
  *   (delivery count > 1 is possible); rill_redis_msg_redelivered() tells
