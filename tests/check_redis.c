@@ -24,6 +24,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <strings.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -131,6 +134,11 @@ static bool srv_exec(srv_t *s) {
   if (pid < 0)
     return false;
   if (pid == 0) {
+#ifdef __linux__
+    /* A test that fails (or is killed by Check's timeout) before it stops
+     * its server does not leave the server running. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+#endif
     char log[128];
     snprintf(log, sizeof(log), "%s/redis.log", s->dir);
     FILE *f = freopen(log, "a", stdout);
