@@ -86,4 +86,45 @@ v=$(LD_LIBRARY_PATH="$libdir" "$tmp/version") ||
   fail "rill_version() differs from the installed headers' version"
 [ "$v" = "$("$pc" --modversion rill)" ] ||
   fail "rill_version() is $v, pkg-config says $("$pc" --modversion rill)"
+# 4. the Redis connector: when this build has it (pkg-config's `redis`
+#    variable), a program using it builds and links with pkg-config alone
+#    (and against the static library with --static, when installed).
+redis=$("$pc" --variable=redis rill)
+if [ "$redis" = yes ]; then
+  cat >"$tmp/redis.c" <<'PROG'
+#include <stdio.h>
+#include <string.h>
+#include <rill/ev.h>
+#include <rill/redis.h>
+int main(void) {
+  rill_sched_t *s = rill_sched_ev_new(EV_DEFAULT);
+  rill_redis_conn_t conn = {.address = "/nonexistent/redis.sock"};
+  rill_observable_t *src = rill_redis_source(s, &conn, "readings", "workers",
+                                             "w1", NULL);
+  const char *fields[] = {"sensor"}, *values[] = {"t1"};
+  rill_value_t m;
+  int rc = rill_redis_msg_new(1, fields, values, NULL, &m);
+  int ok = rill_redis_available() && src != NULL && rc == 0 &&
+           strcmp(rill_redis_msg_get(m, "sensor", NULL), "t1") == 0;
+  rill_value_release(m);
+  rill_observable_free(src);
+  printf("%s\n", ok ? "redis ok" : "redis broken");
+  return !(ok && rill_sched_free(s) == 0);
+}
+PROG
+  # shellcheck disable=SC2086
+  $cc -Wall -Werror $cflags -o "$tmp/redis" "$tmp/redis.c" $libs ||
+    fail "a program using rill/redis.h does not link with pkg-config --cflags --libs rill"
+  LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+    "$tmp/redis" >/dev/null || fail "the Redis connector program failed"
+  if [ -f "$libdir/librill.a" ]; then
+    # shellcheck disable=SC2086
+    $cc -Wall -Werror $cflags -o "$tmp/redis-static" "$tmp/redis.c" \
+      "$libdir/librill.a" $("$pc" --static --libs rill) ||
+      fail "a program using rill/redis.h does not link statically with pkg-config --static --libs rill"
+    "$tmp/redis-static" >/dev/null || fail "the static Redis program failed"
+  fi
+  echo "check_install: a program using the Redis connector links through pkg-config"
+fi
+
 echo "check_install: passed ($n README programs, version $v)"

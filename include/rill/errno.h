@@ -35,7 +35,8 @@
   XX(ENOTSUP, -13, "operation not supported here")                             \
   XX(EEOF, -14, "end of input in the middle of an item")                       \
   XX(EBREAKER_OPEN, -15, "circuit breaker open: call not permitted")           \
-  XX(ELIMIT_FULL, -16, "limiter queue full: too many waiting")
+  XX(ELIMIT_FULL, -16, "limiter queue full: too many waiting")                 \
+  XX(EREDIS, -17, "the Redis server replied with an error")
 
 /* Application codes are <= RILL_EAPP_BASE (see above). */
 #define RILL_EAPP_BASE (-1000)
