@@ -279,6 +279,7 @@ START_TEST(delay_subscription_subscribes_once_at_the_instant) {
   ck_assert_int_eq(r.nexts, 1);
   ck_assert_int_eq(r.terminal, REC_COMPLETE);
   ck_assert_rec_ok(&r);
+  rec_clear(&r);
   rill_observable_free(o);
 }
 END_TEST
@@ -299,6 +300,7 @@ START_TEST(delay_subscription_cancel_during_the_delay) {
   ck_assert_int_eq(c.subscribed, 0); /* never */
   ck_assert_int_eq(r.terminals, 0);
   ck_assert_rec_ok(&r);
+  rec_clear(&r);
   rill_observable_free(o);
 }
 END_TEST
@@ -318,6 +320,7 @@ START_TEST(delay_subscription_hands_over_the_demand) {
   ck_assert_int_eq(r.nexts, 5);
   ck_assert_int_eq(r.terminal, REC_COMPLETE);
   ck_assert_rec_ok(&r);
+  rec_clear(&r);
   rill_observable_free(o);
 }
 END_TEST
