@@ -1202,6 +1202,8 @@ RILL_EXTERN rill_observable_t *rill_tcp_connect(rill_sched_t *s,
  *     re-entered in the middle of its own send.  One call may stand for
  *     several departures; it is skipped if the channel is full again by
  *     then (the next departure brings another).  None after close or fail.
+ *     The timer is armed only from a departure to its firing; a channel
+ *     arms nothing else, so it never keeps ev_run() alive by itself.
  *   ENDING  rill_channel_close(ch): no more sends (RILL_ECANCELED); the
  *     consumer receives what is queued, then on_complete.
  *     rill_channel_fail(ch, code, message): the same, ending with

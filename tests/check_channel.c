@@ -103,8 +103,7 @@ START_TEST(bad_arguments_are_refused_without_taking_values) {
 }
 END_TEST
 
-/* ---- full, close, fail
- * ------------------------------------------------------*/
+/* ---- full, close, fail ----------------------------------------------------*/
 
 START_TEST(a_full_channel_says_eagain_and_hands_the_value_back) {
   tl_owned_reset();
@@ -240,8 +239,7 @@ START_TEST(fail_ends_with_its_error_after_the_queued_values) {
 }
 END_TEST
 
-/* ---- demand
- * -----------------------------------------------------------------*/
+/* ---- demand ---------------------------------------------------------------*/
 
 START_TEST(
     values_leave_only_as_requested_and_go_straight_to_a_waiting_consumer) {
@@ -311,8 +309,7 @@ START_TEST(several_producers_interleave_in_fifo_order) {
 }
 END_TEST
 
-/* ---- re-entrancy
- * ------------------------------------------------------------*/
+/* ---- re-entrancy ----------------------------------------------------------*/
 
 /* A consumer that acts on the channel from inside on_next. */
 struct actor {
@@ -604,8 +601,48 @@ START_TEST(a_bad_request_fails_the_consumer_only) {
 }
 END_TEST
 
-/* ---- ownership
- * ---------------------------------------------------------------*/
+/* Inside a value that a send hands straight over, the consumer drops the
+ * caller's reference and cancels: the send still returns 0, the channel
+ * lives on in the recipe until the subscription is gone. */
+struct dropper {
+  rill_subscription_t *s;
+  rill_channel_t *ch;
+  int64_t nexts;
+};
+
+static void dropper_on_subscribe(void *ctx, rill_subscription_t *s) {
+  struct dropper *d = ctx;
+  d->s = s;
+  rill_subscription_request(s, 5);
+}
+
+static void dropper_on_next(void *ctx, rill_value_t v) {
+  struct dropper *d = ctx;
+  d->nexts++;
+  rill_value_release(v);
+  rill_channel_free(d->ch); /* the caller's reference, mid-send */
+  rill_subscription_cancel(d->s);
+  rill_subscription_cancel(d->s);
+}
+
+static const rill_subscriber_t dropper_sub = {
+    .on_subscribe = dropper_on_subscribe, .on_next = dropper_on_next};
+
+START_TEST(a_consumer_may_free_and_cancel_inside_a_direct_send) {
+  tl_owned_reset();
+  rill_channel_t *ch = rill_channel_new(2, NULL);
+  rill_observable_t *obs = rill_channel_observable(ch);
+  struct dropper d = {.ch = ch};
+  ck_assert_int_eq(rill_observable_subscribe(obs, &dropper_sub, &d, NULL), 0);
+  rill_observable_free(obs); /* the subscription holds the recipe */
+  ck_assert_int_eq(rill_channel_send(ch, tl_owned(1)), 0);
+  ck_assert_int_eq(d.nexts, 1);
+  /* everything is gone now: the channel went with the subscription */
+  ck_assert_owned_balanced();
+}
+END_TEST
+
+/* ---- ownership ------------------------------------------------------------*/
 
 START_TEST(owned_values_are_released_once_on_every_path) {
   /* 1. queued, never consumed: released when the channel goes */
@@ -692,8 +729,7 @@ START_TEST(owned_values_are_released_once_on_every_path) {
 }
 END_TEST
 
-/* ---- room: on_space
- * ---------------------------------------------------------*/
+/* ---- room: on_space -------------------------------------------------------*/
 
 /* A producer that sends 0, 1, 2, ... until refused, keeping the refused
  * value for its next turn, which on_space gives it. */
@@ -860,8 +896,7 @@ START_TEST(on_space_is_not_called_after_close_and_may_free_the_channel) {
 }
 END_TEST
 
-/* ---- volume
- * -------------------------------------------------------------------*/
+/* ---- volume ---------------------------------------------------------------*/
 
 START_TEST(a_million_sends_to_a_request_one_per_on_next_consumer_stay_flat) {
   int64_t n = tl_scaled(1000000);
@@ -907,8 +942,7 @@ START_TEST(a_million_sends_to_a_request_one_per_on_next_consumer_stay_flat) {
 }
 END_TEST
 
-/* ---- ENOMEM
- * ---------------------------------------------------------------------*/
+/* ---- ENOMEM ---------------------------------------------------------------*/
 
 /* One life of a channel with allocation k failing: made with on_space,
  * values sent before and while a consumer takes them, closed, drained.
@@ -996,8 +1030,7 @@ START_TEST(a_channel_fails_cleanly_at_every_allocation) {
 }
 END_TEST
 
-/* ---- signals on the virtual clock
- * -------------------------------------------*/
+/* ---- signals on the virtual clock -----------------------------------------*/
 
 START_TEST(signal_rejects_what_cannot_be_caught) {
   rill_sched_t *s = rill_sched_virtual_new();
@@ -1159,8 +1192,7 @@ START_TEST(signal_fails_cleanly_at_every_allocation) {
 }
 END_TEST
 
-/* ---- the shutdown recipe on the virtual clock
- * ---------------------------------*/
+/* ---- the shutdown recipe on the virtual clock -----------------------------*/
 
 struct raiser {
   rill_sched_t *s;
@@ -1210,8 +1242,7 @@ START_TEST(take_until_signal_before_debounce_flushes_the_pending_value) {
 }
 END_TEST
 
-/* ---- signals on libev
- * ---------------------------------------------------------*/
+/* ---- signals on libev -----------------------------------------------------*/
 
 struct rt_sig {
   struct ev_loop *loop;
@@ -1425,6 +1456,7 @@ Suite *channel_suite(void) {
   tcase_add_test(tc,
                  a_consumer_resubscribing_from_on_complete_finds_it_finished);
   tcase_add_test(tc, a_bad_request_fails_the_consumer_only);
+  tcase_add_test(tc, a_consumer_may_free_and_cancel_inside_a_direct_send);
   tcase_add_test(tc, owned_values_are_released_once_on_every_path);
   suite_add_tcase(s, tc);
   tc = tcase_create("reentrancy");
