@@ -305,7 +305,7 @@ int rill_channel_fail(rill_channel_t *ch, int code, const char *message) {
   if (message != NULL) /* the caller's words, kept as they are */
     rill__error_init(&ch->err, code, 0, "channel", "%s", message);
   else
-    rill__error_callback(&ch->err, "channel", code, "channel failed");
+    rill__error_callback(&ch->err, "channel", code, "failed");
   ch->status = CHAN_FAILED;
   chan_finish(ch);
   return 0;

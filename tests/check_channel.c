@@ -223,7 +223,7 @@ START_TEST(fail_ends_with_its_error_after_the_queued_values) {
   rec_init(&r);
   ck_assert_int_eq(rec_subscribe(&r, obs), 0);
   ck_assert_int_eq(r.terminal, REC_ERROR);
-  ck_assert_str_eq(r.err.message, "channel: channel failed (RILL_ETIMEDOUT)");
+  ck_assert_str_eq(r.err.message, "channel: failed (RILL_ETIMEDOUT)");
   rill_observable_free(obs);
   rill_channel_free(ch);
   ch = rill_channel_new(1, NULL);
