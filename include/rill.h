@@ -1174,6 +1174,132 @@ RILL_EXTERN rill_observable_t *rill_tcp_accept(rill_sched_t *s, int listen_fd,
 RILL_EXTERN rill_observable_t *rill_tcp_connect(rill_sched_t *s,
                                                 const char *host, int port);
 
+/* ------------------------------------------------------------------------ */
+/* Channels and signals: hot sources fed from outside a pipeline.          */
+
+/* A channel is a bounded FIFO between any number of producers and one
+ * consumer at a time (Go's buffered channel; Kotlin's Channel(capacity)
+ * read with receiveAsFlow): code anywhere -- callbacks of another library,
+ * timers, other pipelines -- sends values into it, and a pipeline reads it
+ * as an observable, with demand.  Single-threaded like the rest of rill:
+ * send from the thread that runs the consumer.
+ *
+ *   SENDING  rill_channel_send(ch, v) returns 0 when v is accepted: it
+ *     goes straight to the consumer if one is waiting for a value (demand
+ *     outstanding, nothing queued), else it is queued.  A full channel
+ *     (`capacity` values queued) answers RILL_EAGAIN and does NOT take v:
+ *     it is still yours, to send again when on_space says there is room,
+ *     or to release.  The rule holds for every failure: only 0 takes v
+ *     over (so a producer never loses a value it did not see refused).
+ *     Values reach the consumer in the order they were accepted, whoever
+ *     sent them.  A send from inside the consumer's on_next is queued and
+ *     delivered when that on_next has returned, if requested (no nesting).
+ *   ROOM  opts->on_space(ctx, ch) runs when a full channel has room again:
+ *     soon after a value leaves a full channel, from a 0 ms timer on
+ *     opts->sched (the next loop iteration on libev; the same instant,
+ *     after what is due, on the virtual clock) -- never inside send,
+ *     on_next or any other rill call of yours, so a producer is never
+ *     re-entered in the middle of its own send.  One call may stand for
+ *     several departures; it is skipped if the channel is full again by
+ *     then (the next departure brings another).  None after close or fail.
+ *     The timer is armed only from a departure to its firing; a channel
+ *     arms nothing else, so it never keeps ev_run() alive by itself.
+ *   ENDING  rill_channel_close(ch): no more sends (RILL_ECANCELED); the
+ *     consumer receives what is queued, then on_complete.
+ *     rill_channel_fail(ch, code, message): the same, ending with
+ *     on_error(code) (stage "channel"; `message` kept as it is, or NULL)
+ *     after the queued values: an accepted value is never dropped
+ *     (Kotlin's close(cause); unlike rill_emitter_error, which cuts
+ *     ahead).  The first of the two wins; a second answers RILL_ECANCELED.
+ *   CONSUMING  rill_channel_observable(ch): values leave the channel only
+ *     as the consumer requests them.  One consumer at a time: subscribing
+ *     while another subscription is live gives on_subscribe, then
+ *     on_error(RILL_EBUSY) -- a channel hands each value to one consumer;
+ *     share or a subject fans out.  The channel outlives its
+ *     consumers: what is queued when the consumer cancels (from anywhere,
+ *     on_next included) stays for the next one; a value already handed to
+ *     on_next is the consumer's.  A consumer of a closed or failed channel
+ *     gets what is left, then the terminal -- at once, without a request,
+ *     when nothing is left, and so does every later consumer.
+ *   LIFETIME  Reference counted like the limiter: rill_channel_free()
+ *     drops your reference, and every observable of the channel holds
+ *     one, so a live consumer keeps it alive.  Values still queued are
+ *     released once, when the last reference goes.  Freeing does not
+ *     close: close first if the consumer should complete. */
+typedef struct rill_channel_s rill_channel_t;
+typedef void (*rill_channel_space_fn)(void *ctx, rill_channel_t *ch);
+typedef struct rill_channel_opts {
+  rill_channel_space_fn on_space; /* NULL: none (poll with stats) */
+  void *ctx;                      /* passed to on_space */
+  rill_sched_t *sched; /* where on_space runs; required with it, and must
+                          outlive the channel */
+} rill_channel_opts_t;
+/* capacity: 1 .. INT32_MAX values queued at most.  opts may be NULL.
+ * NULL with errno EINVAL (capacity out of range, on_space without a
+ * scheduler) or ENOMEM. */
+RILL_EXTERN rill_channel_t *rill_channel_new(size_t capacity,
+                                             const rill_channel_opts_t *opts);
+/* Drop your reference (NULL-safe); observables of the channel keep theirs. */
+RILL_EXTERN void rill_channel_free(rill_channel_t *ch);
+/* 0: v taken over (delivered or queued).  Otherwise v is NOT taken and is
+ * still the caller's: RILL_EAGAIN (full), RILL_ECANCELED (closed or
+ * failed), RILL_ENOMEM (no room could be made for it), RILL_EINVAL (ch
+ * NULL). */
+RILL_EXTERN int rill_channel_send(rill_channel_t *ch, rill_value_t v);
+/* 0; RILL_ECANCELED if already closed or failed; RILL_EINVAL for NULL. */
+RILL_EXTERN int rill_channel_close(rill_channel_t *ch);
+/* code < 0 (a RILL_E* or application code; else RILL_EINVAL).  Returns
+ * as rill_channel_close. */
+RILL_EXTERN int rill_channel_fail(rill_channel_t *ch, int code,
+                                  const char *message);
+/* The read end: a new observable holding a reference to the channel.
+ * NULL with errno EINVAL (ch NULL) or ENOMEM. */
+RILL_EXTERN rill_observable_t *rill_channel_observable(rill_channel_t *ch);
+typedef struct rill_channel_stats {
+  size_t queued, capacity;
+  uint64_t sent;    /* values accepted */
+  uint64_t refused; /* sends answered RILL_EAGAIN */
+  bool consumer;    /* a subscription is live */
+  bool closed;      /* closed or failed */
+} rill_channel_stats_t;
+RILL_EXTERN void rill_channel_stats(const rill_channel_t *ch,
+                                    rill_channel_stats_t *out);
+
+/* signal(signum): emits signum (an int) each time the process receives
+ * the signal, never completes (libev's ev_signal on the scheduler's loop;
+ * rill_sched_raise() simulates signals on the virtual clock).  A signal is
+ * an event, not data: arrivals while nothing is requested are coalesced
+ * into one, delivered at the next request (how many arrived is lost, as
+ * libev itself folds arrivals between two loop iterations into one).
+ * The watcher runs from subscription to cancel and NEVER keeps ev_run()
+ * alive, whatever rill_sched_keepalive() says: waiting for SIGINT is no
+ * reason for a program to keep running once its work is done, and a
+ * cancelled subscription leaves nothing armed.
+ *   libev watches a signal in one loop at a time (and SIGCHLD only in the
+ * default loop, where its child watcher lives), and aborts otherwise; rill
+ * fails the subscription instead, with on_error(RILL_EBUSY), when rill
+ * already watches that signal on another loop (it cannot see ev_signal
+ * watchers you started yourself: keep one loop per signal).  With libev
+ * the signal is blocked and read through signalfd where libev uses it
+ * (Linux), so deliver it to the process or to the loop's thread
+ * (kill, raise), not to another thread that does not block it.
+ * NULL with errno EINVAL for s NULL or a signal that cannot be caught
+ * (signum <= 0 or >= NSIG, SIGKILL, SIGSTOP).
+ *
+ * GRACEFUL SHUTDOWN (the recipe)
+ *   Stop the input with take_until, UPSTREAM of whatever holds values
+ *   back (debounce, audit, buffer_time, throttle with a trailing edge):
+ *       rill_observable_t *in = rill_take_until(src, rill_signal(s, SIGINT));
+ *       rill_observable_t *out = rill_debounce(in, s, 200, NULL);
+ *   On SIGINT, take_until cancels the source and completes; debounce
+ *   emits the value it was holding at that completion, then completes
+ *   (buffer_time emits its open buffers, a trailing throttle its last
+ *   value).  The other order, take_until(debounce(src), signal), cancels
+ *   debounce and loses that value.  Once the pipeline has ended, nothing
+ *   it armed is left (the signal watcher included), so ev_run() returns
+ *   by itself when the rest of the program is done. */
+RILL_EXTERN rill_observable_t *rill_signal(rill_sched_t *s, int signum);
+
 #ifdef __cplusplus
 }
 #endif

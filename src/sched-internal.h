@@ -19,6 +19,10 @@ struct rill__sched_vt {
   void (*timer_keepalive)(rill_sched_timer_t *t, bool keep);
   int (*io_init)(rill_sched_io_t *w);
   void (*io_set)(rill_sched_io_t *w, int events); /* 0: stop */
+  /* Optional (NULL: RILL_ENOTSUP): start watching w->signum, or refuse
+   * with a negative code; stop undoes a start that succeeded. */
+  int (*signal_start)(struct rill__sched_signal *w);
+  void (*signal_stop)(struct rill__sched_signal *w);
   void (*destroy)(rill_sched_t *s);
 };
 
@@ -48,9 +52,24 @@ struct rill_sched_io_s {
   ev_io ev;
 };
 
+struct rill__sched_signal {
+  rill_sched_t *s;
+  rill__sched_signal_cb cb;
+  void *arg;
+  int signum;
+  bool active;
+  /* virtual: the scheduler's list, in start order, and the last
+   * rill_sched_raise this watcher saw */
+  struct rill__sched_signal *prev, *next;
+  uint64_t seen;
+  ev_signal ev;
+};
+
 /* Called by an implementation when a timer is due: marks it inactive and
  * runs the callback inside rill's dispatch guard. */
 void rill__sched_timer_fire(rill_sched_timer_t *t);
 void rill__sched_io_fire(rill_sched_io_t *w, int events);
+/* The signal arrived: runs the callback inside the dispatch guard. */
+void rill__sched_signal_fire(struct rill__sched_signal *w);
 
 #endif

@@ -180,3 +180,57 @@ void rill_sched_io_free(rill_sched_io_t *w) {
   w->s->objects--;
   rill__free(w);
 }
+
+/* ---- signal watchers ----------------------------------------------------*/
+
+int rill__sched_signal_new(rill_sched_t *s, int signum,
+                           rill__sched_signal_cb cb, void *arg,
+                           struct rill__sched_signal **out) {
+  *out = NULL;
+  if (s->vt->signal_start == NULL)
+    return RILL_ENOTSUP;
+  struct rill__sched_signal *w = rill__calloc(1, sizeof(*w));
+  if (w == NULL)
+    return RILL_ENOMEM;
+  w->s = s;
+  w->cb = cb;
+  w->arg = arg;
+  w->signum = signum;
+  int rc = s->vt->signal_start(w);
+  if (rc < 0) {
+    rill__free(w);
+    return rc;
+  }
+  w->active = true;
+  s->objects++;
+  s->active++;
+  *out = w;
+  return 0;
+}
+
+void rill__sched_signal_stop(struct rill__sched_signal *w) {
+  if (w == NULL || !w->active)
+    return;
+  w->s->vt->signal_stop(w);
+  w->active = false;
+  w->s->active--;
+}
+
+void rill__sched_signal_free(struct rill__sched_signal *w) {
+  if (w == NULL)
+    return;
+  rill__sched_signal_stop(w);
+  w->s->objects--;
+  rill__free(w);
+}
+
+void rill__sched_signal_fire(struct rill__sched_signal *w) {
+  rill_sched_t *s = w->s;
+  if (!w->active)
+    return;
+  s->dispatching++;
+  rill__enter();
+  w->cb(w, w->arg);
+  rill__leave();
+  s->dispatching--;
+}

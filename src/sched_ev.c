@@ -3,8 +3,13 @@
  * timer and one ev_io per watcher, on a loop the user owns; rill never
  * calls ev_run.  Timer callbacks find their rill object with
  * container_of, as libev's manual suggests for composite watchers. */
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE /* NSIG */
+#endif
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 #include "rill/ev.h"
@@ -144,6 +149,74 @@ static void ev_sched_io_set(rill_sched_io_t *w, int events) {
     ev_unref(loop);
 }
 
+/* ---- signals --------------------------------------------------------------
+ *
+ * libev attaches a signal number to one loop at a time and asserts (aborts)
+ * when a watcher for it starts on another, and SIGCHLD belongs to the
+ * default loop.  rill keeps its own process-wide record of which loop its
+ * watchers hold each signal in, so that a second loop is refused with
+ * RILL_EBUSY instead.  Pipelines on different threads may watch signals,
+ * hence the lock (held for a few instructions). */
+static struct {
+  struct ev_loop *loop; /* where rill's watchers of this signal live */
+  unsigned n;           /* how many */
+} sig_owner[NSIG];
+static atomic_flag sig_lock = ATOMIC_FLAG_INIT;
+
+static void sig_lock_take(void) {
+  while (atomic_flag_test_and_set_explicit(&sig_lock, memory_order_acquire))
+    ;
+}
+
+static void sig_lock_give(void) {
+  atomic_flag_clear_explicit(&sig_lock, memory_order_release);
+}
+
+static bool sig_claim(int signum, struct ev_loop *loop) {
+  sig_lock_take();
+  bool ok = sig_owner[signum].loop == NULL || sig_owner[signum].loop == loop;
+  if (ok) {
+    sig_owner[signum].loop = loop;
+    sig_owner[signum].n++;
+  }
+  sig_lock_give();
+  return ok;
+}
+
+static void sig_unclaim(int signum) {
+  sig_lock_take();
+  if (--sig_owner[signum].n == 0)
+    sig_owner[signum].loop = NULL;
+  sig_lock_give();
+}
+
+static void ev_signal_fired(struct ev_loop *loop, ev_signal *w, int revents) {
+  (void)revents;
+  struct rill__sched_signal *sw =
+      RILL__CONTAINER_OF(w, struct rill__sched_signal, ev);
+  sw->s->now = ev_now(loop) * 1000.0;
+  rill__sched_signal_fire(sw);
+}
+
+static int ev_sched_signal_start(struct rill__sched_signal *w) {
+  struct ev_loop *loop = loop_of(w->s);
+  if (w->signum == SIGCHLD && !ev_is_default_loop(loop))
+    return RILL_EBUSY;
+  if (!sig_claim(w->signum, loop))
+    return RILL_EBUSY;
+  ev_signal_init(&w->ev, ev_signal_fired, w->signum);
+  ev_signal_start(loop, &w->ev);
+  ev_unref(loop); /* a signal alone never keeps ev_run alive */
+  return 0;
+}
+
+static void ev_sched_signal_stop(struct rill__sched_signal *w) {
+  struct ev_loop *loop = loop_of(w->s);
+  ev_ref(loop);
+  ev_signal_stop(loop, &w->ev);
+  sig_unclaim(w->signum);
+}
+
 static void ev_sched_destroy(rill_sched_t *s) {
   struct evsched *e = (struct evsched *)s;
   ev_ref(e->loop); /* undo the unref of the check watcher */
@@ -159,6 +232,8 @@ static const struct rill__sched_vt evsched_vt = {
     .timer_keepalive = ev_sched_timer_keepalive,
     .io_init = ev_sched_io_init,
     .io_set = ev_sched_io_set,
+    .signal_start = ev_sched_signal_start,
+    .signal_stop = ev_sched_signal_stop,
     .destroy = ev_sched_destroy,
 };
 

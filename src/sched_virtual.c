@@ -4,8 +4,12 @@
  * The virtual clock keeps armed timers in a binary min-heap ordered by
  * (due time, start sequence), so timers due at the same instant fire in
  * the order they were started; it never touches the real clock. */
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE /* NSIG */
+#endif
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 
 #include "sched-internal.h"
 
@@ -15,6 +19,9 @@ struct vsched {
   rill_sched_timer_t **heap;
   size_t len;
   size_t cap;
+  /* Signal watchers, in start order, for rill_sched_raise. */
+  struct rill__sched_signal *sig_head, *sig_tail;
+  uint64_t raises;
 };
 
 static bool v_before(const rill_sched_timer_t *a, const rill_sched_timer_t *b) {
@@ -114,6 +121,32 @@ static void v_io_set(rill_sched_io_t *w, int events) {
   (void)events;
 }
 
+static int v_signal_start(struct rill__sched_signal *w) {
+  struct vsched *v = (struct vsched *)w->s;
+  w->seen = v->raises; /* a raise on the stack is not for it */
+  w->next = NULL;
+  w->prev = v->sig_tail;
+  if (v->sig_tail != NULL)
+    v->sig_tail->next = w;
+  else
+    v->sig_head = w;
+  v->sig_tail = w;
+  return 0;
+}
+
+static void v_signal_stop(struct rill__sched_signal *w) {
+  struct vsched *v = (struct vsched *)w->s;
+  if (w->prev != NULL)
+    w->prev->next = w->next;
+  else
+    v->sig_head = w->next;
+  if (w->next != NULL)
+    w->next->prev = w->prev;
+  else
+    v->sig_tail = w->prev;
+  w->prev = w->next = NULL;
+}
+
 static void v_destroy(rill_sched_t *s) {
   struct vsched *v = (struct vsched *)s;
   rill__free(v->heap);
@@ -129,6 +162,8 @@ static const struct rill__sched_vt vsched_vt = {
     .timer_keepalive = v_timer_keepalive,
     .io_init = v_io_init,
     .io_set = v_io_set,
+    .signal_start = v_signal_start,
+    .signal_stop = v_signal_stop,
     .destroy = v_destroy,
 };
 
@@ -209,4 +244,33 @@ int rill_sched_run(rill_sched_t *s, long max_events) {
   }
   v->base.dispatching--;
   return rc == 0 || v->len == 0 ? 0 : RILL_EAGAIN;
+}
+
+/* The next watcher of `signum` that has not seen this raise.  Searched
+ * from the head each time: a callback may stop or start any watcher (a
+ * subscriber cancelling another one), so no pointer is kept across one. */
+static struct rill__sched_signal *v_signal_next(struct vsched *v, int signum) {
+  for (struct rill__sched_signal *w = v->sig_head; w != NULL; w = w->next)
+    if (w->signum == signum && w->seen != v->raises)
+      return w;
+  return NULL;
+}
+
+int rill_sched_raise(rill_sched_t *s, int signum) {
+  struct vsched *v = as_virtual(s);
+  if (v == NULL || signum <= 0 || signum >= NSIG)
+    return RILL_EINVAL;
+  v->raises++;
+  int seen = 0;
+  v->base.dispatching++;
+  rill__enter(); /* watchers stopped meanwhile are freed after the loop */
+  struct rill__sched_signal *w;
+  while ((w = v_signal_next(v, signum)) != NULL) {
+    w->seen = v->raises;
+    seen++;
+    rill__sched_signal_fire(w);
+  }
+  rill__leave();
+  v->base.dispatching--;
+  return seen;
 }

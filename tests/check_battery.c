@@ -466,6 +466,29 @@ static rill_observable_t *f_limit(int64_t n, bool owned) {
   return o;
 }
 
+/* A channel pre-filled with n values, then closed; the recipe keeps the
+ * channel after the factory drops its reference.  A send refused for
+ * lack of memory hands the value back: the factory fails with ENOMEM. */
+static rill_observable_t *f_channel(int64_t n, bool owned) {
+  rill_channel_t *ch = rill_channel_new(n > 0 ? (size_t)n : 1, NULL);
+  if (ch == NULL)
+    return NULL;
+  for (int64_t i = 0; i < n; i++) {
+    rill_value_t v = elem(i, owned);
+    int rc = rill_channel_send(ch, v);
+    if (rc < 0) {
+      rill_value_release(v);
+      rill_channel_free(ch);
+      errno = ENOMEM;
+      return NULL;
+    }
+  }
+  rill_channel_close(ch);
+  rill_observable_t *o = rill_channel_observable(ch);
+  rill_channel_free(ch);
+  return o;
+}
+
 /* Combining sources (their own suite is tests/check_combine.c).  fn keeps
  * one of the values it borrows; the others are released by the operator. */
 static int cb_first(void *ctx, const rill_value_t *v, size_t n,
@@ -587,6 +610,7 @@ static const struct factory factories[] = {
     {"repeat", f_repeat, 1 << 20, 0, true, 0},
     {"circuit_breaker", f_circuit_breaker, INT64_MAX, 0, true, 0},
     {"limit", f_limit, INT64_MAX, 0, true, 0},
+    {"channel", f_channel, 1 << 20, 0, true, 0},
     {"zip", f_zip, INT64_MAX / 4, 0, true, 0},
     {"zip_arrays", f_zip_arrays, INT64_MAX / 4, 0, true, 0},
     {"zip_mixed", f_zip_mixed, INT64_MAX / 4, 0, true, 0},

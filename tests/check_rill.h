@@ -25,6 +25,7 @@ Suite *join_suite(void);
 Suite *notifier_suite(void);
 Suite *recover_suite(void);
 Suite *breaker_suite(void);
+Suite *channel_suite(void);
 Suite *combine_suite(void);
 Suite *patterns_suite(void);
 Suite *redis_suite(void);

@@ -19,7 +19,8 @@
  *   rill_sched_keepalive(s, false) makes a scheduler for background
  *   sources whose timers and watchers do not hold the loop (libev's
  *   ev_unref), and rill_sched_timer_keepalive() does it per timer.  Callbacks run inside rill's dispatch guard,
- *   so they may cancel subscriptions and free timers freely.
+ *   so they may cancel subscriptions and free timers freely.  The signal
+ *   watchers of rill_signal() are the exception: they never hold the loop.
  */
 #ifndef RILL_SCHED_H
 #define RILL_SCHED_H
@@ -104,6 +105,12 @@ RILL_EXTERN int rill_sched_advance_to(rill_sched_t *s, double when_ms);
  * (0: 1,000,000).  Returns 0 when idle, RILL_EAGAIN when the limit was hit
  * (an interval never goes idle). */
 RILL_EXTERN int rill_sched_run(rill_sched_t *s, long max_events);
+/* Simulate the arrival of signal `signum` (rill_signal): every
+ * subscription to that signal on `s` sees it now, at the current instant,
+ * in the order they subscribed (one made meanwhile waits for the next).
+ * Returns how many saw it (0: none subscribed); RILL_EINVAL if s is not
+ * virtual or signum is not a signal number. */
+RILL_EXTERN int rill_sched_raise(rill_sched_t *s, int signum);
 
 #ifdef __cplusplus
 }

@@ -21,6 +21,24 @@ static inline double rill__sched_now(const rill_sched_t *s) {
   return s->now;
 }
 
+/* ---- signal watchers (src/sched.c), for rill_signal ----------------------
+ *
+ * A watcher is started when made and counts as an armed object of its
+ * scheduler (rill_sched_active, rill_sched_free) until freed.  It never
+ * keeps ev_run alive.  Its callback runs inside the dispatch guard. */
+struct rill__sched_signal;
+typedef void (*rill__sched_signal_cb)(struct rill__sched_signal *w, void *arg);
+/* 0 and *out set; RILL_ENOTSUP (a scheduler without signals), RILL_EBUSY
+ * (libev: the signal is watched through rill on another loop, or SIGCHLD
+ * off the default loop) or RILL_ENOMEM, *out NULL. */
+int rill__sched_signal_new(rill_sched_t *s, int signum,
+                           rill__sched_signal_cb cb, void *arg,
+                           struct rill__sched_signal **out);
+/* Stop watching (idempotent, NULL-safe); the memory stays until freed. */
+void rill__sched_signal_stop(struct rill__sched_signal *w);
+/* Stop and free (NULL-safe). */
+void rill__sched_signal_free(struct rill__sched_signal *w);
+
 /* ---- outbox: one held value for time operators (src/outbox.c) ----------
  *
  * Tracks downstream demand for an operator that produces values on its own
