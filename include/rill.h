@@ -670,7 +670,8 @@ typedef struct rill_group_by_opts {
                                   finite > 0 needs sched */
   size_t prefetch;             /* source values asked ahead; 0: 128 */
   size_t group_buffer;         /* values a group holds for its subscriber;
-                                  0: prefetch (which no group can pass) */
+                                  0, or more than prefetch: prefetch (no
+                                  group can be sent more) */
   rill_overflow_t overflow;    /* a value for a full group: LATEST (the
                                   default: the oldest queued value goes),
                                   DROP (the new one goes) or ERROR (the

@@ -900,6 +900,42 @@ START_TEST(the_source_is_asked_for_prefetch_and_refilled_by_halves) {
 }
 END_TEST
 
+START_TEST(nothing_is_pulled_before_the_first_group_is_requested) {
+  struct msrc m;
+  rill_group_by_opts_t o = {.prefetch = 8};
+  rill_observable_t *obs = rill_group_by(msrc_new(&m), key_mod, (void *)2, &o);
+  struct gw w;
+  gw_init(&w, NULL);
+  w.outer.request_on_subscribe = 0;
+  ck_assert_int_eq(gw_subscribe(&w, obs), 0);
+  ck_assert_int_eq(m.starts, 1);
+  ck_assert_int_eq(m.requested, 0);
+  tr_request(&w.outer, 1);
+  ck_assert_int_eq(m.requested, 8);
+  tr_request(&w.outer, 1);
+  ck_assert_int_eq(m.requested, 8);
+  msrc_push(&m, rill_value_int(1));
+  ck_values(&w.g[0].r, "1@0");
+  tr_cancel(&w.outer);
+  tr_cancel(&w.g[0].r);
+  ck_assert(msrc_cancelled(&m));
+  gw_assert_ok(&w);
+  rill_observable_free(obs);
+  /* a synchronous source subscribed, then asked: no EOVERFLOW */
+  obs = rill_group_by(rill_range(0, 100), key_mod, (void *)7, NULL);
+  rec_t r;
+  rec_init(&r);
+  ck_assert_int_eq(rec_subscribe(&r, obs), 0);
+  ck_assert_int_eq(r.nexts + r.terminals, 0);
+  rec_request(&r, RILL_UNBOUNDED);
+  ck_assert_int_eq(r.terminal, REC_COMPLETE);
+  ck_assert_int_eq(r.nexts, 100); /* nobody subscribed: one per value */
+  ck_assert_rec_ok(&r);
+  rec_clear(&r);
+  rill_observable_free(obs);
+}
+END_TEST
+
 START_TEST(the_slowest_group_holds_the_source_back) {
   struct msrc m;
   rill_group_by_opts_t o = {.prefetch = 4};
@@ -1646,8 +1682,19 @@ static rill_observable_t *p_keyed_throttle(rill_sched_t *s) {
       per_sensor_throttle, s, 0, 0);
 }
 
+/* concat_map_eager subscribes every group at once but lets only the
+ * oldest emit, asking the others for one value: their values wait in
+ * their group's queue, which grows. */
+static rill_observable_t *p_eager_queue(rill_sched_t *s) {
+  return rill_concat_map_eager(
+      rill_group_by(owned(marble_cold(s, "-0-1-(13579)-(1357)-2-|")), key_mod,
+                    (void *)2, NULL),
+      fm_group, NULL, 0, 1);
+}
+
 START_TEST(enomem_at_every_allocation_site_is_clean) {
   ck_assert_int_gt(sweep("merge", p_merge), 5);
+  ck_assert_int_gt(sweep("eager_queue", p_eager_queue), 5);
   ck_assert_int_gt(sweep("evict_expire", p_evict_expire), 5);
   ck_assert_int_gt(sweep("keyed_throttle", p_keyed_throttle), 5);
 }
@@ -1675,6 +1722,7 @@ Suite *group_by_suite(void) {
   suite_add_tcase(s, tc);
   tc = tcase_create("demand");
   tcase_add_test(tc, the_source_is_asked_for_prefetch_and_refilled_by_halves);
+  tcase_add_test(tc, nothing_is_pulled_before_the_first_group_is_requested);
   tcase_add_test(tc, the_slowest_group_holds_the_source_back);
   tcase_add_test(tc, a_new_key_without_outer_demand_fails_the_stream);
   tcase_add_test(tc, flattening_with_fewer_slots_than_keys_fails_or_abandons);
