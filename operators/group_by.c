@@ -62,8 +62,11 @@
  * and has no backpressure; RxJava 3 keeps unsubscribed groups' values
  * and abandons as here, but its group queues are unbounded (bounded here
  * by group_buffer with an overflow policy), it evicts through a map
- * factory (here max_groups and expiry), and it drops a new key's value
- * after the outer's cancel without refilling the source (refilled here).
+ * factory (here max_groups and expiry), it asks the source for its
+ * prefetch at subscription even before any group is requested (here at
+ * the first request, so a subscriber that requests after subscribing does
+ * not fail on a synchronous source), and it drops a new key's value after
+ * the outer's cancel without refilling the source (refilled here).
  * No element selector (map the group's observable instead) and no
  * delayError.  A second subscriber of a group gets RILL_EBUSY (RxJava's
  * IllegalStateException). */

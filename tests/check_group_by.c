@@ -108,6 +108,7 @@ struct trec {
   int subscribes;
   int64_t requested, nexts;
   int64_t request_on_subscribe;
+  bool cancel_on_subscribe;
   int64_t cancel_at; /* cancel inside the k-th on_next */
   struct trec *kill; /* ... and cancel this one inside the kill_at-th */
   int64_t kill_at;
@@ -153,6 +154,11 @@ static void tr_on_subscribe(void *ctx, rill_subscription_t *s) {
   if (r->subscribes++ > 0)
     tr_violate(r, "second on_subscribe");
   r->sub = s;
+  if (r->cancel_on_subscribe) {
+    tr_cancel(r);
+    rill_subscription_cancel(s); /* twice: a no-op */
+    return;
+  }
   if (r->request_on_subscribe > 0)
     tr_request(r, r->request_on_subscribe);
 }
@@ -238,6 +244,7 @@ struct gw {
   int64_t group_request; /* each group's request at subscription */
   int64_t group_cancel_at;
   int64_t group_kill_outer_at; /* a group's on_next cancels the outer */
+  bool group_cancel_on_subscribe;
   int ngroups;
   struct gw_group g[GMAX];
 };
@@ -261,6 +268,7 @@ static void gw_on_next(void *ctx, rill_value_t v) {
   g->t = tr_now(o);
   tr_init(&g->r, o->s, w->group_request);
   g->r.cancel_at = w->group_cancel_at;
+  g->r.cancel_on_subscribe = w->group_cancel_on_subscribe;
   if (w->group_kill_outer_at > 0) {
     g->r.kill = o;
     g->r.kill_at = w->group_kill_outer_at;
@@ -568,6 +576,31 @@ START_TEST(a_cancelled_group_lets_its_key_open_a_new_group) {
   ck_assert_int_eq(w.g[2].r.terminal, REC_COMPLETE);
   ck_assert_int_eq(w.g[0].r.terminal, REC_NONE); /* cancelled: nothing */
   ck_assert_int_eq(w.outer.terminal, REC_COMPLETE);
+  gw_assert_ok(&w);
+  rill_observable_free(obs);
+  ck_assert_owned_balanced();
+}
+END_TEST
+
+START_TEST(a_group_cancelled_in_its_on_subscribe_is_gone_at_once) {
+  tl_owned_reset();
+  struct msrc m;
+  rill_group_by_opts_t o = {.prefetch = 2};
+  rill_observable_t *obs = rill_group_by(msrc_new(&m), key_mod, (void *)2, &o);
+  struct gw w;
+  gw_init(&w, NULL);
+  w.group_cancel_on_subscribe = true;
+  ck_assert_int_eq(gw_subscribe(&w, obs), 0);
+  /* each value opens a group that is cancelled before taking it: the
+   * value is released and counts as consumed (the source is refilled) */
+  for (int i = 0; i < 10; i++)
+    msrc_push(&m, tl_owned(i));
+  ck_assert_int_eq(w.ngroups, 10);
+  ck_assert_int_eq(tl_owned_released, 10);
+  ck_assert_int_ge(m.requested, 10);
+  ck_assert_int_eq(m.ends, 0);
+  tr_cancel(&w.outer);
+  ck_assert(msrc_cancelled(&m));
   gw_assert_ok(&w);
   rill_observable_free(obs);
   ck_assert_owned_balanced();
@@ -1707,6 +1740,7 @@ Suite *group_by_suite(void) {
   tcase_add_test(tc, an_error_reaches_every_live_group_and_the_outer_at_once);
   tcase_add_test(tc, completion_waits_for_each_group_to_drain_its_queue);
   tcase_add_test(tc, a_cancelled_group_lets_its_key_open_a_new_group);
+  tcase_add_test(tc, a_group_cancelled_in_its_on_subscribe_is_gone_at_once);
   tcase_add_test(tc, the_outer_cancel_keeps_live_groups_and_the_source);
   tcase_add_test(tc, the_outer_cancel_without_live_groups_cancels_the_source);
   suite_add_tcase(s, tc);
