@@ -25,10 +25,10 @@
  * Demand (RxJava 3): the source is asked for `prefetch` values at
  * subscription -- or at the outer's first request, if it has made none
  * yet, since no group can go out before -- and refilled by halves (the
- * kit inner's rule) as values
- * are consumed: delivered to a group's subscriber, or released unused (a
- * value dropped by a full group, the queue of a cancelled or failed group,
- * a value with a new key once the outer is gone).  A value whose group
+ * kit inner's rule) as values are consumed: delivered to a group's
+ * subscriber, or released unused (a value dropped by a full group, the
+ * queue of a cancelled or failed group, a value with a new key once the
+ * outer is gone).  A value whose group
  * has demand and an empty queue goes straight to its subscriber, inside
  * the group's drain bracket (no queueing, no allocation); otherwise it
  * waits in the group's queue (at most group_buffer values; beyond: the
