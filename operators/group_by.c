@@ -576,8 +576,15 @@ static GB_NOINLINE void core_fail_key(struct gb_core *c, int rc) {
   core_fail(c, &err);
 }
 
-static void core_next(struct rill__inner *in, rill_value_t v) {
-  struct gb_core *c = in->owner; /* live: a stopped inner delivers nothing */
+/* A value from the source.  The inner's node is wired here (see
+ * core_upstream), so this is its on_next: one call per value, and the
+ * check the inner would make (nothing after it was stopped) made here. */
+static void core_next(void *self, rill_value_t v) {
+  struct gb_core *c = self;
+  if (RILL__UNLIKELY(c->in == NULL)) {
+    rill__drop(v);
+    return;
+  }
   const struct gb_args *a = c->a;
   rill_value_t key = {0};
   int rc = a->key_fn(a->ctx, v, &key);
@@ -601,10 +608,17 @@ static void core_next(struct rill__inner *in, rill_value_t v) {
   core_open(c, key, hash, v);
 }
 
-/* The source is known: with no group requested yet, ask it for nothing
- * (gb_on_request asks at the first request). */
+static void core_inner_next(struct rill__inner *in, rill_value_t v) {
+  core_next(in->owner, v);
+}
+
+/* The source is known: its values come to core_next directly; with no
+ * group requested yet, ask it for nothing (gb_on_request asks at the
+ * first request). */
 static void core_upstream(struct rill__inner *in) {
   struct gb_core *c = in->owner;
+  in->node.next_fn = core_next;
+  in->node.next_ctx = c;
   if (c->demand == 0) {
     in->prefetch = 0;
     c->deferred = true;
@@ -612,7 +626,7 @@ static void core_upstream(struct rill__inner *in) {
 }
 
 static const struct rill__inner_ops core_inner_ops = {
-    .on_next = core_next,
+    .on_next = core_inner_next,
     .on_end = core_end,
     .on_upstream = core_upstream,
 };
