@@ -579,6 +579,116 @@ rill_concat_map_eager(rill_observable_t *src, rill_flat_map_fn fn, void *ctx,
                       size_t max_concurrency, size_t prefetch);
 
 /* ------------------------------------------------------------------------ */
+/* Overflow policies: what a stage does with a value it cannot hold or
+ * deliver now (the time operators below, group_by's groups).            */
+typedef enum rill_overflow {
+  RILL_OVERFLOW_DEFAULT = 0, /* the operator's documented default: LATEST,
+                                except interval (DROP) */
+  RILL_OVERFLOW_LATEST,      /* hold the newest value (older one released)
+                                and deliver it at the next request */
+  RILL_OVERFLOW_DROP,        /* release the value: it is lost */
+  RILL_OVERFLOW_ERROR        /* on_error(RILL_EOVERFLOW), cancel upstream */
+} rill_overflow_t;
+
+/* ------------------------------------------------------------------------ */
+/* group_by (RxJS groupBy, RxJava 3 groupBy): values split by key into
+ * groups, each group an observable of the values with its key.  The
+ * stream emits one GROUP VALUE per new key, in the order of the keys'
+ * first arrival: an owned value (RILL_KIND_OWNED) carrying the key,
+ * rill_group_key(), and the group's observable, rill_group_observable().
+ * The usual shape subscribes each group from a merge_map function:
+ *
+ *     static int per_sensor(void *ctx, rill_value_t g,
+ *                           rill_observable_t **out) {
+ *       *out = rill_throttle(rill_group_observable(g), ctx, 100, NULL);
+ *       return *out ? 0 : RILL_ENOMEM;
+ *     }
+ *     rill_merge_map(rill_group_by(readings, sensor_id, NULL, NULL),
+ *                    per_sensor, sched, 0, 0);     // a throttle per sensor
+ *
+ * KEYS  key_fn (a rill_map_fn) borrows each value and stores its key, a
+ *   new owned value, in *out (a negative return fails the stream).  Keys
+ *   are compared with rill_value_equal() and hashed consistently with it
+ *   (ints, doubles, bools, pointers by value; buffers by bytes, so a
+ *   sensor name in a rill_buf_t works; arrays by elements; owned values by
+ *   address).  A NaN key equals nothing: every NaN opens a new group.
+ * GROUPS  A group has at most one subscriber (a second one gets on_error
+ *   RILL_EBUSY).  It gets the group's values in arrival order, with its
+ *   own demand; values wait in the group's queue (opts->group_buffer).  A
+ *   group ends with on_complete, after its queued values, when the source
+ *   completes, when it is evicted or expires (below); with on_error, at
+ *   once, when the stream fails (the source's error, key_fn failing, a
+ *   limit with the ERROR policy, ENOMEM): every live group and the outer
+ *   get the same error.  A group whose subscriber cancels is gone: a later
+ *   value with its key opens a new group.
+ * A GROUP NOBODY SUBSCRIBES (RxJava 3's group abandonment): a group must
+ *   be subscribed before the on_next that delivered its group value
+ *   returns (merge_map's function does).  Otherwise it is abandoned at
+ *   once: it keeps the value that opened it, completes (a late subscriber
+ *   gets that value, then on_complete), and leaves the live set, so the
+ *   next value with its key opens a new group.  So an ignored group never
+ *   holds the source back, and memory stays bounded, at the price of a
+ *   group per value for keys nobody consumes.  concat_map takes outer
+ *   values ahead and subscribes them later: over groups it sees a group
+ *   per value after the first (as in RxJava 3); use merge_map.
+ * DEMAND (RxJava 3): the source is asked for opts->prefetch values ahead
+ *   (once the outer has requested a group: nothing is pulled before) and
+ *   refilled by halves as groups' subscribers consume them (a value
+ *   dropped, or released with a cancelled, abandoned or failed group,
+ *   counts as consumed).  So the slowest subscribed group holds the source
+ *   back: its queue fills, nothing is refilled, and the other groups wait
+ *   too -- subscribe groups with operators that keep up (throttle,
+ *   reduce, merge_map's inners) or give groups a group_buffer smaller
+ *   than prefetch with a DROP or LATEST overflow.  The outer has its own
+ *   demand: a new key with no group requested fails the stream with
+ *   RILL_EOVERFLOW ("no demand for a new group"; RxJava's
+ *   MissingBackpressureException) rather than hang -- e.g. merge_map over
+ *   groups with a max_concurrency smaller than the number of keys.
+ * CANCEL  Cancelling the outer stops new groups, not the live ones
+ *   (RxJava): the source stays subscribed while any group is live, its
+ *   values still go to their groups, and values with a new key are
+ *   released.  The source is cancelled once the outer and every group are
+ *   gone (cancelled, ended).
+ * Ownership: every value is routed to exactly one group or released once
+ *   (queued values of a group that is evicted, expires or completes are
+ *   still delivered; those of a cancelled or failed group are released).
+ * NULL with errno EINVAL for key_fn NULL or bad options (src released). */
+typedef enum rill_group_limit {
+  RILL_GROUP_LIMIT_ERROR = 0, /* a new key beyond max_groups fails the
+                                 stream with RILL_EOVERFLOW */
+  RILL_GROUP_LIMIT_EVICT      /* the group idle longest (the one whose last
+                                 value is oldest) completes, after its
+                                 queued values, to make room */
+} rill_group_limit_t;
+typedef struct rill_group_by_opts {
+  size_t max_groups;           /* live groups at once; 0: no limit */
+  rill_group_limit_t on_limit; /* beyond max_groups */
+  rill_sched_t *sched;         /* the clock of expiry_ms */
+  double expiry_ms;            /* a group without a value for this long
+                                  completes (after its queued values) at
+                                  that instant; 0 or INFINITY: never;
+                                  finite > 0 needs sched */
+  size_t prefetch;             /* source values asked ahead; 0: 128 */
+  size_t group_buffer;         /* values a group holds for its subscriber;
+                                  0, or more than prefetch: prefetch (no
+                                  group can be sent more) */
+  rill_overflow_t overflow;    /* a value for a full group: LATEST (the
+                                  default: the oldest queued value goes),
+                                  DROP (the new one goes) or ERROR (the
+                                  stream fails with RILL_EOVERFLOW) */
+} rill_group_by_opts_t;
+RILL_EXTERN rill_observable_t *rill_group_by(rill_observable_t *src,
+                                             rill_map_fn key_fn, void *ctx,
+                                             const rill_group_by_opts_t *opts);
+/* The key of a group value (borrowed, valid while the value is); a NONE
+ * value for a value that is not a group. */
+RILL_EXTERN rill_value_t rill_group_key(rill_value_t group);
+/* The group's observable (a new reference: free it or hand it to an
+ * operator); NULL with errno EINVAL for a value that is not a group.
+ * Holding it (or the group value) keeps what the group has queued. */
+RILL_EXTERN rill_observable_t *rill_group_observable(rill_value_t group);
+
+/* ------------------------------------------------------------------------ */
 /* Notifications as values (materialize, all_settled).  A notification is
  * an owned value (RILL_KIND_OWNED) wrapping a rill_notification_t; read it
  * with rill_value_notification().                                          */
@@ -911,15 +1021,8 @@ RILL_EXTERN rill_observable_t *rill_any(rill_observable_t *const *sources,
  *
  * Demand: a time operator never emits without downstream demand (rule
  * 1.1).  When it has a value to emit and none is requested, it applies an
- * overflow policy:                                                          */
-typedef enum rill_overflow {
-  RILL_OVERFLOW_DEFAULT = 0, /* the operator's documented default: LATEST,
-                                except interval (DROP) */
-  RILL_OVERFLOW_LATEST,      /* hold the newest value (older one released)
-                                and deliver it at the next request */
-  RILL_OVERFLOW_DROP,        /* release the value: it is lost */
-  RILL_OVERFLOW_ERROR        /* on_error(RILL_EOVERFLOW), cancel upstream */
-} rill_overflow_t;
+ * overflow policy: a rill_overflow_t (declared above, before group_by,
+ * which uses it too). */
 
 /* Options of interval, debounce, sample and audit (and of their notifier
  * forms). */

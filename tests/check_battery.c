@@ -281,6 +281,29 @@ static rill_observable_t *f_concat_map_eager_slices(int64_t n, bool owned) {
                                0);
 }
 
+/* group_by (its own suite is tests/check_group_by.c): three keys, every
+ * group merged back; and with a small prefetch and group queues, so values
+ * wait in groups and the source is refilled as they drain. */
+static int gb_key3(void *ctx, rill_value_t v, rill_value_t *out) {
+  (void)ctx;
+  *out = rill_value_int(fm_int(v) % 3);
+  return 0;
+}
+static int fm_group(void *ctx, rill_value_t v, rill_observable_t **out) {
+  (void)ctx;
+  *out = rill_group_observable(v);
+  return *out ? 0 : RILL_EINVAL;
+}
+static rill_observable_t *f_group_by(int64_t n, bool owned) {
+  return rill_merge_map(rill_group_by(elems(n, owned), gb_key3, NULL, NULL),
+                        fm_group, NULL, 0, 0);
+}
+static rill_observable_t *f_group_by_small(int64_t n, bool owned) {
+  rill_group_by_opts_t o = {.prefetch = 2, .group_buffer = 2};
+  return rill_merge_map(rill_group_by(elems(n, owned), gb_key3, NULL, &o),
+                        fm_group, NULL, 0, 1);
+}
+
 /* The combining operators (their own suite is tests/check_join.c). */
 static rill_observable_t *f_race(int64_t n, bool owned) {
   rill_observable_t *src[2] = {elems(n, owned), rill_never()};
@@ -593,6 +616,8 @@ static const struct factory factories[] = {
     {"expand", f_expand, 1 << 20, 0, true, 0},
     {"concat_map_eager_slices", f_concat_map_eager_slices, INT64_MAX / 8, 0,
      true, 0},
+    {"group_by", f_group_by, INT64_MAX, 0, true, 0},
+    {"group_by_small", f_group_by_small, INT64_MAX, 0, true, 0},
     {"tap", f_tap, INT64_MAX, 0, true, 0},
     {"finalize", f_finalize, INT64_MAX, 0, true, 0},
     {"defer", f_defer, INT64_MAX / 4, 0, true, 0},

@@ -29,5 +29,6 @@ Suite *channel_suite(void);
 Suite *combine_suite(void);
 Suite *patterns_suite(void);
 Suite *redis_suite(void);
+Suite *group_by_suite(void);
 
 #endif

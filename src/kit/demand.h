@@ -41,12 +41,24 @@ static inline bool rill__demand_emit(struct rill__op *op, int64_t *requested,
  * loop delivers the terminal after the emission returns), so the emission
  * bracket of rill__op_deliver has nothing to hold back and its call is
  * saved on the hot path. */
+static RILL__ALWAYS_INLINE bool rill__demand_emit_to(struct rill__node *down,
+                                                     int64_t *requested,
+                                                     rill_value_t v);
 static RILL__ALWAYS_INLINE bool rill__demand_emit_drained(struct rill__op *op,
                                                           int64_t *requested,
                                                           rill_value_t v) {
+  return rill__demand_emit_to(op->down, requested, v);
+}
+
+/* The same for a subscription that is not a generic operator's node (a
+ * group of group_by, which delivers its terminal from its own drain loop
+ * only): emit v to `down` and account for it. */
+static RILL__ALWAYS_INLINE bool rill__demand_emit_to(struct rill__node *down,
+                                                     int64_t *requested,
+                                                     rill_value_t v) {
   if (*requested != RILL_UNBOUNDED)
     (*requested)--;
-  bool consumed = rill__emit(op->down, v);
+  bool consumed = rill__emit(down, v);
   if (!consumed && *requested != RILL_UNBOUNDED)
     (*requested)++;
   return consumed;

@@ -21,6 +21,9 @@
  *             combine_latest, with_latest_from)
  *   fan.h     one inner per source, subscribed in order, ended together,
  *             with an optional winner (fork_join, all_settled, race, any)
+ *   keymap.h  a map from values (rill_value_equal, with a consistent hash)
+ *             to pointers, open addressing, no allocation once grown
+ *             (group_by)
  *
  * Termination in one place is the generic operator's: rill__op_complete()
  * and rill__op_error() deliver the terminal once, cancel the upstream and
@@ -33,6 +36,7 @@
 #include "kit/drain.h"
 #include "kit/fan.h"
 #include "kit/inner.h"
+#include "kit/keymap.h"
 #include "kit/ring.h"
 
 #endif

@@ -18,6 +18,16 @@
  *   W6   zip(range(0,10M), range(0,10M)) with fn = sum -> summing sink.
  *        Floor: a loop calling the same combining function through a
  *        pointer with the same two-value row
+ *   GROUPBY  group_by(range(0,10M), x % 100) -> a count per group: each
+ *        group subscribed, from the outer's on_next, by a counting
+ *        subscriber (rill_observable_consume); and, for reference,
+ *        merge_map of each group into reduce (RxJS's groupBy + mergeMap(g
+ *        => g.pipe(count()))).  Floor: a loop calling the same key
+ *        function through a pointer, an open-addressing lookup of the key
+ *        (multiplicative hash, linear probing) and the count through a
+ *        pointer; a second floor computes the key inline (a hash lookup
+ *        and one function-pointer call per value).  Checksum: the sum of
+ *        count * (key + 1).
  *   W3t  1M values pulled from a user function through throttle(10 ms,
  *        leading) on libev, in 10 bursts with the loop run and 11 ms let
  *        pass between bursts, so each burst opens a new window
@@ -45,7 +55,9 @@
  *        loop calling a failing function and the predicate through
  *        pointers (for scale; no ratio target).
  * Targets: W1 <= 1.5x, W1b <= 2x, W2 <= 3x, W5 <= 3x (at most 8
- * allocations per inner subscription), W6 <= 3x, W3t/W3d <= 1.5x the floor;
+ * allocations per inner subscription), W6 <= 3x, GROUPBY <= 3x the floor
+ * with the key function (no allocation per value), W3t/W3d <= 1.5x the
+ * floor;
  * RETRY: the stack does not grow (0 bytes deeper than the first attempt)
  * and no allocation per retry;
  * FD >= 0.9x the raw throughput; SLOW RSS growth <= 4 MiB and never more
@@ -53,9 +65,9 @@
  * its measured value, the target and met/MISSED; the exit status is 1 if
  * any was missed.  RILL_BENCH_N changes N, RILL_BENCH_FD_MB the feed size.
  * RILL_BENCH_ONLY runs only the named workloads, a comma-separated list of
- * w1 (W1 and W2), w2, w5, retry, w6, w3, fd, slow (e.g. RILL_BENCH_ONLY=w6
- * make bench); --count honours it too (a key selects the rows whose name
- * starts with it).
+ * w1 (W1 and W2), w2, w5, retry, w6, groupby, w3, fd, slow (e.g.
+ * RILL_BENCH_ONLY=w6 make bench); --count honours it too (a key selects the
+ * rows whose name starts with it).
  *
  * Instruction counts (bench --count, run by make bench): each W1/W2
  * workload runs alone under valgrind --tool=callgrind at N and N/2
@@ -269,6 +281,135 @@ static int64_t floor_w6(int64_t n) {
 static int64_t rill_w6(int64_t n) {
   rill_observable_t *r[2] = {rill_range(0, n), rill_range(0, n)};
   rill_observable_t *p = rill_zip(r, 2, w6_sum_ptr, NULL);
+  int64_t s = run_rill(p, RILL_UNBOUNDED);
+  rill_observable_free(p);
+  return s;
+}
+
+/* ---- GROUPBY: group_by over 100 keys, a count per group --------------------
+ * The key function and the per-group count are the same user functions on
+ * both sides, called through pointers. */
+#define GB_KEYS 100
+static int gb_key(void *ctx, rill_value_t v, rill_value_t *out) {
+  (void)ctx;
+  *out = rill_value_int(v.as.i % GB_KEYS);
+  return 0;
+}
+static rill_map_fn volatile gb_key_ptr = gb_key;
+__attribute__((noinline)) static void gb_count(int64_t *count, int64_t w) {
+  *count += w;
+}
+static void (*volatile gb_count_ptr)(int64_t *, int64_t) = gb_count;
+
+struct gb_slot {
+  int64_t key, count;
+  bool used;
+};
+#define GB_SLOTS 256 /* a power of two, at most half full */
+static struct gb_slot *gb_lookup(struct gb_slot *t, int64_t key) {
+  uint32_t i = (uint32_t)(((uint64_t)key * 0x9e3779b97f4a7c15ULL) >> 56);
+  while (t[i].used && t[i].key != key)
+    i = (i + 1) & (GB_SLOTS - 1);
+  if (!t[i].used) {
+    t[i].used = true;
+    t[i].key = key;
+  }
+  return &t[i];
+}
+static int64_t gb_checksum(const struct gb_slot *t) {
+  int64_t sum = 0;
+  for (int i = 0; i < GB_SLOTS; i++)
+    sum += t[i].count;
+  return sum;
+}
+
+static int64_t floor_gb(int64_t n) {
+  struct gb_slot t[GB_SLOTS];
+  memset(t, 0, sizeof(t));
+  rill_map_fn key = gb_key_ptr;
+  void (*count)(int64_t *, int64_t) = gb_count_ptr;
+  for (int64_t i = 0; i < n; i++) {
+    rill_value_t k;
+    key(NULL, rill_value_int(i), &k);
+    count(&gb_lookup(t, k.as.i)->count, k.as.i + 1);
+  }
+  return gb_checksum(t);
+}
+
+static int64_t floor_gb_inline_key(int64_t n) {
+  struct gb_slot t[GB_SLOTS];
+  memset(t, 0, sizeof(t));
+  void (*count)(int64_t *, int64_t) = gb_count_ptr;
+  for (int64_t i = 0; i < n; i++) {
+    int64_t k = i % GB_KEYS;
+    count(&gb_lookup(t, k)->count, k + 1);
+  }
+  return gb_checksum(t);
+}
+
+/* rill: each group subscribed by a counting subscriber from the outer's
+ * on_next. */
+struct gb_group_ctx {
+  int64_t count, weight;
+};
+static struct gb_group_ctx gb_groups[GB_KEYS];
+static void gb_group_next(void *ctx, rill_value_t v) {
+  (void)v;
+  struct gb_group_ctx *g = ctx;
+  gb_count_ptr(&g->count, g->weight);
+}
+static void gb_outer_next(void *ctx, rill_value_t group) {
+  (void)ctx;
+  int64_t k = rill_group_key(group).as.i;
+  gb_groups[k].weight = k + 1;
+  rill_observable_t *g = rill_group_observable(group);
+  rill_subscriber_t sub = {.on_next = gb_group_next};
+  if (rill_observable_consume(g, &sub, &gb_groups[k], RILL_UNBOUNDED, NULL) !=
+      0) {
+    fprintf(stderr, "bench: group subscribe failed\n");
+    exit(1);
+  }
+  rill_observable_free(g);
+  rill_value_release(group);
+}
+static int64_t rill_gb(int64_t n) {
+  memset(gb_groups, 0, sizeof(gb_groups));
+  rill_observable_t *p =
+      rill_group_by(rill_range(0, n), gb_key_ptr, NULL, NULL);
+  rill_subscriber_t sub = {.on_next = gb_outer_next};
+  if (p == NULL ||
+      rill_observable_consume(p, &sub, NULL, RILL_UNBOUNDED, NULL) != 0) {
+    fprintf(stderr, "bench: subscribe failed\n");
+    exit(1);
+  }
+  rill_observable_free(p);
+  int64_t sum = 0;
+  for (int k = 0; k < GB_KEYS; k++)
+    sum += gb_groups[k].count;
+  return sum;
+}
+
+/* rill: merge_map of each group into reduce, the weight as its ctx. */
+static int gb_reduce_count(void *ctx, rill_value_t acc, rill_value_t v,
+                           rill_value_t *out) {
+  (void)v;
+  int64_t c = acc.as.i;
+  gb_count_ptr(&c, (int64_t)(intptr_t)ctx);
+  *out = rill_value_int(c);
+  return 0;
+}
+static int gb_per_group(void *ctx, rill_value_t group,
+                        rill_observable_t **out) {
+  (void)ctx;
+  rill_value_t seed = rill_value_int(0);
+  *out = rill_reduce(rill_group_observable(group), gb_reduce_count,
+                     (void *)(intptr_t)(rill_group_key(group).as.i + 1), &seed);
+  return *out ? 0 : RILL_ENOMEM;
+}
+static int64_t rill_gb_reduce(int64_t n) {
+  rill_observable_t *p =
+      rill_merge_map(rill_group_by(rill_range(0, n), gb_key_ptr, NULL, NULL),
+                     gb_per_group, NULL, 0, 0);
   int64_t s = run_rill(p, RILL_UNBOUNDED);
   rill_observable_free(p);
   return s;
@@ -857,6 +998,9 @@ static const struct {
     {"w5-4", rill_w5_4},
     {"w6-floor", floor_w6},
     {"w6", rill_w6},
+    {"groupby-floor", floor_gb},
+    {"groupby", rill_gb},
+    {"groupby-reduce", rill_gb_reduce},
 };
 
 static int count_one(const char *name, int64_t n) {
@@ -924,6 +1068,9 @@ static int count_all(void) {
       {"w5-4", "W5 merge_map max 4", 0},
       {"w6-floor", "W6 floor (function pointer)", 0},
       {"w6", "W6 zip(range, range) sum", 0},
+      {"groupby-floor", "GROUPBY floor (key fn, lookup, count)", 0},
+      {"groupby", "GROUPBY group_by | count per group", 0},
+      {"groupby-reduce", "GROUPBY merge_map(reduce)", 0},
   };
   int ok = 1;
   printf("instructions per element (callgrind, (Ir(%lld) - Ir(%lld)) / "
@@ -1050,6 +1197,29 @@ int main(int argc, char **argv) {
     printf("W6 rill (allocations per output must be ~0):\n");
     ok &= check_eq(&s6[1], &s6[0]);
     ok &= report(&s6[1], &s6[0], 3.0);
+  }
+
+  if (bench_wants("groupby")) {
+    /* GROUPBY: group_by over 100 keys, a count per group. */
+    struct series sg[] = {
+        {.name = "GROUPBY key fn, lookup, count", .fn = floor_gb, .n = n},
+        {.name = "GROUPBY inline key, lookup, count",
+         .fn = floor_gb_inline_key,
+         .n = n},
+        {.name = "GROUPBY group_by | count/group", .fn = rill_gb, .n = n},
+        {.name = "GROUPBY merge_map(reduce)", .fn = rill_gb_reduce, .n = n},
+    };
+    measure_all(sg, 4);
+    printf("GROUPBY floors (%d keys):\n", GB_KEYS);
+    report(&sg[0], &sg[0], 0);
+    report(&sg[1], &sg[0], 0);
+    printf("GROUPBY rill (ratios to the floor with the key function):\n");
+    ok &= check_eq(&sg[2], &sg[0]) & check_eq(&sg[3], &sg[0]) &
+          check_eq(&sg[1], &sg[0]);
+    ok &= report(&sg[2], &sg[0], 3.0);
+    report(&sg[3], &sg[0], 0);
+    printf("  (to the inline-key floor: %.2fx and %.2fx)\n",
+           median(&sg[2]) / median(&sg[1]), median(&sg[3]) / median(&sg[1]));
   }
 
   bench_loop = ev_loop_new(EVFLAG_AUTO);
