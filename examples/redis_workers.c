@@ -311,7 +311,7 @@ static void worker_tick(struct ev_loop *loop, ev_timer *t, int revents) {
   int n = w->len < w->per_tick ? w->len : w->per_tick;
   if (n == 0)
     return;
-  char buf[MAX_WINDOW * 64];
+  char buf[MAX_WINDOW * 64] = "";
   size_t off = 0;
   for (int k = 0; k < n; k++) {
     const struct reading *r =
