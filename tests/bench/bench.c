@@ -53,7 +53,9 @@
  *        floor: a hand-written pipelined hiredis loop with the same window.
  *        Both run against a redis-server the bench starts on a unix socket
  *        in a temporary directory; without redis-server (or without
- *        hiredis) they are skipped with a message.
+ *        hiredis) they are skipped with a message.  Besides messages/s,
+ *        the client's CPU time per message (this process's user + system
+ *        time), steadier than wall time on a loaded machine; no target.
  * Targets: W1 <= 1.5x, W1b <= 2x, W2 <= 3x, W5 <= 3x (at most 8
  * allocations per inner subscription), W6 <= 3x, W3t/W3d <= 1.5x the floor;
  * RETRY: the stack does not grow (0 bytes deeper than the first attempt)
@@ -84,6 +86,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1103,6 +1106,16 @@ static const char *rb_start(void) {
 }
 
 /* Set-up and checks are not timed: run_once subtracts w3_paused_ns. */
+/* This process's CPU time (user + system), ns: the client's share of a
+ * round, steadier than wall time on a loaded machine. */
+static double cpu_ns(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e9 +
+         (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e3;
+}
+static double rb_cpu_ns; /* of the last round's timed part */
+
 static void rb_untimed_end(double since) {
   w3_paused_ns += now_ns() - since;
 }
@@ -1282,9 +1295,11 @@ static int64_t floor_redis_src(int64_t n) {
   redisLibevAttach(bench_loop, f.rd);
   redisLibevAttach(bench_loop, f.ack);
   rb_untimed_end(u0);
+  double c0 = cpu_ns();
   fsrc_read(&f);
   ev_run(bench_loop, 0);
   double u1 = now_ns();
+  rb_cpu_ns = cpu_ns() - c0;
   rb_src_check("hiredis source loop");
   rb_untimed_end(u1);
   return f.failed ? -1 : f.count;
@@ -1335,10 +1350,12 @@ static int64_t rill_redis_src(int64_t n) {
                            .on_next = rsrc_next,
                            .on_error = rsrc_error};
   rb_untimed_end(u0);
+  double c0 = cpu_ns();
   if (p == NULL || rill_observable_subscribe(p, &sub, &c, NULL) != 0)
     c.failed = true;
   ev_run(bench_loop, 0); /* until the last XACK was answered */
   double u1 = now_ns();
+  rb_cpu_ns = cpu_ns() - c0;
   rill_observable_free(p);
   rb_src_check("rill_redis_source");
   rb_untimed_end(u1);
@@ -1399,10 +1416,12 @@ static int64_t floor_redis_sink(int64_t n) {
   }
   redisLibevAttach(bench_loop, f.c);
   rb_untimed_end(u0);
+  double c0 = cpu_ns();
   while (f.sent < n && f.sent < RB_BATCH)
     fsink_send(&f);
   ev_run(bench_loop, 0);
   double u1 = now_ns();
+  rb_cpu_ns = cpu_ns() - c0;
   int64_t len = f.failed ? -1 : rb_sink_check("hiredis XADD loop", n);
   rb_untimed_end(u1);
   return len;
@@ -1429,30 +1448,46 @@ static int64_t rill_redis_sink_w(int64_t n) {
   struct rsink c = {false, false};
   rill_observable_t *src = rill_range(0, n);
   rb_untimed_end(u0);
+  double c0 = cpu_ns();
   if (rill_redis_sink(src, bench_sched, &conn, RB_SINK_KEY, &opts, rsink_done,
                       &c, NULL) != 0)
     c.failed = true;
   ev_run(bench_loop, 0);
   double u1 = now_ns();
+  rb_cpu_ns = cpu_ns() - c0;
   rill_observable_free(src);
   int64_t len = c.failed || !c.done ? -1 : rb_sink_check("rill_redis_sink", n);
   rb_untimed_end(u1);
   return len;
 }
 
+/* Rounds interleaved as measure_all, with each round's client CPU time
+ * per message kept in cpu[i] (a series, for median()). */
+static void rb_measure(struct series *ss, struct series *cpu, int count) {
+  for (int r = 0; r < runs; r++)
+    for (int i = 0; i < count; i++) {
+      run_once(&ss[i], r);
+      cpu[i].ns[r] = rb_cpu_ns / (double)ss[i].n;
+    }
+}
+
 /* Throughput (messages/s) from a series' median ns per message. */
-static int report_redis(const struct series *s, const struct series *floor) {
+static int report_redis(const struct series *s, const struct series *floor,
+                        const struct series *cpu) {
   double tput = 1e9 / median(s), ftput = 1e9 / median(floor);
   double ratio = tput / ftput;
   int ok = ratio >= 0.8;
-  printf("  %-40s %9.0f msgs/s  %5.2fx floor  %.2f allocs/msg  target >= "
-         "0.8x: %s\n",
-         s->name, tput, ratio, s->allocs_per, ok ? "met" : "MISSED");
+  printf("  %-40s %9.0f msgs/s  %5.2fx floor  client CPU %4.0f ns/msg  "
+         "%.2f allocs/msg  target >= 0.8x: %s\n",
+         s->name, tput, ratio, median(cpu), s->allocs_per,
+         ok ? "met" : "MISSED");
   return ok;
 }
 
-static void report_redis_floor(const struct series *s) {
-  printf("  %-40s %9.0f msgs/s\n", s->name, 1e9 / median(s));
+static void report_redis_floor(const struct series *s,
+                               const struct series *cpu) {
+  printf("  %-40s %9.0f msgs/s               client CPU %4.0f ns/msg\n",
+         s->name, 1e9 / median(s), median(cpu));
 }
 
 static int bench_redis(int64_t n) {
@@ -1480,13 +1515,14 @@ static int bench_redis(int64_t n) {
            .fn = rill_redis_src,
            .n = n},
       };
-      measure_all(ss, 2);
+      struct series cpu[2];
+      rb_measure(ss, cpu, 2);
       printf("REDIS_SRC (%lld messages \"data <i>\" read with acks, COUNT "
              "%d, a unix socket, median of %d rounds):\n",
              (long long)n, RB_BATCH, runs);
-      report_redis_floor(&ss[0]);
+      report_redis_floor(&ss[0], &cpu[0]);
       ok &= check_eq(&ss[1], &ss[0]);
-      ok &= report_redis(&ss[1], &ss[0]);
+      ok &= report_redis(&ss[1], &ss[0], &cpu[1]);
     }
     rb_cmd("DEL %s", RB_SRC_KEY);
   }
@@ -1497,13 +1533,14 @@ static int bench_redis(int64_t n) {
          .n = n},
         {.name = "range -> rill_redis_sink", .fn = rill_redis_sink_w, .n = n},
     };
-    measure_all(ss, 2);
+    struct series cpu[2];
+    rb_measure(ss, cpu, 2);
     printf("REDIS_SINK (%lld XADD \"data <i>\", %d in flight, a unix "
            "socket, median of %d rounds):\n",
            (long long)n, RB_BATCH, runs);
-    report_redis_floor(&ss[0]);
+    report_redis_floor(&ss[0], &cpu[0]);
     ok &= check_eq(&ss[1], &ss[0]);
-    ok &= report_redis(&ss[1], &ss[0]);
+    ok &= report_redis(&ss[1], &ss[0], &cpu[1]);
     rb_cmd("DEL %s", RB_SINK_KEY);
   }
   runs = runs_saved;
