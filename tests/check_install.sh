@@ -10,6 +10,8 @@
 #      README says they print.  A program is a ```c block right after a
 #      line `<!-- test: NAME.c -->`; its expected output is the block right
 #      after `<!-- test: NAME.c prints -->`.  So the README cannot drift.
+#      A block after `<!-- build: NAME.c -->` is only built and linked (a
+#      program that needs a server to run, such as the Redis worker).
 # Environment: CC (default cc), srcdir (default .), PKG_CONFIG (pkg-config).
 set -eu
 srcdir=${srcdir:-.}
@@ -47,6 +49,7 @@ awk -v dir="$tmp" '
     want = $3; if ($4 == "prints") want = want ".out"
     next
   }
+  /^<!-- build: [A-Za-z0-9_]+\.c -->$/ { want = "build-" $3; next }
   want != "" && !inblock && /^```/ { inblock = 1; file = dir "/" want; next }
   inblock && /^```$/ { inblock = 0; close(file); want = ""; next }
   inblock { print > file; next }
@@ -56,6 +59,7 @@ n=0
 for src in "$tmp"/*.c; do
   [ -f "$src" ] || fail "no <!-- test: NAME.c --> block found in README.md"
   name=$(basename "$src" .c)
+  case $name in build-*) continue ;; esac
   [ -f "$tmp/$name.c.out" ] || fail "README.md: $name.c has no 'prints' block"
   # shellcheck disable=SC2086
   $cc -Wall -Werror $cflags -o "$tmp/$name" "$src" $libs ||
@@ -68,6 +72,15 @@ for src in "$tmp"/*.c; do
   n=$((n + 1))
 done
 [ "$n" -ge 2 ] || fail "expected at least 2 README programs, found $n"
+for src in "$tmp"/build-*.c; do
+  [ -f "$src" ] || break
+  name=$(basename "$src" .c)
+  name=${name#build-}
+  # shellcheck disable=SC2086
+  $cc -Wall -Werror $cflags -o "$tmp/$name" "$src" $libs ||
+    fail "README.md's $name.c does not build with pkg-config --cflags --libs rill"
+  echo "check_install: README.md's $name.c builds and links (not run)"
+done
 
 # 3. the runtime version is the headers' and pkg-config's
 cat >"$tmp/version.c" <<'PROG'

@@ -54,20 +54,34 @@
  *        subscribe) over the run against the first attempt's.  floor: a
  *        loop calling a failing function and the predicate through
  *        pointers (for scale; no ratio target).
+ *   REDIS_SRC  N/10 messages (1M by default) read from a Redis stream by
+ *        rill_redis_source in a consumer group, each acknowledged, into a
+ *        counting subscriber; floor: a hand-written hiredis + libev loop
+ *        doing the same XREADGROUP COUNT 128 reads and pipelined XACKs
+ *        (see the REDIS section below).  Throughput ratio.
+ *   REDIS_SINK N/10 values XADDed through rill_redis_sink, 128 in flight;
+ *        floor: a hand-written pipelined hiredis loop with the same window.
+ *        Both run against a redis-server the bench starts on a unix socket
+ *        in a temporary directory; without redis-server (or without
+ *        hiredis) they are skipped with a message.  Besides messages/s,
+ *        the client's CPU time per message (this process's user + system
+ *        time), steadier than wall time on a loaded machine; no target.
  * Targets: W1 <= 1.5x, W1b <= 2x, W2 <= 3x, W5 <= 3x (at most 8
  * allocations per inner subscription), W6 <= 3x, GROUPBY <= 3x the floor
  * with the key function (no allocation per value), W3t/W3d <= 1.5x the
  * floor;
  * RETRY: the stack does not grow (0 bytes deeper than the first attempt)
  * and no allocation per retry;
- * FD >= 0.9x the raw throughput; SLOW RSS growth <= 4 MiB and never more
+ * FD >= 0.9x the raw throughput; REDIS_SRC, REDIS_SINK >= 0.8x the
+ * floor's messages per second (and nothing left pending / every entry
+ * added); SLOW RSS growth <= 4 MiB and never more
  * held than requested; 0 allocations per element.  Every target prints
  * its measured value, the target and met/MISSED; the exit status is 1 if
  * any was missed.  RILL_BENCH_N changes N, RILL_BENCH_FD_MB the feed size.
  * RILL_BENCH_ONLY runs only the named workloads, a comma-separated list of
- * w1 (W1 and W2), w2, w5, retry, w6, groupby, w3, fd, slow (e.g.
- * RILL_BENCH_ONLY=w6 make bench); --count honours it too (a key selects the
- * rows whose name starts with it).
+ * w1 (W1 and W2), w2, w5, retry, w6, groupby, w3, fd, slow, redis_src,
+ * redis_sink (redis: both) (e.g. RILL_BENCH_ONLY=w6 make bench); --count
+ * honours it too (a key selects the rows whose name starts with it).
  *
  * Instruction counts (bench --count, run by make bench): each W1/W2
  * workload runs alone under valgrind --tool=callgrind at N and N/2
@@ -83,12 +97,25 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #include <rill.h>
 #include <rill/ev.h>
+#ifdef RILL_BENCH_HIREDIS
+#include <hiredis/adapters/libev.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <math.h>
+#include <stdarg.h>
+
+#include <rill/redis.h>
+#endif
 
 static double now_ns(void) {
   struct timespec ts;
@@ -1100,6 +1127,578 @@ static int count_all(void) {
   return ok ? 0 : 1;
 }
 
+/* ---- REDIS_SRC, REDIS_SINK: the Redis Streams connector -----------------
+ * Against a redis-server this program starts on a unix socket in a
+ * temporary directory (skipped, with a message, without one).  The floors
+ * are what a libev program would write by hand with hiredis' async API
+ * and its libev adapter, on the same loop and the same kind of
+ * connection:
+ *   source: XREADGROUP GROUP g c COUNT 128 BLOCK 2000 STREAMS key > on one
+ *     connection; each reply's entries counted, the next read sent, then
+ *     one XACK of the batch's ids on a second connection, never waited
+ *     for (rill_redis_source: the same read, one XACK per loop iteration
+ *     on its ack connection); the run ends when every XACK was answered.
+ *     rill: rill_redis_source (batch 128, no claims) -> a counting
+ *     subscriber that requests 256 and tops up by 128, releasing each
+ *     message (the ack) -- cancelled after the n-th.
+ *     Between rounds the group is destroyed and created again at 0, so
+ *     each round reads the same n entries; after each round nothing may
+ *     be pending (every message acked).
+ *   sink: XADD key * data <i> for i in 0..n-1, 128 in flight, one more
+ *     per reply.  rill: range(0, n) -> rill_redis_sink (window 128; an
+ *     integer is one field "data" in decimal).  The stream is deleted
+ *     before each round; after it, XLEN must be n. */
+#ifdef RILL_BENCH_HIREDIS
+#define RB_BATCH 128
+#define RB_SRC_KEY "bench:src"
+#define RB_SINK_KEY "bench:sink"
+#define RB_GROUP "g"
+
+static struct {
+  pid_t pid;
+  char dir[64];
+  char sock[96];
+  redisContext *admin; /* synchronous, for set-up and checks */
+  bool failed;         /* a round went wrong: MISSED */
+} rb;
+
+static const char *rb_server_path(void) {
+  static char found[512];
+  const char *env = getenv("RILL_REDIS_SERVER");
+  if (env != NULL && *env != '\0')
+    return access(env, X_OK) == 0 ? env : NULL;
+  const char *path = getenv("PATH");
+  for (const char *p = path ? path : "/usr/bin:/bin"; *p != '\0';) {
+    size_t n = strcspn(p, ":");
+    if (n > 0 && n < sizeof(found) - 16) {
+      snprintf(found, sizeof(found), "%.*s/redis-server", (int)n, p);
+      if (access(found, X_OK) == 0)
+        return found;
+    }
+    p += n + (p[n] == ':');
+  }
+  return access("/usr/sbin/redis-server", X_OK) == 0 ? "/usr/sbin/redis-server"
+                                                     : NULL;
+}
+
+static void rb_stop(void) {
+  if (rb.admin != NULL)
+    redisFree(rb.admin);
+  rb.admin = NULL;
+  if (rb.pid > 0) {
+    kill(rb.pid, SIGTERM);
+    waitpid(rb.pid, NULL, 0);
+    rb.pid = 0;
+  }
+  if (rb.dir[0] != '\0') {
+    char path[128];
+    snprintf(path, sizeof(path), "%s/redis.log", rb.dir);
+    unlink(path);
+    unlink(rb.sock);
+    rmdir(rb.dir);
+    rb.dir[0] = '\0';
+  }
+}
+
+/* Start redis-server; NULL or why not. */
+static const char *rb_start(void) {
+  const char *bin = rb_server_path();
+  if (bin == NULL)
+    return "redis-server not found (Debian package redis-server)";
+  snprintf(rb.dir, sizeof(rb.dir), "/tmp/rill-bench-redis-XXXXXX");
+  if (mkdtemp(rb.dir) == NULL) {
+    rb.dir[0] = '\0';
+    return "cannot make a temporary directory";
+  }
+  snprintf(rb.sock, sizeof(rb.sock), "%s/redis.sock", rb.dir);
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0)
+    return "fork failed";
+  if (pid == 0) {
+#ifdef __linux__
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the bench */
+#endif
+    char log[128];
+    snprintf(log, sizeof(log), "%s/redis.log", rb.dir);
+    if (freopen(log, "a", stdout) != NULL)
+      dup2(STDOUT_FILENO, STDERR_FILENO);
+    execl(bin, "redis-server", "--port", "0", "--unixsocket", rb.sock,
+          "--unixsocketperm", "700", "--dir", rb.dir, "--save", "",
+          "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning",
+          (char *)NULL);
+    _exit(127);
+  }
+  rb.pid = pid;
+  for (int i = 0; i < 500; i++) {
+    redisContext *c = redisConnectUnix(rb.sock);
+    redisReply *r = c && c->err == 0 ? redisCommand(c, "PING") : NULL;
+    bool ok = r != NULL && r->type == REDIS_REPLY_STATUS;
+    if (r != NULL)
+      freeReplyObject(r);
+    if (ok) {
+      rb.admin = c;
+      return NULL;
+    }
+    if (c != NULL)
+      redisFree(c);
+    if (waitpid(pid, NULL, WNOHANG) == pid) {
+      rb.pid = 0;
+      return "redis-server exited at start";
+    }
+    usleep(10000);
+  }
+  return "redis-server did not answer within 5 s";
+}
+
+/* Set-up and checks are not timed: run_once subtracts w3_paused_ns. */
+/* This process's CPU time (user + system), ns: the client's share of a
+ * round, steadier than wall time on a loaded machine. */
+static double cpu_ns(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e9 +
+         (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e3;
+}
+static double rb_cpu_ns; /* of the last round's timed part */
+
+static void rb_untimed_end(double since) {
+  w3_paused_ns += now_ns() - since;
+}
+
+/* A command on the admin connection; its integer reply, or -1. */
+static long long rb_cmd(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  redisReply *r = redisvCommand(rb.admin, fmt, ap);
+  va_end(ap);
+  long long v = -1;
+  if (r != NULL && r->type == REDIS_REPLY_INTEGER)
+    v = r->integer;
+  else if (r != NULL && r->type == REDIS_REPLY_STATUS)
+    v = 0;
+  if (r != NULL)
+    freeReplyObject(r);
+  return v;
+}
+
+/* XADD key * data <i> for i in 0..n-1, pipelined 1000 at a time. */
+static bool rb_fill(const char *key, int64_t n) {
+  for (int64_t i = 0; i < n; i += 1000) {
+    int64_t m = n - i < 1000 ? n - i : 1000;
+    for (int64_t k = 0; k < m; k++)
+      redisAppendCommand(rb.admin, "XADD %s * data %lld", key,
+                         (long long)(i + k));
+    for (int64_t k = 0; k < m; k++) {
+      redisReply *r;
+      if (redisGetReply(rb.admin, (void **)&r) != REDIS_OK)
+        return false;
+      bool ok = r->type == REDIS_REPLY_STRING;
+      freeReplyObject(r);
+      if (!ok)
+        return false;
+    }
+  }
+  return true;
+}
+
+static long long rb_pending(void) {
+  redisReply *r =
+      redisCommand(rb.admin, "XPENDING %s %s", RB_SRC_KEY, RB_GROUP);
+  long long n = -1;
+  if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
+      r->element[0]->type == REDIS_REPLY_INTEGER)
+    n = r->element[0]->integer;
+  if (r != NULL)
+    freeReplyObject(r);
+  return n;
+}
+
+/* Untimed, before each source round: the group at 0 again, nothing
+ * pending. */
+static void rb_src_reset(void) {
+  rb_cmd("XGROUP DESTROY %s %s", RB_SRC_KEY, RB_GROUP);
+  if (rb_cmd("XGROUP CREATE %s %s 0", RB_SRC_KEY, RB_GROUP) != 0)
+    rb.failed = true;
+}
+
+/* Untimed, after each source round: every message acked. */
+static void rb_src_check(const char *who) {
+  long long p = rb_pending();
+  if (p != 0) {
+    printf("  %s: %lld messages still pending after the round: MISSED\n", who,
+           p);
+    rb.failed = true;
+  }
+}
+
+/* The hand-written source. */
+struct fsrc {
+  redisAsyncContext *rd, *ack;
+  int64_t n, count;
+  int acks_out;
+  bool failed;
+};
+
+static void fsrc_read(struct fsrc *f);
+
+static void fsrc_end_if_done(struct fsrc *f) {
+  if ((f->count >= f->n || f->failed) && f->acks_out == 0 && f->rd != NULL) {
+    redisAsyncDisconnect(f->rd);
+    redisAsyncDisconnect(f->ack);
+    f->rd = f->ack = NULL;
+  }
+}
+
+/* A connection lost (a NULL reply: hiredis frees it): close the other. */
+static void fsrc_lost(struct fsrc *f) {
+  f->failed = true;
+  if (f->rd != NULL) {
+    redisAsyncContext *rd = f->rd, *ack = f->ack;
+    f->rd = f->ack = NULL;
+    redisAsyncDisconnect(rd);
+    redisAsyncDisconnect(ack);
+  }
+}
+
+static void fsrc_ack_reply(redisAsyncContext *c, void *r, void *priv) {
+  (void)c;
+  struct fsrc *f = priv;
+  const redisReply *reply = r;
+  f->acks_out--;
+  if (reply == NULL) {
+    fsrc_lost(f);
+    return;
+  }
+  if (reply->type != REDIS_REPLY_INTEGER)
+    f->failed = true;
+  fsrc_end_if_done(f);
+}
+
+static void fsrc_read_reply(redisAsyncContext *c, void *r, void *priv) {
+  (void)c;
+  struct fsrc *f = priv;
+  const redisReply *reply = r;
+  if (reply == NULL) {
+    fsrc_lost(f);
+    return;
+  }
+  if (f->rd == NULL)
+    return;
+  if (reply->type == REDIS_REPLY_NIL) { /* BLOCK expired */
+    fsrc_read(f);
+    return;
+  }
+  const redisReply *entries = NULL;
+  if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 1 &&
+      reply->element[0]->type == REDIS_REPLY_ARRAY &&
+      reply->element[0]->elements == 2)
+    entries = reply->element[0]->element[1];
+  if (entries == NULL || entries->type != REDIS_REPLY_ARRAY ||
+      entries->elements > RB_BATCH) {
+    f->failed = true;
+    fsrc_end_if_done(f);
+    return;
+  }
+  const char *argv[3 + RB_BATCH] = {"XACK", RB_SRC_KEY, RB_GROUP};
+  size_t lens[3 + RB_BATCH] = {4, strlen(RB_SRC_KEY), strlen(RB_GROUP)};
+  size_t k = 3;
+  for (size_t i = 0; i < entries->elements; i++) {
+    const redisReply *e = entries->element[i];
+    argv[k] = e->element[0]->str;
+    lens[k++] = e->element[0]->len;
+    f->count++;
+  }
+  if (f->count < f->n)
+    fsrc_read(f);
+  if (k > 3) {
+    redisAsyncCommandArgv(f->ack, fsrc_ack_reply, f, (int)k, argv, lens);
+    f->acks_out++;
+  }
+}
+
+static void fsrc_read(struct fsrc *f) {
+  char count[24];
+  int64_t left = f->n - f->count;
+  snprintf(count, sizeof(count), "%lld",
+           (long long)(left < RB_BATCH ? left : RB_BATCH));
+  const char *argv[] = {"XREADGROUP", "GROUP",    RB_GROUP, "c",
+                        "COUNT",      count,      "BLOCK",  "2000",
+                        "STREAMS",    RB_SRC_KEY, ">"};
+  redisAsyncCommandArgv(f->rd, fsrc_read_reply, f, 11, argv, NULL);
+}
+
+static int64_t floor_redis_src(int64_t n) {
+  double u0 = now_ns();
+  rb_src_reset();
+  struct fsrc f = {.n = n};
+  f.rd = redisAsyncConnectUnix(rb.sock);
+  f.ack = redisAsyncConnectUnix(rb.sock);
+  if (f.rd == NULL || f.ack == NULL || f.rd->err || f.ack->err) {
+    rb.failed = true;
+    return -1;
+  }
+  redisLibevAttach(bench_loop, f.rd);
+  redisLibevAttach(bench_loop, f.ack);
+  rb_untimed_end(u0);
+  double c0 = cpu_ns();
+  fsrc_read(&f);
+  ev_run(bench_loop, 0);
+  double u1 = now_ns();
+  rb_cpu_ns = cpu_ns() - c0;
+  rb_src_check("hiredis source loop");
+  rb_untimed_end(u1);
+  return f.failed ? -1 : f.count;
+}
+
+/* The rill source: a counting subscriber. */
+struct rsrc {
+  rill_subscription_t *sub;
+  int64_t n, count, since;
+  bool failed;
+};
+
+static void rsrc_subscribe(void *ctx, rill_subscription_t *s) {
+  struct rsrc *c = ctx;
+  c->sub = s;
+  rill_subscription_request(s, 2 * RB_BATCH);
+}
+
+static void rsrc_next(void *ctx, rill_value_t v) {
+  struct rsrc *c = ctx;
+  rill_value_release(v); /* processed: acked */
+  if (++c->count == c->n) {
+    rill_subscription_cancel(c->sub);
+    return;
+  }
+  if (++c->since == RB_BATCH) {
+    c->since = 0;
+    rill_subscription_request(c->sub, RB_BATCH);
+  }
+}
+
+static void rsrc_error(void *ctx, const rill_error_t *err) {
+  struct rsrc *c = ctx;
+  c->failed = true;
+  fprintf(stderr, "bench: redis source: %s\n", err->message);
+}
+
+static int64_t rill_redis_src(int64_t n) {
+  double u0 = now_ns();
+  rb_src_reset();
+  rill_redis_conn_t conn = {.address = rb.sock};
+  rill_redis_source_opts_t opts = {
+      .batch = RB_BATCH, .block_ms = 2000, .claim_idle_ms = INFINITY};
+  rill_observable_t *p =
+      rill_redis_source(bench_sched, &conn, RB_SRC_KEY, RB_GROUP, "c", &opts);
+  struct rsrc c = {.n = n};
+  rill_subscriber_t sub = {.on_subscribe = rsrc_subscribe,
+                           .on_next = rsrc_next,
+                           .on_error = rsrc_error};
+  rb_untimed_end(u0);
+  double c0 = cpu_ns();
+  if (p == NULL || rill_observable_subscribe(p, &sub, &c, NULL) != 0)
+    c.failed = true;
+  ev_run(bench_loop, 0); /* until the last XACK was answered */
+  double u1 = now_ns();
+  rb_cpu_ns = cpu_ns() - c0;
+  rill_observable_free(p);
+  rb_src_check("rill_redis_source");
+  rb_untimed_end(u1);
+  return c.failed ? -1 : c.count;
+}
+
+/* The hand-written sink. */
+struct fsink {
+  redisAsyncContext *c;
+  int64_t n, sent, replied;
+  bool failed;
+};
+
+static void fsink_send(struct fsink *f);
+
+static void fsink_reply(redisAsyncContext *c, void *r, void *priv) {
+  (void)c;
+  struct fsink *f = priv;
+  const redisReply *reply = r;
+  if (reply == NULL || f->c == NULL)
+    return;
+  if (reply->type != REDIS_REPLY_STRING)
+    f->failed = true;
+  if (++f->replied == f->n || f->failed) {
+    redisAsyncDisconnect(f->c);
+    f->c = NULL;
+    return;
+  }
+  if (f->sent < f->n)
+    fsink_send(f);
+}
+
+static void fsink_send(struct fsink *f) {
+  char num[24];
+  snprintf(num, sizeof(num), "%lld", (long long)f->sent++);
+  const char *argv[] = {"XADD", RB_SINK_KEY, "*", "data", num};
+  redisAsyncCommandArgv(f->c, fsink_reply, f, 5, argv, NULL);
+}
+
+static int64_t rb_sink_check(const char *who, int64_t n) {
+  long long len = rb_cmd("XLEN %s", RB_SINK_KEY);
+  if (len != n) {
+    printf("  %s: the stream has %lld entries, not %lld: MISSED\n", who, len,
+           (long long)n);
+    rb.failed = true;
+  }
+  return len;
+}
+
+static int64_t floor_redis_sink(int64_t n) {
+  double u0 = now_ns();
+  rb_cmd("DEL %s", RB_SINK_KEY);
+  struct fsink f = {.n = n};
+  f.c = redisAsyncConnectUnix(rb.sock);
+  if (f.c == NULL || f.c->err) {
+    rb.failed = true;
+    return -1;
+  }
+  redisLibevAttach(bench_loop, f.c);
+  rb_untimed_end(u0);
+  double c0 = cpu_ns();
+  while (f.sent < n && f.sent < RB_BATCH)
+    fsink_send(&f);
+  ev_run(bench_loop, 0);
+  double u1 = now_ns();
+  rb_cpu_ns = cpu_ns() - c0;
+  int64_t len = f.failed ? -1 : rb_sink_check("hiredis XADD loop", n);
+  rb_untimed_end(u1);
+  return len;
+}
+
+struct rsink {
+  bool done, failed;
+};
+
+static void rsink_done(void *ctx, const rill_error_t *err) {
+  struct rsink *c = ctx;
+  c->done = true;
+  if (err != NULL) {
+    c->failed = true;
+    fprintf(stderr, "bench: redis sink: %s\n", err->message);
+  }
+}
+
+static int64_t rill_redis_sink_w(int64_t n) {
+  double u0 = now_ns();
+  rb_cmd("DEL %s", RB_SINK_KEY);
+  rill_redis_conn_t conn = {.address = rb.sock};
+  rill_redis_sink_opts_t opts = {.window = RB_BATCH};
+  struct rsink c = {false, false};
+  rill_observable_t *src = rill_range(0, n);
+  rb_untimed_end(u0);
+  double c0 = cpu_ns();
+  if (rill_redis_sink(src, bench_sched, &conn, RB_SINK_KEY, &opts, rsink_done,
+                      &c, NULL) != 0)
+    c.failed = true;
+  ev_run(bench_loop, 0);
+  double u1 = now_ns();
+  rb_cpu_ns = cpu_ns() - c0;
+  rill_observable_free(src);
+  int64_t len = c.failed || !c.done ? -1 : rb_sink_check("rill_redis_sink", n);
+  rb_untimed_end(u1);
+  return len;
+}
+
+/* Rounds interleaved as measure_all, with each round's client CPU time
+ * per message kept in cpu[i] (a series, for median()). */
+static void rb_measure(struct series *ss, struct series *cpu, int count) {
+  for (int r = 0; r < runs; r++)
+    for (int i = 0; i < count; i++) {
+      run_once(&ss[i], r);
+      cpu[i].ns[r] = rb_cpu_ns / (double)ss[i].n;
+    }
+}
+
+/* Throughput (messages/s) from a series' median ns per message. */
+static int report_redis(const struct series *s, const struct series *floor,
+                        const struct series *cpu) {
+  double tput = 1e9 / median(s), ftput = 1e9 / median(floor);
+  double ratio = tput / ftput;
+  int ok = ratio >= 0.8;
+  printf("  %-40s %9.0f msgs/s  %5.2fx floor  client CPU %4.0f ns/msg  "
+         "%.2f allocs/msg  target >= 0.8x: %s\n",
+         s->name, tput, ratio, median(cpu), s->allocs_per,
+         ok ? "met" : "MISSED");
+  return ok;
+}
+
+static void report_redis_floor(const struct series *s,
+                               const struct series *cpu) {
+  printf("  %-40s %9.0f msgs/s               client CPU %4.0f ns/msg\n",
+         s->name, 1e9 / median(s), median(cpu));
+}
+
+static int bench_redis(int64_t n) {
+  const char *why = rb_start();
+  if (why != NULL) {
+    printf("REDIS: skipped: %s\n", why);
+    rb_stop();
+    return 1;
+  }
+  int ok = 1;
+  int runs_saved = runs;
+  if (runs > 5)
+    runs = 5; /* each round moves n messages through a real server */
+  if (bench_wants("redis_src")) {
+    rb_cmd("DEL %s", RB_SRC_KEY);
+    if (!rb_fill(RB_SRC_KEY, n)) {
+      printf("REDIS_SRC: cannot fill the stream: MISSED\n");
+      ok = 0;
+    } else {
+      struct series ss[] = {
+          {.name = "hiredis loop: XREADGROUP COUNT + XACK",
+           .fn = floor_redis_src,
+           .n = n},
+          {.name = "rill_redis_source -> counting sink",
+           .fn = rill_redis_src,
+           .n = n},
+      };
+      struct series cpu[2];
+      rb_measure(ss, cpu, 2);
+      printf("REDIS_SRC (%lld messages \"data <i>\" read with acks, COUNT "
+             "%d, a unix socket, median of %d rounds):\n",
+             (long long)n, RB_BATCH, runs);
+      report_redis_floor(&ss[0], &cpu[0]);
+      ok &= check_eq(&ss[1], &ss[0]);
+      ok &= report_redis(&ss[1], &ss[0], &cpu[1]);
+    }
+    rb_cmd("DEL %s", RB_SRC_KEY);
+  }
+  if (bench_wants("redis_sink")) {
+    struct series ss[] = {
+        {.name = "hiredis loop: XADD pipelined",
+         .fn = floor_redis_sink,
+         .n = n},
+        {.name = "range -> rill_redis_sink", .fn = rill_redis_sink_w, .n = n},
+    };
+    struct series cpu[2];
+    rb_measure(ss, cpu, 2);
+    printf("REDIS_SINK (%lld XADD \"data <i>\", %d in flight, a unix "
+           "socket, median of %d rounds):\n",
+           (long long)n, RB_BATCH, runs);
+    report_redis_floor(&ss[0], &cpu[0]);
+    ok &= check_eq(&ss[1], &ss[0]);
+    ok &= report_redis(&ss[1], &ss[0], &cpu[1]);
+    rb_cmd("DEL %s", RB_SINK_KEY);
+  }
+  runs = runs_saved;
+  if (rb.failed) {
+    printf("REDIS: a round failed (see above): MISSED\n");
+    ok = 0;
+  }
+  rb_stop();
+  return ok;
+}
+#endif /* RILL_BENCH_HIREDIS */
+
 int main(int argc, char **argv) {
   if (argc == 4 && strcmp(argv[1], "count") == 0)
     return count_one(argv[2], atoll(argv[3]));
@@ -1322,6 +1921,15 @@ int main(int argc, char **argv) {
     ok &= held_ok;
     printf("  peak held %zu KiB; values beyond demand: %ld  target 0: %s\n",
            s.peak_held_bytes >> 10, s.beyond, held_ok ? "met" : "MISSED");
+  }
+
+  if (bench_wants("redis_src") || bench_wants("redis_sink")) {
+    /* REDIS_SRC, REDIS_SINK: N/10 messages (1M by default). */
+#ifdef RILL_BENCH_HIREDIS
+    ok &= bench_redis(n / 10);
+#else
+    printf("REDIS: skipped: rill was built without hiredis\n");
+#endif
   }
 
   rill_sched_free(bench_sched);
