@@ -28,6 +28,7 @@ int main(void) {
   srunner_add_suite(sr, breaker_suite());
   srunner_add_suite(sr, combine_suite());
   srunner_add_suite(sr, patterns_suite());
+  srunner_add_suite(sr, subject_suite());
   srunner_run_all(sr, CK_NORMAL);
   int failed = srunner_ntests_failed(sr);
   srunner_free(sr);

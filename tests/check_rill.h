@@ -27,5 +27,6 @@ Suite *recover_suite(void);
 Suite *breaker_suite(void);
 Suite *combine_suite(void);
 Suite *patterns_suite(void);
+Suite *subject_suite(void);
 
 #endif

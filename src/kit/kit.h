@@ -21,6 +21,10 @@
  *             combine_latest, with_latest_from)
  *   fan.h     one inner per source, subscribed in order, ended together,
  *             with an optional winner (fork_join, all_settled, race, any)
+ *   multicast.h  one producer, many subscribers: each with its demand and
+ *             a bounded ring, the fan-out loop, the slowest subscriber's
+ *             demand, safe joining and leaving during a fan-out (subjects,
+ *             share)
  *
  * Termination in one place is the generic operator's: rill__op_complete()
  * and rill__op_error() deliver the terminal once, cancel the upstream and
@@ -33,6 +37,7 @@
 #include "kit/drain.h"
 #include "kit/fan.h"
 #include "kit/inner.h"
+#include "kit/multicast.h"
 #include "kit/ring.h"
 
 #endif
