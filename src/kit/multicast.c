@@ -80,8 +80,9 @@ static void mcast_leave(struct rill__mcast_member *m) {
     return;
   struct rill__mcast *h = m->hub;
   m->live = false;
+  m->demand = 0; /* off the fan-out's hot path */
   h->live--;
-  if (h->iterating > 0)
+  if (h->fanning)
     h->dirty = true;
   else
     mcast_unlink(h, m);
@@ -194,11 +195,11 @@ static int mcast_offer_slow(struct rill__mcast *h, struct rill__mcast_member *m,
   return status;
 }
 
-/* The hot path: a member with demand, nothing buffered and no drain of its
- * own on the stack gets v at once, inside its drain bracket. */
-static RILL__ALWAYS_INLINE int mcast_offer(struct rill__mcast *h,
-                                           struct rill__mcast_member *m,
-                                           rill_value_t v) {
+/* A member with demand, nothing buffered and no drain of its own on the
+ * stack gets v (owned) at once, inside its drain bracket; else
+ * mcast_offer_slow. */
+static int mcast_offer(struct rill__mcast *h, struct rill__mcast_member *m,
+                       rill_value_t v) {
   if (RILL__LIKELY(m->demand > 0 && m->ring.len == 0 && m->drain.wip == 0)) {
     m->drain.wip = 1;
     rill__demand_emit_drained(m->op, &m->demand, v);
@@ -212,51 +213,154 @@ static RILL__ALWAYS_INLINE int mcast_offer(struct rill__mcast *h,
 
 static void mcast_apply_terminal(struct rill__mcast *h);
 
-int rill__mcast_next(struct rill__mcast *h, rill_value_t v) {
-  if (rill__mcast_ended(h)) {
-    rill_value_release(v);
-    return RILL_ECANCELED;
+/* A push during a fan-out: queued for the loop on the stack. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static int
+mcast_queue(struct rill__mcast *h, rill_value_t v) {
+  int rc = rill__ring_push(&h->pending, v);
+  if (rc < 0) {
+    rill_error_t err;
+    rill__error_init(&err, rc, 0, h->name,
+                     "%s: cannot queue a value pushed during a fan-out",
+                     h->name);
+    rill__mcast_error(h, &err);
   }
-  if (h->fanning) { /* re-entrant: after the value on the stack */
-    int rc = rill__ring_push(&h->pending, v);
-    if (rc < 0) {
-      rill_error_t err;
-      rill__error_init(&err, rc, 0, h->name,
-                       "%s: cannot queue a value pushed during a fan-out",
-                       h->name);
-      rill__mcast_error(h, &err);
-    }
-    return rc;
-  }
-  h->fanning = true;
-  h->iterating++;
+  return rc;
+}
+
+/* Through a fused map/filter downstream (its steps run here). */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void
+mcast_emit_steps(struct rill__node *down, rill_value_t v) {
+  rill__emit(down, v);
+}
+
+/* A member off the hot path gets its own reference to v (borrowed). */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static int
+mcast_offer_ref(struct rill__mcast *h, struct rill__mcast_member *m,
+                rill_value_t v) {
+  return mcast_offer(h, m, rill_value_retain(v));
+}
+
+/* One value to every member listed when its fan-out begins (members
+ * joining meanwhile are after `last`).  v is borrowed; `ref`: it is
+ * reference counted (a constant in each of the two copies below).  v's
+ * fields are not read here: the value then goes from register to register
+ * unchanged. */
+static RILL__ALWAYS_INLINE int mcast_fan_body(struct rill__mcast *h,
+                                              rill_value_t v, const bool ref) {
   int status = 0;
-  for (;;) {
+  struct rill__mcast_member *m = h->head, *last = h->tail;
+  if (m == NULL)
+    return 0;
+  /* Nobody is unlinked during a fan-out: `last` is reached. */
+  for (;; m = m->next) {
+    if (RILL__LIKELY(m->demand == RILL_UNBOUNDED &&
+                     (m->ring.len | m->drain.wip) == 0)) {
+      /* Everything requested and nothing waiting (a member that left has
+       * no demand): straight out, without the bracket, since nothing can
+       * reach this member while its on_next runs -- a push is queued (we
+       * are fanning out), a terminal waits for the fan-out, and its
+       * requests change nothing. */
+      if (RILL__UNLIKELY(ref))
+        rill__value_retain_slow(v);
+      struct rill__node *down = m->down;
+      if (RILL__LIKELY(down->nsteps == 0))
+        down->next_fn(down->next_ctx, v);
+      else
+        mcast_emit_steps(down, v);
+    } else if (m->live) {
+      int rc = mcast_offer_ref(h, m, v);
+      if (RILL__UNLIKELY(rc != 0) && status == 0)
+        status = rc;
+    }
+    if (m == last)
+      break;
+  }
+  return status;
+}
+
+static RILL__ALWAYS_INLINE int mcast_fan_scalar(struct rill__mcast *h,
+                                                rill_value_t v) {
+  return mcast_fan_body(h, v, false);
+}
+
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static int
+mcast_fan_counted(struct rill__mcast *h, rill_value_t v) {
+  return mcast_fan_body(h, v, v.kind >= RILL_KIND_BUF);
+}
+
+static inline int mcast_fan(struct rill__mcast *h, rill_value_t v) {
+  return v.kind >= RILL_KIND_BUF ? mcast_fan_counted(h, v)
+                                 : mcast_fan_scalar(h, v);
+}
+
+/* The rest of a fan-out: the values queued meanwhile, each in turn. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static int
+mcast_fan_queued(struct rill__mcast *h, int status) {
+  while (!rill__ring_empty(&h->pending)) {
+    rill_value_t v = rill__ring_pop(&h->pending);
     if (h->ops->on_value != NULL)
       h->ops->on_value(h, v);
-    /* Members joining from here on are after `last`. */
-    struct rill__mcast_member *last = h->tail;
-    for (struct rill__mcast_member *m = h->head; m != NULL; m = m->next) {
-      if (RILL__LIKELY(m->live)) {
-        int rc = mcast_offer(h, m, rill_value_retain(v));
-        if (RILL__UNLIKELY(rc != 0) && status == 0)
-          status = rc;
-      }
-      if (m == last)
-        break;
-    }
+    int rc = mcast_fan_counted(h, v); /* ref or not: the slower copy */
+    if (RILL__UNLIKELY(rc != 0) && status == 0)
+      status = rc;
     rill_value_release(v);
-    if (RILL__LIKELY(rill__ring_empty(&h->pending)))
-      break;
-    v = rill__ring_pop(&h->pending);
   }
-  h->fanning = false;
-  if (--h->iterating == 0 && h->dirty)
+  return status;
+}
+
+/* After a fan-out: unlink who left, end the hub, tell of room. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void
+mcast_fanned(struct rill__mcast *h) {
+  if (h->dirty)
     mcast_sweep(h);
   if (h->closing != RILL__MCAST_LIVE)
     mcast_apply_terminal(h);
   else if (h->room_due)
     mcast_room(h);
+}
+
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static int
+mcast_refuse(rill_value_t v) {
+  rill_value_release(v);
+  return RILL_ECANCELED;
+}
+
+int rill__mcast_next(struct rill__mcast *h, rill_value_t v) {
+  if (RILL__UNLIKELY(rill__mcast_ended(h)))
+    return mcast_refuse(v);
+  if (RILL__UNLIKELY(h->fanning)) /* re-entrant: after the value on the stack */
+    return mcast_queue(h, v);
+  h->fanning = true;
+  if (h->ops->on_value != NULL)
+    h->ops->on_value(h, v);
+  int status = mcast_fan(h, v);
+  rill_value_release(v);
+  if (RILL__UNLIKELY(!rill__ring_empty(&h->pending)))
+    status = mcast_fan_queued(h, status);
+  h->fanning = false;
+  if (RILL__UNLIKELY(h->dirty | (h->closing != RILL__MCAST_LIVE) | h->room_due))
+    mcast_fanned(h);
   return status;
 }
 
@@ -339,6 +443,7 @@ int rill__mcast_join(struct rill__mcast *h, struct rill__op *op,
                      uint32_t backlog) {
   struct rill__mcast_member *m = op->state;
   m->op = op;
+  m->down = op->down;
   if (backlog > MCAST_RING_MAX - h->bound)
     backlog = MCAST_RING_MAX - h->bound;
   rill__ring_init(&m->ring, h->bound + backlog);

@@ -82,9 +82,9 @@ struct rill__mcast {
   size_t live;            /* members in the list that have not left */
   uint32_t bound;         /* each member's ring */
   rill_overflow_t policy; /* LATEST, DROP or ERROR */
-  uint32_t iterating;     /* walks of the list on the stack */
+  bool fanning;           /* the fan-out loop (a walk of the list) is on
+                             the stack */
   bool dirty;             /* left members to unlink after the walk */
-  bool fanning;           /* the fan-out loop is on the stack */
   bool room_due;          /* on_room waits for the fan-out */
   bool sticky;            /* the terminal stays (subject) or not (share) */
   uint8_t terminal;       /* RILL__MCAST_*: applied */
@@ -96,6 +96,7 @@ struct rill__mcast {
 /* The first member of a member operator's state. */
 struct rill__mcast_member {
   struct rill__op *op;
+  struct rill__node *down; /* op->down, for the hot path */
   struct rill__mcast *hub;
   struct rill__mcast_member *prev, *next;
   struct rill__ring ring;

@@ -44,10 +44,14 @@
  *        subscribe) over the run against the first attempt's.  floor: a
  *        loop calling a failing function and the predicate through
  *        pointers (for scale; no ratio target).
+ *   FANOUT a subject pushing N integers to 4 subscribers (unbounded
+ *        demand, counting sinks).  floor: a loop calling the same counting
+ *        function through four pointers per value.  RILL_BENCH_ONLY=FANOUT
+ *        runs it alone.
  * Targets: W1 <= 1.5x, W1b <= 2x, W2 <= 3x, W5 <= 3x (at most 8
  * allocations per inner subscription), W6 <= 3x, W3t/W3d <= 1.5x the floor;
  * RETRY: the stack does not grow (0 bytes deeper than the first attempt)
- * and no allocation per retry;
+ * and no allocation per retry; FANOUT <= 2x, no allocation per value;
  * FD >= 0.9x the raw throughput; SLOW RSS growth <= 4 MiB and never more
  * held than requested; 0 allocations per element.  Every target prints
  * its measured value, the target and met/MISSED; the exit status is 1 if
@@ -727,6 +731,65 @@ static int64_t floor_retry(int64_t n) {
   return k;
 }
 
+/* ---- FANOUT: a subject pushing to four counting subscribers ----------------
+ * Both sides call the same counting function through a pointer, with the
+ * same arguments: the floor four times per value in a loop, rill once per
+ * subscriber from the subject's fan-out. */
+#define FANOUT_SUBS 4
+struct fan_count {
+  int64_t n, sum;
+};
+static void fanout_count(void *ctx, rill_value_t v) {
+  struct fan_count *c = ctx;
+  c->n++;
+  c->sum += v.as.i;
+}
+static void (*volatile fanout_count_ptr)(void *, rill_value_t) = fanout_count;
+
+static int64_t fanout_check(const struct fan_count *c) {
+  int64_t x = 0;
+  for (int k = 0; k < FANOUT_SUBS; k++)
+    x += c[k].n * 1000003 + c[k].sum;
+  return x;
+}
+
+static int64_t floor_fanout(int64_t n) {
+  void (*fn[FANOUT_SUBS])(void *, rill_value_t);
+  struct fan_count c[FANOUT_SUBS];
+  for (int k = 0; k < FANOUT_SUBS; k++) {
+    fn[k] = fanout_count_ptr;
+    c[k] = (struct fan_count){0, 0};
+  }
+  for (int64_t i = 0; i < n; i++)
+    for (int k = 0; k < FANOUT_SUBS; k++)
+      fn[k](&c[k], rill_value_int(i));
+  return fanout_check(c);
+}
+
+static int64_t rill_fanout(int64_t n) {
+  rill_subject_t *subj = rill_subject_new(NULL);
+  rill_observable_t *obs = rill_subject_observable(subj);
+  struct fan_count c[FANOUT_SUBS];
+  rill_subscription_t *h[FANOUT_SUBS];
+  rill_subscriber_t sub = {.on_next = fanout_count_ptr};
+  for (int k = 0; k < FANOUT_SUBS; k++) {
+    c[k] = (struct fan_count){0, 0};
+    if (obs == NULL ||
+        rill_observable_consume(obs, &sub, &c[k], RILL_UNBOUNDED, &h[k]) != 0) {
+      fprintf(stderr, "bench: subscribe failed\n");
+      exit(1);
+    }
+  }
+  for (int64_t i = 0; i < n; i++)
+    rill_subject_next(subj, rill_value_int(i));
+  rill_subject_complete(subj);
+  for (int k = 0; k < FANOUT_SUBS; k++)
+    rill_subscription_free(h[k]);
+  rill_observable_free(obs);
+  rill_subject_free(subj);
+  return fanout_check(c);
+}
+
 /* ---- harness ------------------------------------------------------------*/
 static int runs = 7;
 
@@ -827,10 +890,18 @@ static const struct {
   const char *name;
   int64_t (*fn)(int64_t);
 } count_workloads[] = {
-    {"w1-floor", floor_fnptr_w1}, {"w1", rill_w1}, {"w1b", rill_w1b},
-    {"w2-floor", floor_fnptr_w2}, {"w2", rill_w2},
-    {"w5-floor", floor_w5},       {"w5", rill_w5}, {"w5-4", rill_w5_4},
-    {"w6-floor", floor_w6},       {"w6", rill_w6},
+    {"w1-floor", floor_fnptr_w1},
+    {"w1", rill_w1},
+    {"w1b", rill_w1b},
+    {"w2-floor", floor_fnptr_w2},
+    {"w2", rill_w2},
+    {"w5-floor", floor_w5},
+    {"w5", rill_w5},
+    {"w5-4", rill_w5_4},
+    {"w6-floor", floor_w6},
+    {"w6", rill_w6},
+    {"fanout-floor", floor_fanout},
+    {"fanout", rill_fanout},
 };
 
 static int count_one(const char *name, int64_t n) {
@@ -898,6 +969,8 @@ static int count_all(void) {
       {"w5-4", "W5 merge_map max 4", 0},
       {"w6-floor", "W6 floor (function pointer)", 0},
       {"w6", "W6 zip(range, range) sum", 0},
+      {"fanout-floor", "FANOUT floor (4 pointers/value)", 0},
+      {"fanout", "FANOUT subject to 4 subscribers", 0},
   };
   int ok = 1;
   printf("instructions per element (callgrind, (Ir(%lld) - Ir(%lld)) / "
@@ -943,6 +1016,23 @@ int main(int argc, char **argv) {
   printf("rill bench: N = %lld, median of %d interleaved rounds\n",
          (long long)n, runs);
   int ok = check_shared();
+
+  /* FANOUT: a subject pushing to 4 subscribers. */
+  struct series sf[] = {
+      {.name = "FANOUT 4 function pointers/value", .fn = floor_fanout, .n = n},
+      {.name = "FANOUT subject -> 4 subscribers", .fn = rill_fanout, .n = n},
+  };
+  measure_all(sf, 2);
+  printf("FANOUT floor (ns/elem is per value pushed, 4 calls):\n");
+  report(&sf[0], &sf[0], 0);
+  printf("FANOUT rill:\n");
+  ok &= check_eq(&sf[1], &sf[0]);
+  ok &= report(&sf[1], &sf[0], 2.0);
+  const char *only = getenv("RILL_BENCH_ONLY");
+  if (only != NULL && strcmp(only, "FANOUT") == 0) {
+    printf("bench: %s\n", ok ? "all targets met" : "some targets MISSED");
+    return ok ? 0 : 1;
+  }
 
   /* W1, W2: every round runs floors and rill once each. */
   struct series s12[] = {
