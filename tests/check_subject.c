@@ -1222,6 +1222,32 @@ START_TEST(share_grace_period_keeps_the_connection_for_a_while) {
 }
 END_TEST
 
+/* A subscriber that comes and goes within a grace period starts a new
+ * one when it leaves: the first one's timer does not cut it short. */
+START_TEST(share_grace_period_restarts_when_the_last_one_leaves_again) {
+  rill_sched_t *s = rill_sched_virtual_new();
+  struct counted c = {.s = s, .marbles = "-1-2-3-4-5-6-7-8-9|"};
+  rill_observable_t *sh = rill_share(
+      counted_source(&c), &(rill_share_opts_t){.sched = s, .grace_ms = 3});
+  tsub_t a, b, d;
+  ts_init(&a, s, RILL_UNBOUNDED);
+  ts_init(&b, s, RILL_UNBOUNDED);
+  ts_init(&d, s, RILL_UNBOUNDED);
+  ck_assert_int_eq(ts_subscribe(&a, sh), 0);
+  at(s, 4, ACT_CANCEL, &a, NULL, 0);  /* grace until 7 */
+  at(s, 5, ACT_SUBSCRIBE, &b, sh, 0); /* back in time */
+  at(s, 6, ACT_CANCEL, &b, NULL, 0);  /* grace until 9, not 7 */
+  at(s, 8, ACT_SUBSCRIBE, &d, sh, 0); /* in time: the same stream */
+  run_idle(s);
+  ck_assert_ts(&a, "-1-2");
+  ck_assert_ts(&b, "3");
+  ck_assert_ts(&d, "-5-6-7-8-9|");
+  ck_assert_int_eq(c.subscriptions, 1);
+  rill_observable_free(sh);
+  sched_done(s);
+}
+END_TEST
+
 /* An infinite grace period: connected until the source ends. */
 START_TEST(share_infinite_grace_stays_connected) {
   rill_sched_t *s = rill_sched_virtual_new();
@@ -1752,6 +1778,8 @@ Suite *subject_suite(void) {
   tcase_add_test(tc, share_connects_once_and_late_subscribers_join_the_stream);
   tcase_add_test(tc, share_disconnects_when_the_last_subscriber_leaves);
   tcase_add_test(tc, share_grace_period_keeps_the_connection_for_a_while);
+  tcase_add_test(tc,
+                 share_grace_period_restarts_when_the_last_one_leaves_again);
   tcase_add_test(tc, share_infinite_grace_stays_connected);
   tcase_add_test(tc, share_freed_during_grace_disconnects);
   tcase_add_test(tc, share_error_reaches_every_subscriber_and_resets);
