@@ -494,6 +494,37 @@ static rill_observable_t *f_replay_subject(int64_t n, bool owned) {
   return o;
 }
 
+/* A subject pushed by a driver that honours rill_subject_demand(), told
+ * by on_demand: a fresh subject and driver per subscription (defer). */
+struct driven {
+  int64_t n, next;
+  bool owned, done;
+};
+static struct driven driven_pool[64];
+static int ndriven;
+static void driven_on_demand(void *ctx, rill_subject_t *subj) {
+  struct driven *d = ctx;
+  while (d->next < d->n && rill_subject_demand(subj) > 0)
+    if (rill_subject_next(subj, elem(d->next++, d->owned)) < 0)
+      return; /* RILL_ENOMEM: that subscriber has failed */
+  if (d->next == d->n && !d->done) {
+    d->done = true;
+    rill_subject_complete(subj);
+  }
+}
+static int driven_make(void *ctx, rill_observable_t **out) {
+  struct driven *d = &driven_pool[ndriven++ % 64];
+  *d = (struct driven){.n = (intptr_t)ctx / 2, .owned = (intptr_t)ctx % 2};
+  rill_subject_t *subj = rill_subject_new(
+      &(rill_subject_opts_t){.on_demand = driven_on_demand, .ctx = d});
+  *out = rill_subject_observable(subj);
+  rill_subject_free(subj);
+  return *out ? 0 : RILL_ENOMEM;
+}
+static rill_observable_t *f_driven_subject(int64_t n, bool owned) {
+  return rill_defer(driven_make, fm_ctx(n, owned));
+}
+
 /* Combining sources (their own suite is tests/check_combine.c).  fn keeps
  * one of the values it borrows; the others are released by the operator. */
 static int cb_first(void *ctx, const rill_value_t *v, size_t n,
@@ -601,6 +632,7 @@ static const struct factory factories[] = {
     {"share_prefetch1", f_share_prefetch1, INT64_MAX, 0, true, 0},
     {"share_grace", f_share_grace, INT64_MAX, 0, true, 0},
     {"replay_subject", f_replay_subject, 1 << 20, 0, true, 0},
+    {"driven_subject", f_driven_subject, INT64_MAX / 4, 0, true, 0},
     {"zip", f_zip, INT64_MAX / 4, 0, true, 0},
     {"zip_arrays", f_zip_arrays, INT64_MAX / 4, 0, true, 0},
     {"combine_latest", f_combine_latest, INT64_MAX, 0, true, 0},
