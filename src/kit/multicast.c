@@ -4,6 +4,14 @@
 
 #include "kit/multicast.h"
 
+/* Out of the hot path's way: the fan-out loop stays small enough to keep
+ * everything in registers. */
+#if defined(__GNUC__)
+#define MCAST_COLD __attribute__((noinline))
+#else
+#define MCAST_COLD
+#endif
+
 /* A ring bound that ring.h's uint32 arithmetic keeps exact. */
 #define MCAST_RING_MAX (UINT32_MAX / 2)
 
@@ -214,11 +222,7 @@ static int mcast_offer(struct rill__mcast *h, struct rill__mcast_member *m,
 static void mcast_apply_terminal(struct rill__mcast *h);
 
 /* A push during a fan-out: queued for the loop on the stack. */
-#if defined(__GNUC__)
-__attribute__((noinline))
-#endif
-static int
-mcast_queue(struct rill__mcast *h, rill_value_t v) {
+static MCAST_COLD int mcast_queue(struct rill__mcast *h, rill_value_t v) {
   int rc = rill__ring_push(&h->pending, v);
   if (rc < 0) {
     rill_error_t err;
@@ -231,21 +235,15 @@ mcast_queue(struct rill__mcast *h, rill_value_t v) {
 }
 
 /* Through a fused map/filter downstream (its steps run here). */
-#if defined(__GNUC__)
-__attribute__((noinline))
-#endif
-static void
-mcast_emit_steps(struct rill__node *down, rill_value_t v) {
+static MCAST_COLD void mcast_emit_steps(struct rill__node *down,
+                                        rill_value_t v) {
   rill__emit(down, v);
 }
 
 /* A member off the hot path gets its own reference to v (borrowed). */
-#if defined(__GNUC__)
-__attribute__((noinline))
-#endif
-static int
-mcast_offer_ref(struct rill__mcast *h, struct rill__mcast_member *m,
-                rill_value_t v) {
+static MCAST_COLD int mcast_offer_ref(struct rill__mcast *h,
+                                      struct rill__mcast_member *m,
+                                      rill_value_t v) {
   return mcast_offer(h, m, rill_value_retain(v));
 }
 
@@ -292,11 +290,7 @@ static RILL__ALWAYS_INLINE int mcast_fan_scalar(struct rill__mcast *h,
   return mcast_fan_body(h, v, false);
 }
 
-#if defined(__GNUC__)
-__attribute__((noinline))
-#endif
-static int
-mcast_fan_counted(struct rill__mcast *h, rill_value_t v) {
+static MCAST_COLD int mcast_fan_counted(struct rill__mcast *h, rill_value_t v) {
   return mcast_fan_body(h, v, v.kind >= RILL_KIND_BUF);
 }
 
@@ -306,11 +300,7 @@ static inline int mcast_fan(struct rill__mcast *h, rill_value_t v) {
 }
 
 /* The rest of a fan-out: the values queued meanwhile, each in turn. */
-#if defined(__GNUC__)
-__attribute__((noinline))
-#endif
-static int
-mcast_fan_queued(struct rill__mcast *h, int status) {
+static MCAST_COLD int mcast_fan_queued(struct rill__mcast *h, int status) {
   while (!rill__ring_empty(&h->pending)) {
     rill_value_t v = rill__ring_pop(&h->pending);
     if (h->ops->on_value != NULL)
@@ -324,11 +314,7 @@ mcast_fan_queued(struct rill__mcast *h, int status) {
 }
 
 /* After a fan-out: unlink who left, end the hub, tell of room. */
-#if defined(__GNUC__)
-__attribute__((noinline))
-#endif
-static void
-mcast_fanned(struct rill__mcast *h) {
+static MCAST_COLD void mcast_fanned(struct rill__mcast *h) {
   if (h->dirty)
     mcast_sweep(h);
   if (h->closing != RILL__MCAST_LIVE)
@@ -337,11 +323,7 @@ mcast_fanned(struct rill__mcast *h) {
     mcast_room(h);
 }
 
-#if defined(__GNUC__)
-__attribute__((noinline))
-#endif
-static int
-mcast_refuse(rill_value_t v) {
+static MCAST_COLD int mcast_refuse(rill_value_t v) {
   rill_value_release(v);
   return RILL_ECANCELED;
 }
