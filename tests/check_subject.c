@@ -566,6 +566,42 @@ START_TEST(terminal_waits_behind_buffered_values) {
 }
 END_TEST
 
+/* A fused filter downstream: a value it drops costs no demand, on the hot
+ * path (everything requested) and off it; owned values it drops are
+ * released. */
+static int is_even(void *ctx, rill_value_t v) {
+  (void)ctx;
+  return value_int(v) % 2 == 0;
+}
+
+START_TEST(a_filter_downstream_drops_without_costing_demand) {
+  tl_owned_reset();
+  rill_subject_t *subj = rill_subject_new(&(rill_subject_opts_t){.buffer = 2});
+  rill_observable_t *obs = rill_subject_observable(subj);
+  rill_observable_t *evens =
+      rill_filter(rill_observable_ref(obs), is_even, NULL);
+  tsub_t some, all;
+  ts_init(&some, NULL, 2);
+  ts_init(&all, NULL, RILL_UNBOUNDED);
+  ck_assert_int_eq(ts_subscribe(&some, evens), 0);
+  ck_assert_int_eq(ts_subscribe(&all, evens), 0);
+  for (int i = 1; i <= 4; i++)
+    ck_assert_int_eq(rill_subject_next(subj, tl_owned(i)), 0);
+  ck_assert_ts(&some, "24");
+  ck_assert_int_eq(rill_subject_demand(subj), 2); /* its buffer alone */
+  rill_subject_next(subj, tl_owned(5));
+  rill_subject_next(subj, tl_owned(6));
+  ts_request(&some, 1); /* 5 is dropped on the way: 6 comes */
+  rill_subject_complete(subj);
+  ck_assert_ts(&some, "246|");
+  ck_assert_ts(&all, "246|");
+  rill_observable_free(evens);
+  rill_observable_free(obs);
+  rill_subject_free(subj);
+  ck_assert_owned_balanced();
+}
+END_TEST
+
 /* Cancelling releases what was buffered; the subscriber is gone. */
 START_TEST(cancel_releases_buffered_owned_values) {
   tl_owned_reset();
@@ -783,6 +819,34 @@ START_TEST(subscribe_from_on_next_gets_the_later_values) {
     rill_observable_free(obs);
     rill_subject_free(subj);
   }
+}
+END_TEST
+
+/* A push from an on_next that a subscriber got by requesting (its buffer
+ * draining, no fan-out on the stack): it fans out at once; that subscriber
+ * gets it after what it had buffered, once it asks. */
+START_TEST(push_from_on_next_outside_a_fan_out_keeps_the_order) {
+  rill_subject_t *subj = rill_subject_new(NULL);
+  rill_observable_t *obs = rill_subject_observable(subj);
+  tsub_t slow, fast;
+  ts_init(&slow, NULL, 0);
+  ts_init(&fast, NULL, RILL_UNBOUNDED);
+  struct reent r = {.subj = subj, .at_value = 1, .push = 9};
+  slow.hook = reent_hook;
+  slow.hook_ctx = &r;
+  ck_assert_int_eq(ts_subscribe(&slow, obs), 0);
+  ck_assert_int_eq(ts_subscribe(&fast, obs), 0);
+  rill_subject_next(subj, rill_value_int(1));
+  rill_subject_next(subj, rill_value_int(2));
+  ts_request(&slow, 1); /* 1, whose on_next pushes 9 */
+  ck_assert_ts(&fast, "129");
+  ck_assert_ts(&slow, "1");
+  ts_request(&slow, 5);
+  rill_subject_complete(subj);
+  ck_assert_ts(&slow, "129|");
+  ck_assert_ts(&fast, "129|");
+  rill_observable_free(obs);
+  rill_subject_free(subj);
 }
 END_TEST
 
@@ -1748,6 +1812,7 @@ Suite *subject_suite(void) {
   tcase_add_test(tc, overflow_error_fails_that_subscriber_at_once);
   tcase_add_test(tc, overflow_latest_with_a_buffer_of_one_holds_the_newest);
   tcase_add_test(tc, terminal_waits_behind_buffered_values);
+  tcase_add_test(tc, a_filter_downstream_drops_without_costing_demand);
   tcase_add_test(tc, cancel_releases_buffered_owned_values);
   tcase_add_test(tc,
                  free_while_subscribed_keeps_the_subject_for_its_observable);
@@ -1761,6 +1826,7 @@ Suite *subject_suite(void) {
   tcase_add_test(tc, cancel_another_subscriber_during_fan_out);
   tcase_add_test(tc, cancel_itself_during_fan_out);
   tcase_add_test(tc, subscribe_from_on_next_gets_the_later_values);
+  tcase_add_test(tc, push_from_on_next_outside_a_fan_out_keeps_the_order);
   tcase_add_test(tc, pushing_from_every_on_next_keeps_a_flat_stack);
   tcase_add_test(tc, free_from_on_next_during_fan_out);
   tcase_add_test(tc, on_demand_drives_a_pusher_without_overflow);
