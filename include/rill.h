@@ -550,9 +550,9 @@ RILL_EXTERN rill_observable_t *rill_subject_observable(rill_subject_t *subj);
  * to some subscriber, RILL_ENOMEM when a buffer could not grow (that
  * subscriber failed with RILL_ENOMEM): the others got the value all the
  * same; RILL_ECANCELED after complete or error, RILL_EINVAL for subj NULL
- * (v released).  A push from inside a subscriber's callback is queued and
- * returns 0 (or RILL_ENOMEM: the queue could not grow, and the subject
- * fails with RILL_ENOMEM after the values before it). */
+ * (v released).  A push made during a fan-out (from an on_next) is queued
+ * and returns 0 (or RILL_ENOMEM: the queue could not grow, and the
+ * subject fails with RILL_ENOMEM after the values before it). */
 RILL_EXTERN int rill_subject_next(rill_subject_t *subj, rill_value_t v);
 /* End every subscriber's stream, after what is buffered for it; later
  * pushes return RILL_ECANCELED.  0; RILL_ECANCELED if already ended;
