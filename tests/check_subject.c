@@ -1547,6 +1547,25 @@ START_TEST(share_last_cancel_inside_on_next_stops_a_synchronous_source) {
 }
 END_TEST
 
+/* repeat(share(range)): every subscription after the end reconnects; a
+ * million synchronous reconnections run with a flat stack (repeat's
+ * trampoline subscribes the next one after the last has unwound). */
+START_TEST(share_resubscribed_a_million_times_keeps_a_flat_stack) {
+  int64_t n = tl_scaled(1000000);
+  rill_observable_t *p =
+      rill_repeat(rill_share(rill_range(0, 2), NULL), n, NULL, 0);
+  ck_assert_ptr_nonnull(p);
+  tsub_t t;
+  ts_init(&t, NULL, 1);
+  t.request_in_next = 1;
+  ck_assert_int_eq(ts_subscribe(&t, p), 0);
+  ck_assert_int_eq(t.nexts, 2 * n);
+  ck_assert_int_eq(t.terminal, REC_COMPLETE);
+  ck_assert_ts_ok(&t);
+  rill_observable_free(p);
+}
+END_TEST
+
 START_TEST(share_arguments_are_checked) {
   errno = 0;
   ck_assert_ptr_null(rill_share(NULL, NULL));
@@ -1855,6 +1874,7 @@ Suite *subject_suite(void) {
   tcase_add_test(tc, share_cancel_and_subscribe_from_on_next);
   tcase_add_test(tc,
                  share_last_cancel_inside_on_next_stops_a_synchronous_source);
+  tcase_add_test(tc, share_resubscribed_a_million_times_keeps_a_flat_stack);
   tcase_add_test(tc, share_arguments_are_checked);
   suite_add_tcase(s, tc);
   tc = tcase_create("enomem");
