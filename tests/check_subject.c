@@ -1860,6 +1860,7 @@ Suite *subject_suite(void) {
   tcase_add_test(tc, owned_values_fanned_out_are_released_exactly_once);
   suite_add_tcase(s, tc);
   tc = tcase_create("share");
+  tcase_set_timeout(tc, 300);
   tcase_add_test(tc, share_connects_once_and_late_subscribers_join_the_stream);
   tcase_add_test(tc, share_disconnects_when_the_last_subscriber_leaves);
   tcase_add_test(tc, share_grace_period_keeps_the_connection_for_a_while);
