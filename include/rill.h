@@ -450,6 +450,162 @@ RILL_EXTERN void rill_emitter_error(rill_emitter_t *e, int code,
                                     const char *message);
 
 /* ------------------------------------------------------------------------ */
+/* Hot sources: subjects and share.  A subject is pushed by code (RxJS
+ * Subject, BehaviorSubject, ReplaySubject; RxJava's processors): every
+ * subscriber of its observable gets the values pushed while it is
+ * subscribed.  share() makes one subscription to a source serve many
+ * subscribers (RxJS share(), RxJava publish().refCount()).  Both fan values
+ * out by reference (rill_value_retain: an owned value is never copied, and
+ * every reference is released exactly once).
+ *
+ * FLOW CONTROL
+ *   Each subscriber has its own demand and a bounded buffer for values it
+ *   has not requested yet.  A value goes straight to each subscriber with
+ *   demand and into the buffer of the others.  rill_subject_demand() says
+ *   how many values may be pushed now before any buffer overflows: the
+ *   slowest subscriber governs.  Pushed past that, the overflow policy
+ *   applies to each subscriber whose buffer is full, and to it alone:    */
+typedef enum rill_overflow {
+  RILL_OVERFLOW_DEFAULT = 0, /* the documented default: LATEST for the time
+                                operators (except interval: DROP) and
+                                group_by's groups; ERROR for subjects */
+  RILL_OVERFLOW_LATEST,      /* hold the newest value (older one released)
+                                and deliver it at the next request; a
+                                subject: the value replaces the newest one
+                                in the full buffer */
+  RILL_OVERFLOW_DROP,        /* release the value: it is lost (for that
+                                subscriber) */
+  RILL_OVERFLOW_ERROR        /* on_error(RILL_EOVERFLOW), cancel upstream;
+                                a subject: that subscriber fails at once,
+                                its buffer released (RxJava's processors
+                                signal MissingBackpressureException) */
+} rill_overflow_t;
+/* ORDER AND RE-ENTRANCY
+ *   A push, complete or error made during a fan-out (from a subscriber's
+ *   on_next, say) is queued and fanned out after the value being
+ *   delivered; made from a callback of one subscriber at another time (an
+ *   on_next it got by requesting), it fans out at once and that subscriber
+ *   gets it when its callback has returned.  Either way every subscriber
+ *   sees the values in push order, and no on_next nests.  A subscriber
+ *   that subscribes from inside on_next gets the values pushed after
+ *   that, not the one being delivered (a behavior or replay subject gives
+ *   it that one as its current or replayed value).  A subscriber
+ *   cancelled during a fan-out, by itself or from another's callback,
+ *   gets nothing more.  complete and error reach each subscriber after
+ *   the values buffered for it (RxJava 3 publish and replay).
+ * LATE SUBSCRIBERS
+ *   After complete or error a new subscriber gets on_subscribe, then the
+ *   terminal at once (a behavior subject: without its value, as RxJS); a
+ *   replay subject replays its values first (as they are requested), then
+ *   the terminal.
+ * LIFETIME
+ *   Reference counted like the breaker: rill_subject_free() drops the
+ *   pusher's reference; every observable made by rill_subject_observable()
+ *   holds one, and a live subscription keeps its observable.  Subscribers
+ *   still attached when the pusher lets go get nothing more: complete or
+ *   error the subject first to end them. */
+typedef struct rill_subject_s rill_subject_t;
+typedef struct rill_subject_opts {
+  size_t buffer;            /* each subscriber's buffer bound; 0: 128 */
+  rill_overflow_t overflow; /* past the buffer; DEFAULT: ERROR */
+  /* Optional: rill_subject_demand() may have grown (a subscriber
+   * requested, took buffered values, or left).  Never nested in itself
+   * (demand that grows while it runs calls it again after it returns) nor
+   * inside a fan-out (it waits for the fan-out on the stack to end); it
+   * may push.  It does not run after complete or error. */
+  void (*on_demand)(void *ctx, rill_subject_t *subj);
+  void *ctx;
+} rill_subject_opts_t;
+/* A subject (RxJS Subject).  opts may be NULL.  NULL with errno EINVAL (an
+ * overflow value outside the enum) or ENOMEM. */
+RILL_EXTERN rill_subject_t *rill_subject_new(const rill_subject_opts_t *opts);
+/* A behavior subject (RxJS BehaviorSubject): it holds a current value,
+ * `initial` at first (taken over, also on failure), then the last value
+ * pushed.  A new subscriber gets the current value first (when it
+ * requests), then what is pushed. */
+RILL_EXTERN rill_subject_t *
+rill_subject_behavior_new(rill_value_t initial,
+                          const rill_subject_opts_t *opts);
+/* A replay subject (RxJS ReplaySubject(count, age)): it keeps the last
+ * `count` values pushed (0: no count bound), without those pushed
+ * `age_ms` or longer ago on `s`'s clock (INFINITY: no age bound, and s
+ * may be NULL).  A new subscriber gets the values kept first (when it
+ * requests: its buffer makes room for them), then what is pushed.  Values
+ * expire when the subject is pushed or subscribed to (no timer).  With
+ * neither bound everything pushed is kept.  NULL with errno EINVAL
+ * (age_ms negative or NaN, a finite age with s NULL, a bad policy) or
+ * ENOMEM. */
+RILL_EXTERN rill_subject_t *
+rill_subject_replay_new(size_t count, rill_sched_t *s, double age_ms,
+                        const rill_subject_opts_t *opts);
+/* Drop your reference (NULL-safe); observables made from it keep theirs. */
+RILL_EXTERN void rill_subject_free(rill_subject_t *subj);
+/* An observable whose every subscription is a subscriber of `subj`, from
+ * its on_subscribe on (subj is not taken over: the observable holds a
+ * reference).  NULL with errno EINVAL for subj NULL (ENOMEM kept, as for a
+ * NULL source), or ENOMEM. */
+RILL_EXTERN rill_observable_t *rill_subject_observable(rill_subject_t *subj);
+/* Push v (taken over) to every subscriber.  0 when each took it
+ * (delivered or buffered); RILL_EOVERFLOW when the overflow policy applied
+ * to some subscriber, RILL_ENOMEM when a buffer could not grow (that
+ * subscriber failed with RILL_ENOMEM): the others got the value all the
+ * same; RILL_ECANCELED after complete or error, RILL_EINVAL for subj NULL
+ * (v released).  A push made during a fan-out (from an on_next) is queued
+ * and returns 0 (or RILL_ENOMEM: the queue could not grow, and the
+ * subject fails with RILL_ENOMEM after the values before it). */
+RILL_EXTERN int rill_subject_next(rill_subject_t *subj, rill_value_t v);
+/* End every subscriber's stream, after what is buffered for it; later
+ * pushes return RILL_ECANCELED.  0; RILL_ECANCELED if already ended;
+ * RILL_EINVAL for NULL. */
+RILL_EXTERN int rill_subject_complete(rill_subject_t *subj);
+/* As complete, with on_error: code < 0 (a RILL_E* or application code,
+ * kept; >= 0 is a misuse and becomes RILL_EUSER), message kept verbatim
+ * (may be NULL), stage "subject". */
+RILL_EXTERN int rill_subject_error(rill_subject_t *subj, int code,
+                                   const char *message);
+/* How many values may be pushed now without overflow: the least, over
+ * the subscribers, of demand plus free buffer slots; RILL_UNBOUNDED with
+ * no subscriber (a value then reaches no one, but a behavior or replay
+ * subject keeps it); 0 after complete or error, and for NULL. */
+RILL_EXTERN int64_t rill_subject_demand(const rill_subject_t *subj);
+/* Subscribers attached now (RxJS `observed`). */
+RILL_EXTERN size_t rill_subject_subscribers(const rill_subject_t *subj);
+/* A behavior subject's current value, as a new reference in *out: 0
+ * (after complete too, as RxJS getValue); after an error, its code;
+ * RILL_EINVAL for another kind of subject or a NULL argument. */
+RILL_EXTERN int rill_subject_value(const rill_subject_t *subj,
+                                   rill_value_t *out);
+
+/* share(opts): one subscription to `src` (taken over) for all subscribers
+ * (RxJS share(); RxJava publish(prefetch).refCount()).  The first
+ * subscriber connects, after its on_subscribe; later ones join the running
+ * stream and get the values from then on (hot).  When the last one leaves
+ * (cancels), share disconnects (cancels src): at once, or opts->grace_ms
+ * later on opts->sched if nobody subscribed meanwhile (RxJS
+ * resetOnRefCountZero: timer(grace_ms); INFINITY: stay connected until src
+ * ends).  Values arriving while nobody is subscribed are dropped.
+ * Demand (RxJava publish(prefetch)): src is asked for `prefetch` values at
+ * connection, then for more each time 3/4 of that has been taken by every
+ * subscriber: the slowest subscriber governs, and each buffers at most
+ * `prefetch` values it has not requested.
+ * Terminal: src's completion or error reaches every current subscriber,
+ * after what is buffered for it, and resets: the next subscriber connects
+ * anew (RxJS share()'s defaults resetOnComplete and resetOnError; RxJava
+ * 3's refCount).  So a synchronous source runs, inside its first
+ * subscriber's subscribe, as far as that subscriber's demand (and the
+ * prefetch) allows; subscribers after its end start it again.
+ * The scheduler must outlive the observable (the grace timer lives on it).
+ * NULL with errno EINVAL for src NULL, grace_ms negative or NaN, or a
+ * finite grace_ms > 0 with sched NULL (src released), or ENOMEM. */
+typedef struct rill_share_opts {
+  size_t prefetch;     /* asked of src ahead; 0: 128 */
+  rill_sched_t *sched; /* the grace period's clock (grace_ms > 0) */
+  double grace_ms;     /* 0: disconnect as the last subscriber leaves */
+} rill_share_opts_t;
+RILL_EXTERN rill_observable_t *rill_share(rill_observable_t *src,
+                                          const rill_share_opts_t *opts);
+
+/* ------------------------------------------------------------------------ */
 /* Operators.  Each takes over its source(s) (rule 1).  User callbacks get
  * borrowed inputs and return 0 / a boolean, or a negative error code: then
  * downstream gets on_error (stage = operator name, code = that code) and
@@ -577,18 +733,6 @@ RILL_EXTERN rill_observable_t *rill_expand(rill_observable_t *src,
 RILL_EXTERN rill_observable_t *
 rill_concat_map_eager(rill_observable_t *src, rill_flat_map_fn fn, void *ctx,
                       size_t max_concurrency, size_t prefetch);
-
-/* ------------------------------------------------------------------------ */
-/* Overflow policies: what a stage does with a value it cannot hold or
- * deliver now (the time operators below, group_by's groups).            */
-typedef enum rill_overflow {
-  RILL_OVERFLOW_DEFAULT = 0, /* the operator's documented default: LATEST,
-                                except interval (DROP) */
-  RILL_OVERFLOW_LATEST,      /* hold the newest value (older one released)
-                                and deliver it at the next request */
-  RILL_OVERFLOW_DROP,        /* release the value: it is lost */
-  RILL_OVERFLOW_ERROR        /* on_error(RILL_EOVERFLOW), cancel upstream */
-} rill_overflow_t;
 
 /* ------------------------------------------------------------------------ */
 /* group_by (RxJS groupBy, RxJava 3 groupBy): values split by key into
@@ -1021,8 +1165,9 @@ RILL_EXTERN rill_observable_t *rill_any(rill_observable_t *const *sources,
  *
  * Demand: a time operator never emits without downstream demand (rule
  * 1.1).  When it has a value to emit and none is requested, it applies an
- * overflow policy: a rill_overflow_t (declared above, before group_by,
- * which uses it too). */
+ * overflow policy (rill_overflow_t, declared with the subjects above and
+ * used by group_by's groups too: DEFAULT is LATEST for the time operators,
+ * except interval's DROP). */
 
 /* Options of interval, debounce, sample and audit (and of their notifier
  * forms). */

@@ -6,38 +6,32 @@
  * thread-local list and the outermost rill__leave() releases the list. */
 #include "rill-internal.h"
 
-static _Thread_local unsigned enter_depth;
-static _Thread_local struct rill__node *reap_head;
+_Thread_local unsigned rill__depth RILL__TLS_FAST;
+_Thread_local struct rill__node *rill__reap_head RILL__TLS_FAST;
 
 static void reap_all(void) {
-  while (reap_head != NULL) {
-    struct rill__node *n = reap_head;
-    reap_head = n->reap_next;
+  while (rill__reap_head != NULL) {
+    struct rill__node *n = rill__reap_head;
+    rill__reap_head = n->reap_next;
     n->reap_next = NULL;
     n->vt->free(n);
   }
 }
 
-void rill__enter(void) {
-  enter_depth++;
-}
-
-void rill__leave(void) {
-  if (--enter_depth == 0 && reap_head != NULL) {
-    /* Releasing may run user release hooks that call back into rill. */
-    enter_depth++;
-    reap_all();
-    enter_depth--;
-  }
+void rill__reap(void) {
+  /* Releasing may run user release hooks that call back into rill. */
+  rill__depth++;
+  reap_all();
+  rill__depth--;
 }
 
 void rill__retire(struct rill__node *n) {
   if (n->flags & RILL__RETIRED)
     return;
   n->flags |= RILL__RETIRED | RILL__DONE;
-  n->reap_next = reap_head;
-  reap_head = n;
-  if (enter_depth == 0)
+  n->reap_next = rill__reap_head;
+  rill__reap_head = n;
+  if (rill__depth == 0)
     reap_all();
 }
 

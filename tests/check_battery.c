@@ -13,6 +13,7 @@
  *   value released once on complete, cancel and error paths; ENOMEM
  *   injected at each allocation site in turn (clean error, no leak). */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -512,6 +513,64 @@ static rill_observable_t *f_channel(int64_t n, bool owned) {
   return o;
 }
 
+/* Hot sources (their own suite is tests/check_subject.c).  share with one
+ * subscriber: the connection is its own (the default prefetch; the
+ * smallest; a grace period on the battery's clock, never advanced, so a
+ * cancelled subscription leaves the connection to the recipe, which
+ * disconnects when it is freed).  A replay subject holding the n values,
+ * completed: each subscription replays them, then completes. */
+static rill_observable_t *f_share(int64_t n, bool owned) {
+  return rill_share(elems(n, owned), NULL);
+}
+static rill_observable_t *f_share_prefetch1(int64_t n, bool owned) {
+  return rill_share(elems(n, owned), &(rill_share_opts_t){.prefetch = 1});
+}
+static rill_observable_t *f_share_grace(int64_t n, bool owned) {
+  return rill_share(
+      elems(n, owned),
+      &(rill_share_opts_t){.sched = battery_sched, .grace_ms = 10});
+}
+static rill_observable_t *f_replay_subject(int64_t n, bool owned) {
+  rill_subject_t *subj = rill_subject_replay_new(0, NULL, INFINITY, NULL);
+  for (int64_t i = 0; i < n; i++)
+    rill_subject_next(subj, elem(i, owned));
+  rill_subject_complete(subj);
+  rill_observable_t *o = rill_subject_observable(subj);
+  rill_subject_free(subj);
+  return o;
+}
+
+/* A subject pushed by a driver that honours rill_subject_demand(), told
+ * by on_demand: a fresh subject and driver per subscription (defer). */
+struct driven {
+  int64_t n, next;
+  bool owned, done;
+};
+static struct driven driven_pool[64];
+static int ndriven;
+static void driven_on_demand(void *ctx, rill_subject_t *subj) {
+  struct driven *d = ctx;
+  while (d->next < d->n && rill_subject_demand(subj) > 0)
+    if (rill_subject_next(subj, elem(d->next++, d->owned)) < 0)
+      return; /* RILL_ENOMEM: that subscriber has failed */
+  if (d->next == d->n && !d->done) {
+    d->done = true;
+    rill_subject_complete(subj);
+  }
+}
+static int driven_make(void *ctx, rill_observable_t **out) {
+  struct driven *d = &driven_pool[ndriven++ % 64];
+  *d = (struct driven){.n = (intptr_t)ctx / 2, .owned = (intptr_t)ctx % 2};
+  rill_subject_t *subj = rill_subject_new(
+      &(rill_subject_opts_t){.on_demand = driven_on_demand, .ctx = d});
+  *out = rill_subject_observable(subj);
+  rill_subject_free(subj);
+  return *out ? 0 : RILL_ENOMEM;
+}
+static rill_observable_t *f_driven_subject(int64_t n, bool owned) {
+  return rill_defer(driven_make, fm_ctx(n, owned));
+}
+
 /* Combining sources (their own suite is tests/check_combine.c).  fn keeps
  * one of the values it borrows; the others are released by the operator. */
 static int cb_first(void *ctx, const rill_value_t *v, size_t n,
@@ -636,6 +695,11 @@ static const struct factory factories[] = {
     {"circuit_breaker", f_circuit_breaker, INT64_MAX, 0, true, 0},
     {"limit", f_limit, INT64_MAX, 0, true, 0},
     {"channel", f_channel, 1 << 20, 0, true, 0},
+    {"share", f_share, INT64_MAX, 0, true, 0},
+    {"share_prefetch1", f_share_prefetch1, INT64_MAX, 0, true, 0},
+    {"share_grace", f_share_grace, INT64_MAX, 0, true, 0},
+    {"replay_subject", f_replay_subject, 1 << 20, 0, true, 0},
+    {"driven_subject", f_driven_subject, INT64_MAX / 4, 0, true, 0},
     {"zip", f_zip, INT64_MAX / 4, 0, true, 0},
     {"zip_arrays", f_zip_arrays, INT64_MAX / 4, 0, true, 0},
     {"zip_mixed", f_zip_mixed, INT64_MAX / 4, 0, true, 0},
@@ -1123,8 +1187,16 @@ START_TEST(error_source_fails_without_request_through_every_operator) {
 }
 END_TEST
 
+static void no_timer(rill_sched_timer_t *t, void *arg) {
+  (void)t;
+  (void)arg;
+}
+
 Suite *battery_suite(void) {
   battery_sched = rill_sched_virtual_new();
+  /* The clock's own timer storage, grown once here: a factory that makes
+   * a timer on it (share_grace) must not count it as a leak. */
+  rill_sched_timer_free(rill_sched_timer_new(battery_sched, no_timer, NULL));
   Suite *s = suite_create("battery");
   TCase *tc = tcase_create("demand");
   tcase_add_loop_test(tc, request_one_at_a_time_gives_exactly_n_then_complete,

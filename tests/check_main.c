@@ -31,6 +31,7 @@ int main(void) {
   srunner_add_suite(sr, redis_suite());
   srunner_add_suite(sr, channel_suite());
   srunner_add_suite(sr, group_by_suite());
+  srunner_add_suite(sr, subject_suite());
   srunner_run_all(sr, CK_NORMAL);
   int failed = srunner_ntests_failed(sr);
   srunner_free(sr);

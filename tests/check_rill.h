@@ -30,5 +30,6 @@ Suite *combine_suite(void);
 Suite *patterns_suite(void);
 Suite *redis_suite(void);
 Suite *group_by_suite(void);
+Suite *subject_suite(void);
 
 #endif

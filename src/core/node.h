@@ -232,9 +232,28 @@ static inline void rill__cancel(struct rill__node *up) {
   up->vt->cancel(up);
 }
 
-/* Entry/exit bracket for every public entry point (see LIFETIME). */
-void rill__enter(void);
-void rill__leave(void);
+/* Entry/exit bracket for every public entry point (see LIFETIME).  Inline,
+ * since a subject's push is one entry per value: the depth and the reap
+ * list are thread-local, in the initial-exec model (a load at a fixed
+ * offset from the thread pointer instead of a __tls_get_addr call; a few
+ * bytes of static TLS, which glibc reserves room for even in a library
+ * loaded with dlopen). */
+#if defined(__GNUC__) && defined(__ELF__)
+#define RILL__TLS_FAST __attribute__((tls_model("initial-exec")))
+#else
+#define RILL__TLS_FAST
+#endif
+extern _Thread_local unsigned rill__depth RILL__TLS_FAST;
+extern _Thread_local struct rill__node *rill__reap_head RILL__TLS_FAST;
+/* The outermost leave, with nodes to release. */
+void rill__reap(void);
+static inline void rill__enter(void) {
+  rill__depth++;
+}
+static inline void rill__leave(void) {
+  if (--rill__depth == 0 && RILL__UNLIKELY(rill__reap_head != NULL))
+    rill__reap();
+}
 /* Queue `n` for release at the outermost rill__leave(). Idempotent. */
 void rill__retire(struct rill__node *n);
 

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* rill internals: objects shared by pipelines -- the circuit breaker
- * (src/breaker.c) and the limiter (src/limiter.c), and what their
- * operators (operators/circuit_breaker.c, operators/limit.c) ask of them.
+ * (src/breaker.c), the limiter (src/limiter.c) and the subject
+ * (src/subject.c), and what their operators (operators/circuit_breaker.c,
+ * operators/limit.c, operators/subject.c) ask of them.
  *
- * Both are reference counted: the user's reference (rill_*_new), one per
+ * All are reference counted: the user's reference (rill_*_new), one per
  * recipe that uses the object, and a temporary one while the object runs
  * user code or hands out permits, so that a user callback may drop the
  * last outside reference safely.  A live subscription keeps its recipe,
@@ -63,5 +64,14 @@ void rill__limiter_leave(rill_limiter_t *l, struct rill__limiter_waiter *w);
 void rill__limiter_release(rill_limiter_t *l);
 /* max_waiting, for messages. */
 size_t rill__limiter_max_waiting(const rill_limiter_t *l);
+
+/* ---- subject --------------------------------------------------------------*/
+
+rill_subject_t *rill__subject_ref(rill_subject_t *s);
+/* Make `op` (a multicast member: its state begins with struct
+ * rill__mcast_member, kit/multicast.h) a subscriber of `s`, given what `s`
+ * replays first (a behavior subject's current value, a replay subject's
+ * values).  0 or RILL_ENOMEM. */
+int rill__subject_join(rill_subject_t *s, struct rill__op *op);
 
 #endif /* RILL_CORE_SHARED_H */

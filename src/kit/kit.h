@@ -24,6 +24,10 @@
  *   keymap.h  a map from values (rill_value_equal, with a consistent hash)
  *             to pointers, open addressing, no allocation once grown
  *             (group_by)
+ *   multicast.h  one producer, many subscribers: each with its demand and
+ *             a bounded ring, the fan-out loop, the slowest subscriber's
+ *             demand, safe joining and leaving during a fan-out (subjects,
+ *             share)
  *
  * Termination in one place is the generic operator's: rill__op_complete()
  * and rill__op_error() deliver the terminal once, cancel the upstream and
@@ -37,6 +41,7 @@
 #include "kit/fan.h"
 #include "kit/inner.h"
 #include "kit/keymap.h"
+#include "kit/multicast.h"
 #include "kit/ring.h"
 
 #endif

@@ -66,12 +66,16 @@
  *        hiredis) they are skipped with a message.  Besides messages/s,
  *        the client's CPU time per message (this process's user + system
  *        time), steadier than wall time on a loaded machine; no target.
+ *   FANOUT a subject pushing N integers to 4 subscribers (unbounded
+ *        demand, counting sinks).  floor: a loop calling the same counting
+ *        function through four pointers per value.  RILL_BENCH_ONLY=fanout
+ *        runs it alone.
  * Targets: W1 <= 1.5x, W1b <= 2x, W2 <= 3x, W5 <= 3x (at most 8
  * allocations per inner subscription), W6 <= 3x, GROUPBY <= 3x the floor
  * with the key function (no allocation per value), W3t/W3d <= 1.5x the
  * floor;
  * RETRY: the stack does not grow (0 bytes deeper than the first attempt)
- * and no allocation per retry;
+ * and no allocation per retry; FANOUT <= 2x, no allocation per value;
  * FD >= 0.9x the raw throughput; REDIS_SRC, REDIS_SINK >= 0.8x the
  * floor's messages per second (and nothing left pending / every entry
  * added); SLOW RSS growth <= 4 MiB and never more
@@ -79,7 +83,7 @@
  * its measured value, the target and met/MISSED; the exit status is 1 if
  * any was missed.  RILL_BENCH_N changes N, RILL_BENCH_FD_MB the feed size.
  * RILL_BENCH_ONLY runs only the named workloads, a comma-separated list of
- * w1 (W1 and W2), w2, w5, retry, w6, groupby, w3, fd, slow, redis_src,
+ * fanout, w1 (W1 and W2), w2, w5, retry, w6, groupby, w3, fd, slow, redis_src,
  * redis_sink (redis: both) (e.g. RILL_BENCH_ONLY=w6 make bench); --count
  * honours it too (a key selects the rows whose name starts with it).
  *
@@ -900,6 +904,65 @@ static int64_t floor_retry(int64_t n) {
   return k;
 }
 
+/* ---- FANOUT: a subject pushing to four counting subscribers ----------------
+ * Both sides call the same counting function through a pointer, with the
+ * same arguments: the floor four times per value in a loop, rill once per
+ * subscriber from the subject's fan-out. */
+#define FANOUT_SUBS 4
+struct fan_count {
+  int64_t n, sum;
+};
+static void fanout_count(void *ctx, rill_value_t v) {
+  struct fan_count *c = ctx;
+  c->n++;
+  c->sum += v.as.i;
+}
+static void (*volatile fanout_count_ptr)(void *, rill_value_t) = fanout_count;
+
+static int64_t fanout_check(const struct fan_count *c) {
+  int64_t x = 0;
+  for (int k = 0; k < FANOUT_SUBS; k++)
+    x += c[k].n * 1000003 + c[k].sum;
+  return x;
+}
+
+static int64_t floor_fanout(int64_t n) {
+  void (*fn[FANOUT_SUBS])(void *, rill_value_t);
+  struct fan_count c[FANOUT_SUBS];
+  for (int k = 0; k < FANOUT_SUBS; k++) {
+    fn[k] = fanout_count_ptr;
+    c[k] = (struct fan_count){0, 0};
+  }
+  for (int64_t i = 0; i < n; i++)
+    for (int k = 0; k < FANOUT_SUBS; k++)
+      fn[k](&c[k], rill_value_int(i));
+  return fanout_check(c);
+}
+
+static int64_t rill_fanout(int64_t n) {
+  rill_subject_t *subj = rill_subject_new(NULL);
+  rill_observable_t *obs = rill_subject_observable(subj);
+  struct fan_count c[FANOUT_SUBS];
+  rill_subscription_t *h[FANOUT_SUBS];
+  rill_subscriber_t sub = {.on_next = fanout_count_ptr};
+  for (int k = 0; k < FANOUT_SUBS; k++) {
+    c[k] = (struct fan_count){0, 0};
+    if (obs == NULL ||
+        rill_observable_consume(obs, &sub, &c[k], RILL_UNBOUNDED, &h[k]) != 0) {
+      fprintf(stderr, "bench: subscribe failed\n");
+      exit(1);
+    }
+  }
+  for (int64_t i = 0; i < n; i++)
+    rill_subject_next(subj, rill_value_int(i));
+  rill_subject_complete(subj);
+  for (int k = 0; k < FANOUT_SUBS; k++)
+    rill_subscription_free(h[k]);
+  rill_observable_free(obs);
+  rill_subject_free(subj);
+  return fanout_check(c);
+}
+
 /* ---- harness ------------------------------------------------------------*/
 static int runs = 7;
 
@@ -1028,6 +1091,8 @@ static const struct {
     {"groupby-floor", floor_gb},
     {"groupby", rill_gb},
     {"groupby-reduce", rill_gb_reduce},
+    {"fanout-floor", floor_fanout},
+    {"fanout", rill_fanout},
 };
 
 static int count_one(const char *name, int64_t n) {
@@ -1098,6 +1163,8 @@ static int count_all(void) {
       {"groupby-floor", "GROUPBY floor (key fn, lookup, count)", 0},
       {"groupby", "GROUPBY group_by | count per group", 0},
       {"groupby-reduce", "GROUPBY merge_map(reduce)", 0},
+      {"fanout-floor", "FANOUT floor (4 pointers/value)", 0},
+      {"fanout", "FANOUT subject to 4 subscribers", 0},
   };
   int ok = 1;
   printf("instructions per element (callgrind, (Ir(%lld) - Ir(%lld)) / "
@@ -1717,6 +1784,22 @@ int main(int argc, char **argv) {
   printf("rill bench: N = %lld, median of %d interleaved rounds\n",
          (long long)n, runs);
   int ok = check_shared();
+
+  if (bench_wants("fanout")) {
+    /* FANOUT: a subject pushing to 4 subscribers. */
+    struct series sf[] = {
+        {.name = "FANOUT 4 function pointers/value",
+         .fn = floor_fanout,
+         .n = n},
+        {.name = "FANOUT subject -> 4 subscribers", .fn = rill_fanout, .n = n},
+    };
+    measure_all(sf, 2);
+    printf("FANOUT floor (ns/elem is per value pushed, 4 calls):\n");
+    report(&sf[0], &sf[0], 0);
+    printf("FANOUT rill:\n");
+    ok &= check_eq(&sf[1], &sf[0]);
+    ok &= report(&sf[1], &sf[0], 2.0);
+  }
 
   if (bench_wants("w1") || bench_wants("w2")) {
     /* W1, W2: every round runs floors and rill once each. */
