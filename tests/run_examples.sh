@@ -14,16 +14,24 @@ echo "$out" | grep -q "^complete$"
 echo "$out" | grep -q "take(5): 100 101 102 200 201 -> complete$"
 echo "$out" | grep -q "2 values, then error in stage map"
 # socket_feed: a TCP feed on 127.0.0.1 through from_fd -> lines -> parse ->
-# filter -> scan; then again with a slow consumer, which must push the
-# feeder back (EAGAIN) instead of buffering.
+# filter -> share -> scan, and a keyed throttle on the share; then again
+# with a slow consumer, which must push the feeder back (EAGAIN) instead
+# of buffering.
 out=$($run "$bin/socket_feed" --count 2000)
 echo "$out"
 echo "$out" | grep -q "^feed ended: end of feed$"
 echo "$out" | grep -q "^lines: 2000, malformed: 40, out of range: 20, accepted: 1940$"
+# the keyed throttle (group_by + merge_map + throttle) on a share of the
+# feed: every accepted reading goes in, each sensor shows at least once
+echo "$out" | grep -Eq "^keyed throttle \(500 ms per sensor\): 1940 readings in, [0-9]+ shown$"
+for i in 1 2 3 4; do
+  echo "$out" | grep -Eq "^sensor $i: [0-9.]+ \(keyed throttle: one per sensor per 500 ms\)$"
+done
 out=$($run "$bin/socket_feed" --slow --duration-ms 400)
 echo "$out"
 echo "$out" | grep -q "^feed ended: duration reached$"
 echo "$out" | grep -q "^feeder was pushed back: yes$"
+echo "$out" | grep -Eq "^keyed throttle \(500 ms per sensor\): [0-9]+ readings in, [0-9]+ shown$"
 # throttle_demo: the README's main demo, for one second on libev; rates
 # depend on the machine's load, so check the shape and the clean exit.
 out=$($run "$bin/throttle_demo" --duration 1)
