@@ -5,8 +5,16 @@
  * newline-delimited readings "sensor_id,value":
  *
  *   tcp_accept -> from_fd -> tap(count bytes) -> lines(64, truncate)
- *              -> map(parse) -> filter(well formed, in range)
- *              -> scan(per-sensor moving average) -> print
+ *              -> map(parse) -> filter(well formed, in range) -> share
+ *     share -> scan(per-sensor moving average) -> print every n-th
+ *     share -> group_by(sensor) -> merge_map(throttle(500 ms))
+ *           -> print each sensor's reading, at most one per 500 ms
+ *
+ * The second branch is a keyed throttle: one throttle per sensor, so a
+ * chatty sensor cannot hide the others (a single throttle would let one
+ * reading of any sensor through per window).  share() makes one
+ * subscription to the socket serve both branches; its demand is the
+ * slowest branch's (the scan's), so the backpressure below still holds.
  *
  * Malformed lines (garbage, missing fields, NUL bytes, overlong lines) are
  * counted and dropped, never fatal.  A built-in feeder -- a client on the
@@ -46,6 +54,7 @@
 #define SENSORS 4      /* ids 1..SENSORS */
 #define WINDOW 8       /* moving average over the last WINDOW values */
 #define SLOW_TICK_MS 1 /* --slow: one line per tick */
+#define SHOW_MS 500    /* the keyed throttle's window, per sensor */
 
 /* ---- the application state ------------------------------------------------*/
 
@@ -73,7 +82,8 @@ struct app {
   rill_sched_t *s;
   rill_subscription_t *accept_h;
   rill_subscription_t *feed_h;
-  rill_value_t conn; /* the server side of the connection */
+  rill_subscription_t *show_h; /* the keyed throttle's branch */
+  rill_value_t conn;           /* the server side of the connection */
   bool has_conn;
   rill_sched_timer_t *stop_timer;
   rill_sched_timer_t *tick; /* --slow: the consumer's pace */
@@ -84,7 +94,8 @@ struct app {
   /* counts */
   size_t received; /* bytes read by from_fd */
   long lines, malformed, out_of_range, accepted;
-  const char *end; /* how the feed ended */
+  long show_in, shown; /* readings into the keyed throttle, out of it */
+  const char *end;     /* how the feed ended */
 };
 
 struct reading {
@@ -284,10 +295,39 @@ static double average_of(const struct averages *a, int id) {
   return a->filled[id] ? sum / a->filled[id] : 0.0;
 }
 
+/* ---- the keyed throttle: group_by(sensor) -> merge_map(throttle) ----------*/
+
+static int sensor_key(void *ctx, rill_value_t v, rill_value_t *key) {
+  struct app *app = ctx;
+  app->show_in++;
+  *key = rill_value_int(((const struct reading *)rill_value_owned_ptr(v))->id);
+  return 0;
+}
+
+/* Each sensor's group gets a throttle of its own. */
+static int throttle_sensor(void *ctx, rill_value_t group,
+                           rill_observable_t **out) {
+  struct app *app = ctx;
+  *out = rill_throttle(rill_group_observable(group), app->s, SHOW_MS, NULL);
+  return *out ? 0 : RILL_ENOMEM;
+}
+
+static void show_on_next(void *ctx, rill_value_t v) {
+  struct app *app = ctx;
+  const struct reading *r = rill_value_owned_ptr(v);
+  app->shown++;
+  printf("sensor %d: %.1f (keyed throttle: one per sensor per %d ms)\n", r->id,
+         r->value, SHOW_MS);
+  rill_value_release(v);
+}
+
 /* ---- the consumer ---------------------------------------------------------*/
 
 static void stop_everything(struct app *app) {
   rill_subscription_cancel(app->accept_h);
+  /* The keyed throttle first: left alone on the share, it would pull
+   * everything the socket still has. */
+  rill_subscription_cancel(app->show_h);
   rill_subscription_cancel(app->feed_h);
   rill_sched_timer_stop(app->stop_timer);
   rill_sched_timer_stop(app->tick);
@@ -359,8 +399,21 @@ static void accept_on_next(void *ctx, rill_value_t conn) {
   p = rill_lines(p, MAX_LINE, true);
   p = rill_map(p, parse, app);
   p = rill_filter(p, keep, app);
+  /* One subscription to the socket for both branches; 16 readings ahead
+   * at most, so the slow consumer still pushes back. */
+  rill_observable_t *readings =
+      rill_share(p, &(rill_share_opts_t){.prefetch = 16});
+  rill_observable_t *show = rill_merge_map(
+      rill_group_by(rill_observable_ref(readings), sensor_key, app, NULL),
+      throttle_sensor, app, 0, 0);
+  static const rill_subscriber_t show_sub = {.on_next = show_on_next,
+                                             .on_error = feed_on_error};
+  if (rill_observable_consume(show, &show_sub, app, RILL_UNBOUNDED,
+                              &app->show_h) < 0)
+    perror("building the keyed throttle");
+  rill_observable_free(show);
   rill_value_t seed = rill_value_retain(app->table_ref);
-  p = rill_scan(p, moving_average, NULL, &seed);
+  p = rill_scan(readings, moving_average, NULL, &seed);
   if (p == NULL) {
     perror("building the feed pipeline");
     stop_everything(app);
@@ -484,6 +537,8 @@ int main(int argc, char **argv) {
   printf("feed ended: %s\n", app.end ? app.end : "(not started)");
   printf("lines: %ld, malformed: %ld, out of range: %ld, accepted: %ld\n",
          app.lines, app.malformed, app.out_of_range, app.accepted);
+  printf("keyed throttle (%d ms per sensor): %ld readings in, %ld shown\n",
+         SHOW_MS, app.show_in, app.shown);
   for (int id = 1; id <= SENSORS; id++)
     printf("sensor %d: moving average %.2f over the last %d of %ld "
            "readings\n",
@@ -500,6 +555,7 @@ int main(int argc, char **argv) {
 
   /* Tidy up: every rill object goes before the scheduler. */
   rill_subscription_free(app.feed_h);
+  rill_subscription_free(app.show_h);
   rill_subscription_free(app.accept_h);
   if (app.has_conn)
     rill_value_release(app.conn);

@@ -10,7 +10,9 @@
  * around retries, half-open trials, notifications through a merge,
  * finalize on the resilience paths, fallback chains, critical and
  * optional data, polling, typeahead, a GPS feed thinned out, requests
- * with the latest token; and breaker + retry + timeout once on libev.
+ * with the latest token; a keyed throttle per sensor stopped by SIGINT,
+ * and cancelled from its downstream; and breaker + retry + timeout once
+ * on libev.
  *
  * Virtual time.  The remote side is a "service": every subscription is
  * one call, which plays a marble script on its own timer (times in ms,
@@ -20,6 +22,7 @@
  * (tl_owned), so every test also proves each value released once. */
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -2176,7 +2179,126 @@ START_TEST(requests_take_the_latest_token_and_pair_with_answers) {
 END_TEST
 
 /* ===========================================================================
- * 14. The same on libev, once: breaker + retry + timeout on a real loop
+ * 14. A keyed feed: group_by(sensor) + merge_map + a throttle per sensor
+ *     (leading and trailing), stopped by SIGINT (issue 11, the sensor
+ *     gateway's shape on the virtual clock)
+ * ========================================================================= */
+
+/* Readings are sensor * 100 + n, owned.  Sensor 1: 101@0 102@3 103@12
+ * 104@24; sensor 2: 201@1 202@5 203@22; then 105@30, 205@31 and the end
+ * at 40, which the tests below never reach.  No reading falls on a
+ * window's end, so no tie decides anything. */
+static rill_observable_t *sensor_feed(struct svc *feed, rill_sched_t *s) {
+  return svc_new(feed, s, E_DOWN,
+                 SCRIPTS("{101}<1>{201}<3>{102}<5>{202}<12>{103}<22>{203}"
+                         "<24>{104}<30>{105}<31>{205}<40>|"));
+}
+
+static int sensor_of_reading(void *ctx, rill_value_t v, rill_value_t *key) {
+  (void)ctx;
+  *key = rill_value_int(tl_owned_int(v) / 100);
+  return 0;
+}
+
+static int throttle_both_edges(void *ctx, rill_value_t group,
+                               rill_observable_t **out) {
+  *out =
+      rill_throttle(rill_group_observable(group), ctx, 10,
+                    &(rill_throttle_opts_t){.edges = RILL_THROTTLE_LEADING |
+                                                     RILL_THROTTLE_TRAILING});
+  return *out ? 0 : RILL_ENOMEM;
+}
+
+/* take_until(signal) upstream of group_by: the shutdown recipe. */
+static rill_observable_t *keyed_gateway(struct svc *feed, rill_sched_t *s) {
+  rill_observable_t *in =
+      rill_take_until(sensor_feed(feed, s), rill_signal(s, SIGINT));
+  return rill_merge_map(rill_group_by(in, sensor_of_reading, NULL, NULL),
+                        throttle_both_edges, s, 0, 0);
+}
+
+/* Each sensor is throttled on its own: sensor 1's windows [0,10] [10,20]
+ * [20,30] each end with the newest reading kept, sensor 2's [1,11] too,
+ * while [11,21] ends empty and 203 opens a new window.  SIGINT at 25
+ * cancels the feed at once; sensor 2 has nothing kept and completes,
+ * sensor 1's 104 goes out when its window ends, at 30, and the stream
+ * completes then, with every reading released and nothing armed. */
+START_TEST(keyed_throttle_flushes_each_sensor_at_sigint) {
+  begin();
+  rill_sched_t *s = rill_sched_virtual_new();
+  struct svc feed;
+  rill_observable_t *obs = keyed_gateway(&feed, s);
+  struct out o;
+  out_start(&o, s, obs, RILL_UNBOUNDED);
+  ck_assert_int_eq(rill_sched_advance_to(s, 25), 0);
+  ck_assert_int_eq(o.n, 6);
+  ck_assert_int_eq(rill_sched_raise(s, SIGINT), 1);
+  ck_assert_call(&feed, 0, 0, 25, true); /* cancelled at the signal */
+  ck_assert_int_eq(o.terminals, 0);      /* 104 is still held */
+  ck_assert_int_eq(rill_sched_run(s, 0), 0);
+  static const int64_t want[][2] = {{0, 101},  {1, 201},  {10, 102}, {11, 202},
+                                    {20, 103}, {22, 203}, {30, 104}};
+  ck_assert_int_eq(o.n, 7);
+  for (int i = 0; i < 7; i++)
+    ck_assert_next(&o, i, want[i][0], want[i][1]);
+  ck_assert_completed_at(&o, 30);
+  ck_assert_int_eq(o.active_at_end, 0); /* the signal watcher is gone too */
+  ck_assert_int_eq(rill_sched_raise(s, SIGINT), 0);
+  out_end(&o);
+  rill_observable_free(obs);
+  finish(s); /* 105 and 205 were never made; the rest released once */
+}
+END_TEST
+
+/* A subscriber that cancels from inside its on_next of value `at_n`. */
+struct out_cancel {
+  struct out o; /* first: the out_* callbacks get it */
+  int64_t at_n;
+};
+
+static void cancel_on_next(void *ctx, rill_value_t v) {
+  struct out_cancel *c = ctx;
+  out_on_next(&c->o, v);
+  if (c->o.n == c->at_n)
+    rill_subscription_cancel(c->o.sub);
+}
+
+/* Cancelled from the downstream of sensor 1's throttle, inside its
+ * trailing emission at 10 (a timer callback), while sensor 2's throttle
+ * holds 202 and an armed timer: 202 is released, both throttles' timers
+ * and the signal watcher stop, the feed is cancelled at 10, and nothing
+ * else arrives. */
+START_TEST(keyed_throttle_cancelled_from_downstream_releases_what_it_holds) {
+  begin();
+  rill_sched_t *s = rill_sched_virtual_new();
+  struct svc feed;
+  rill_observable_t *obs = keyed_gateway(&feed, s);
+  struct out_cancel c;
+  memset(&c, 0, sizeof(c));
+  c.o.s = s;
+  c.o.demand = RILL_UNBOUNDED;
+  c.at_n = 3;
+  static const rill_subscriber_t sub = {.on_subscribe = out_on_subscribe,
+                                        .on_next = cancel_on_next,
+                                        .on_error = out_on_error,
+                                        .on_complete = out_on_complete};
+  ck_assert_int_eq(rill_observable_subscribe(obs, &sub, &c, &c.o.h), 0);
+  ck_assert_int_eq(rill_sched_run(s, 0), 0);
+  ck_assert_int_eq(c.o.n, 3);
+  ck_assert_next(&c.o, 2, 10, 102);
+  ck_assert_int_eq(c.o.terminals, 0);
+  ck_assert_call(&feed, 0, 0, 10, true);
+  ck_assert_int_eq(rill_sched_active(s), 0);
+  ck_assert_int_eq(rill_sched_raise(s, SIGINT), 0);
+  ck_assert_int_eq(tl_owned_made, 4); /* 101 201 102 202 */
+  out_end(&c.o);
+  rill_observable_free(obs);
+  finish(s);
+}
+END_TEST
+
+/* ===========================================================================
+ * 15. The same on libev, once: breaker + retry + timeout on a real loop
  *     (the realtime suite's style: generous bounds, a watchdog)
  * ========================================================================= */
 
@@ -2353,6 +2475,12 @@ Suite *patterns_suite(void) {
   tcase_add_test(tc, typeahead_debounces_and_cancels_the_stale_search);
   tcase_add_test(tc, gps_feed_throttled_to_two_per_second);
   tcase_add_test(tc, requests_take_the_latest_token_and_pair_with_answers);
+  suite_add_tcase(su, tc);
+
+  tc = tcase_create("keyed");
+  tcase_add_test(tc, keyed_throttle_flushes_each_sensor_at_sigint);
+  tcase_add_test(
+      tc, keyed_throttle_cancelled_from_downstream_releases_what_it_holds);
   suite_add_tcase(su, tc);
 
   tc = tcase_create("libev");

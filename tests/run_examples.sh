@@ -14,16 +14,24 @@ echo "$out" | grep -q "^complete$"
 echo "$out" | grep -q "take(5): 100 101 102 200 201 -> complete$"
 echo "$out" | grep -q "2 values, then error in stage map"
 # socket_feed: a TCP feed on 127.0.0.1 through from_fd -> lines -> parse ->
-# filter -> scan; then again with a slow consumer, which must push the
-# feeder back (EAGAIN) instead of buffering.
+# filter -> share -> scan, and a keyed throttle on the share; then again
+# with a slow consumer, which must push the feeder back (EAGAIN) instead
+# of buffering.
 out=$($run "$bin/socket_feed" --count 2000)
 echo "$out"
 echo "$out" | grep -q "^feed ended: end of feed$"
 echo "$out" | grep -q "^lines: 2000, malformed: 40, out of range: 20, accepted: 1940$"
+# the keyed throttle (group_by + merge_map + throttle) on a share of the
+# feed: every accepted reading goes in, each sensor shows at least once
+echo "$out" | grep -Eq "^keyed throttle \(500 ms per sensor\): 1940 readings in, [0-9]+ shown$"
+for i in 1 2 3 4; do
+  echo "$out" | grep -Eq "^sensor $i: [0-9.]+ \(keyed throttle: one per sensor per 500 ms\)$"
+done
 out=$($run "$bin/socket_feed" --slow --duration-ms 400)
 echo "$out"
 echo "$out" | grep -q "^feed ended: duration reached$"
 echo "$out" | grep -q "^feeder was pushed back: yes$"
+echo "$out" | grep -Eq "^keyed throttle \(500 ms per sensor\): [0-9]+ readings in, [0-9]+ shown$"
 # throttle_demo: the README's main demo, for one second on libev; rates
 # depend on the machine's load, so check the shape and the clean exit.
 out=$($run "$bin/throttle_demo" --duration 1)
@@ -62,12 +70,59 @@ echo "$out" | grep -q "^allSettled  *0 failed 20 failed 40$"
 echo "$out" | grep -Eq "^race  *([0-9]+|error: service unavailable)$"
 echo "$out" | grep -Eq "^any  *(0|20|40)$"
 echo "$out" | grep -q "^resilient_fetch: ok "
+# sensor_gateway: TCP accept -> lines per connection -> parse -> group_by
+# (sensor) -> throttle and a one-second average per sensor, fed by its own
+# load generator on loopback; it checks that every line is accounted for
+# and exits 1 otherwise.  Timings vary, so check the shape.
+gateway_shape() {
+  echo "$1" | grep -Eq '^sensor_gateway: 127\.0\.0\.1:[0-9]+, 4 clients for [0-9.]+ s; SIGINT stops it$'
+  for i in 1 2 3 4; do
+    echo "$1" | grep -Eq "^\[[0-9]+\.[0-9] s\] s$i: [0-9]+ readings?, avg 2[0-9]\.[0-9][0-9]$"
+  done
+  # the pending averages are flushed after the input closed
+  echo "$1" | sed -n '/: input closed, flushing$/,$p' | grep -Eq '^\[[0-9.]+ s\] s[1-4]: [0-9]+ readings?, avg '
+  echo "$1" | grep -Eq '^load: [0-9]+ lines sent \([0-9]+ malformed\) on 4 connections$'
+  echo "$1" | grep -Eq '^gateway: [0-9]+ lines = [0-9]+ readings \+ [0-9]+ malformed, on [0-9]+ connections$'
+  test "$(echo "$1" | grep -Ec '^  s[1-4]: [0-9]+ sent, [0-9]+ received -> throttle\(100 ms\) -> [0-9]+ averaged$')" -eq 4
+  echo "$1" | grep -q "^sensor_gateway: ok$"
+}
+out=$($run "$bin/sensor_gateway" --duration 2.5)
+echo "$out"
+gateway_shape "$out"
+echo "$out" | grep -Eq '^\[(2\.[5-9]|[3-9]\.[0-9]|[0-9]{2,}\.[0-9]) s\] the clients hung up: input closed, flushing$'
+# Stopped by SIGINT (rill_signal + take_until): once a first average is
+# out, half a second later; it must flush and exit 0 with its summary.
+tmp=$(mktemp "${TMPDIR:-/tmp}/rill-sensor_gateway.XXXXXX")
+$run "$bin/sensor_gateway" --duration 600 >"$tmp" &
+pid=$!
+i=0
+until grep -q 'readings*, avg' "$tmp"; do
+  i=$((i + 1))
+  if [ $i -gt 1200 ]; then kill $pid; cat "$tmp"; rm -f "$tmp"; exit 1; fi
+  sleep 0.1
+done
+sleep 0.5
+kill -INT $pid
+i=0
+while kill -0 $pid 2>/dev/null; do # it must end by itself, and soon
+  i=$((i + 1))
+  if [ $i -gt 600 ]; then kill -KILL $pid; cat "$tmp"; rm -f "$tmp"; exit 1; fi
+  sleep 0.1
+done
+rc=0
+wait $pid || rc=$?
+out=$(cat "$tmp")
+rm -f "$tmp"
+echo "$out"
+test $rc -eq 0
+gateway_shape "$out"
+echo "$out" | grep -Eq '^\[[0-9.]+ s\] SIGINT: input closed, flushing$'
 # redis_workers (built with the Redis connector only): a producer and 3
 # worker processes on one stream and consumer group, worker 2 killed with
 # SIGKILL mid-run; the others claim its pending readings.  It starts its
 # own redis-server and reports itself skipped without one (exit 1 under
 # CI); it checks that every reading was processed, so check the shape.
-passed=6
+passed=7
 if [ -x "$bin/redis_workers" ]; then
   out=$($run "$bin/redis_workers")
   echo "$out"
@@ -86,7 +141,7 @@ if [ -x "$bin/redis_workers" ]; then
     echo "$out" | grep -q "^  s4: 600 readings, average 26.00; the producer sent 600, average 26.00$"
     echo "$out" | grep -Eq '^readings: 2400 produced, 2400 processed at least once, [0-9]+ processings \([0-9]+ redelivered after being taken over, [0-9]+ processed twice\), 0 pending$'
     echo "$out" | grep -q "^redis_workers: ok: every reading was processed at least once$"
-    passed=7
+    passed=8
   fi
 else
   echo "run_examples: redis_workers not built (rill without hiredis)"
