@@ -587,7 +587,10 @@ RILL_EXTERN int rill_subject_value(const rill_subject_t *subj,
  * Demand (RxJava publish(prefetch)): src is asked for `prefetch` values at
  * connection, then for more each time 3/4 of that has been taken by every
  * subscriber: the slowest subscriber governs, and each buffers at most
- * `prefetch` values it has not requested.
+ * `prefetch` values it has not requested.  So when the slow subscriber
+ * of two cancels first, the other (say, one that requests everything)
+ * governs alone and src runs at its pace: to stop both at once without
+ * that burst, cancel the unbounded one first.
  * Terminal: src's completion or error reaches every current subscriber,
  * after what is buffered for it, and resets: the next subscriber connects
  * anew (RxJS share()'s defaults resetOnComplete and resetOnError; RxJava
