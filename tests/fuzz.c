@@ -810,6 +810,7 @@ struct node {
   int hook, hact, htarget;
   int64_t hact_n;
   int hc[5];
+  int in_hook;         /* a hook's action is on the stack */
   int fin_calls, subs; /* finalize: calls, subscriptions (fin_defer) */
   bool fin_defer;      /* finalize over a counting defer */
 };
@@ -1229,11 +1230,24 @@ static bool root_ended(void) {
 
 static int u_tap_next(void *ctx, rill_value_t v) {
   struct node *n = ctx;
+  if (!n->cold && !n->in_hook &&
+      n->hc[H_CANCEL] + n->hc[H_ERROR] + n->hc[H_COMPLETE] > 0)
+    violate("tap-after-end",
+            "tap#%d's on_next hook ran after its on_cancel/on_error/"
+            "on_complete",
+            n->id);
   int rc = ufn(n, rkey(v));
   return rc < 0 ? rc : 0;
 }
 
 static void tap_hook(struct node *n, int which, int64_t req) {
+  /* (a hook runs before its signal goes on: what its action makes, e.g. a
+   * request, still passes meanwhile) */
+  if (!n->cold && !n->in_hook &&
+      n->hc[H_CANCEL] + n->hc[H_ERROR] + n->hc[H_COMPLETE] > 0)
+    violate("tap-after-end",
+            "tap#%d's %s hook ran after its on_cancel/on_error/on_complete",
+            n->id, hook_name[which]);
   int k = ++n->hc[which];
   TRACE("  tap#%d %s%s\n", n->id, hook_name[which],
         n == F.root ? " (root)" : "");
@@ -1272,7 +1286,9 @@ static void tap_hook(struct node *n, int which, int64_t req) {
      * still runs through the stages above (their callbacks too) */
     bool was = F.in_flush;
     F.in_flush = F.in_flush || which == H_CANCEL;
+    n->in_hook++;
     do_act(n->hact, n->hact_n, n->htarget, who);
+    n->in_hook--;
     F.in_flush = was;
   }
 }
@@ -2644,6 +2660,11 @@ static void m_error(struct model *m, int code) {
   m->code = code;
   m->nerr = 0; /* this code, not one of the source's */
 }
+/* in's error code(s) are among m's. */
+static void add_codes(struct model *m, const struct model *in) {
+  for (int j = 0; j < (in->nerr ? in->nerr : 1) && m->nerr < 16; j++)
+    m->err_codes[m->nerr++] = in->nerr ? in->err_codes[j] : in->code;
+}
 /* m ends as `in` does (the error code may be one of several). */
 static void m_end_as(struct model *m, const struct model *in) {
   m->term = in->term;
@@ -3073,7 +3094,7 @@ static struct model model_flat(const struct node *n) {
     for (int i = 0; i < in.seq->n; i++)
       expand_tree(n, in.seq->v[i], m.seq, &fails);
     if (in.term == 1)
-      m.err_codes[m.nerr++] = in.code;
+      add_codes(&m, &in);
     if (fails)
       m.err_codes[m.nerr++] = user_code(n);
     m.term = m.nerr ? 1 : in.term;
@@ -3121,7 +3142,7 @@ static struct model model_flat(const struct node *n) {
   int ncalls = in.seq->n;
   bool nevers = in.term == 2;
   if (in.term == 1)
-    m.err_codes[m.nerr++] = in.code;
+    add_codes(&m, &in);
   for (int c = 0; c < ncalls; c++) {
     if (n->fail_call == c + 1) {
       m.err_codes[m.nerr++] = user_code(n);
@@ -3129,8 +3150,8 @@ static struct model model_flat(const struct node *n) {
     }
     if (c >= n->ninner)
       continue;
-    if (m.sub[c].term == 1 && m.nerr < 16)
-      m.err_codes[m.nerr++] = m.sub[c].code;
+    if (m.sub[c].term == 1)
+      add_codes(&m, &m.sub[c]);
     if (m.sub[c].term == 2)
       nevers = true;
   }
@@ -3266,7 +3287,7 @@ static struct model model_resub(const struct node *n) {
                    : may_fail(&k);
   if (k.term_known && !again && !(n->type == N_RETRY && n->brk))
     return k; /* one subscription, unchanged */
-  if (k.mode != M_EXACT || !k.term_known)
+  if (k.mode != M_EXACT || !k.term_known || k.nerr > 1)
     return m_unknown();
   if (n->type == N_RETRY && n->brk && n->brk_open != INFINITY && retry_timed(n))
     return m_unknown(); /* the breaker may half-open between the retries */
@@ -3452,8 +3473,11 @@ static struct model model_wlf(const struct node *n) {
     mval row[4];
     bool all = true;
     for (int i = 0; i < no; i++) {
-      if (km[i].term == 1)
-        return m_end(1, km[i].code); /* fails before src is asked */
+      if (km[i].term == 1) { /* fails before src is asked */
+        m = m_end(0, 0);
+        m_end_as(&m, &km[i]);
+        return m;
+      }
       if (km[i].seq->n == 0)
         all = false;
       else
@@ -3533,7 +3557,8 @@ static struct model model_fork_join(const struct node *n) {
     bool decisive = km[i].term == 1 || (km[i].term == 0 && km[i].seq->n == 0);
     if (!decisive)
       continue;
-    alts[nalts++] = m_end(km[i].term, km[i].code);
+    alts[nalts] = m_end(0, 0);
+    m_end_as(&alts[nalts++], &km[i]);
     if (is_sync(n->kid[i]))
       break; /* it decides while subscribed: the later ones never run */
   }
@@ -3560,6 +3585,8 @@ static struct model model_all_settled(const struct node *n) {
       return m_unknown();
     if (k.term == 2)
       return m_end(2, 0); /* never settles */
+    if (k.term == 1 && k.nerr > 1)
+      return m_unknown(); /* which error it carries is not known */
     if (k.term == 1)
       row[i] = mv_notif(RILL_NOTIFICATION_ERROR, k.code, NULL);
     else if (k.seq->n > 0)
@@ -3628,7 +3655,10 @@ static struct model model_any(const struct node *n) {
       at_once =
           at_once && (n->kid[i]->type == N_EMPTY || n->kid[i]->type == N_ERROR);
     for (int i = 0; i < (at_once ? 1 : nk); i++)
-      f.err_codes[f.nerr++] = km[i].term == 1 ? km[i].code : RILL_EEMPTY;
+      for (int j = 0; j < (km[i].nerr > 0 ? km[i].nerr : 1) && f.nerr < 16; j++)
+        f.err_codes[f.nerr++] = km[i].term != 1 ? RILL_EEMPTY
+                                : km[i].nerr    ? km[i].err_codes[j]
+                                                : km[i].code;
     f.code = f.err_codes[0];
     alts[nalts++] = f;
   }
@@ -3686,7 +3716,7 @@ static struct model model_new_unary(const struct node *n, struct model in) {
     }
     return m;
   case N_MATERIALIZE:
-    if (in.mode != M_EXACT || !in.term_known)
+    if (in.mode != M_EXACT || !in.term_known || in.nerr > 1)
       return m_unknown();
     m = m_new(M_EXACT);
     for (int i = 0; i < in.seq->n; i++)
