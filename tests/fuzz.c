@@ -3750,7 +3750,7 @@ static struct model model_new_unary(const struct node *n, struct model in) {
     }
     return m;
   case N_ON_ERROR_COMPLETE:
-    if (in.mode != M_UNKNOWN && in.term_known && in.term == 1)
+    if (in.term_known && in.term == 1)
       in.term = 0;
     return in;
   case N_ON_ERROR_RETURN:
