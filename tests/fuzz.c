@@ -75,6 +75,10 @@
  *   breaker counts no more outcomes than calls, finalize ran once per
  *   subscription, and a request(<=0) made from a callback on a live stream
  *   ended it.
+ * rill's allocator is the fuzzer's: every block rill took during a seed
+ * must be back by its end ("rill-leak"); with --enomem one allocation of
+ * the run (one of the first 16 after the pipeline is built) fails: the
+ * oracle is off then, every other check stays.
  *
  * The final subscriber subscribes raw (rill_observable_subscribe, with or
  * without an owned handle) or through rill_observable_consume(batch), and
@@ -99,6 +103,10 @@
  *                                    open known defects (known_defects[]
  *                                    below; the fixed ones are generated
  *                                    by default, none turns them off too)
+ *   --new PERCENT                    how often an issue 9 operator is
+ *                                    picked (default 20; 70 for runs
+ *                                    focused on them)
+ *   --enomem                         an allocation of each run fails
  *   --no-time                        no time operators
  *   --no-flat                        no higher-order operators
  *   --fork / --no-fork               a child process per seed, so a crash is
@@ -266,8 +274,8 @@ static const struct {
 static unsigned allowed; /* KD_* bits allowed (default: the fixed ones) */
 /* coverage statistics (--stats) */
 static long st_mode[10], st_types[64], st_root[64], st_root_known[64],
-    st_brk_calls, st_brk_rejected, st_brk_trans, st_lim_rejected, st_cancelled,
-    st_nexts, st_terminated, st_owned;
+    st_brk_calls, st_brk_rejected, st_brk_trans, st_lim_rejected, st_enomem,
+    st_cancelled, st_nexts, st_terminated, st_owned;
 static bool verbose;
 static bool no_time;
 static bool time_api_ok = true;
@@ -362,6 +370,38 @@ static struct {
   int64_t sbrk_act_n;
 } F;
 
+/* ------------------------------------------------------------------------ */
+/* rill's allocations: counted (every block rill takes comes back by the end
+ * of the seed), and with --enomem one of them, after the pipeline is
+ * built, fails. */
+static long fz_live, fz_index, fz_fail_at = -1;
+static bool fz_failed; /* this seed's allocation failure happened */
+static bool enomem_mode;
+static int enomem_range = 16; /* the failing allocation: one of the first
+                                 this many of the run */
+static void *fz_malloc(size_t n) {
+  if (fz_index++ == fz_fail_at) {
+    fz_failed = true;
+    return NULL;
+  }
+  void *p = malloc(n);
+  fz_live += p != NULL;
+  return p;
+}
+static void *fz_realloc(void *old, size_t n) {
+  if (fz_index++ == fz_fail_at) {
+    fz_failed = true;
+    return NULL;
+  }
+  void *p = realloc(old, n);
+  fz_live += p != NULL && old == NULL;
+  return p;
+}
+static void fz_free(void *p) {
+  fz_live -= p != NULL;
+  free(p);
+}
+
 static void violate(const char *what, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void violate(const char *what, const char *fmt, ...) {
@@ -409,8 +449,10 @@ static rill_value_t mk_owned(int64_t x) {
   }
   payloads[npayloads++] = pl;
   rill_value_t v;
-  if (rill_value_owned(pl, payload_release, &v) < 0)
-    v = rill_value_int(INT64_MIN);
+  if (rill_value_owned(pl, payload_release, &v) < 0) {
+    pl->released = 1;           /* not rill's: no release to expect */
+    v = rill_value_int(-99999); /* (no arithmetic overflow on it) */
+  }
   return v;
 }
 
@@ -1333,8 +1375,8 @@ static void u_fin(void *ctx) {
  * (subscribed once each: this factory never cancels). */
 static int u_fin_factory(void *ctx, rill_observable_t **out) {
   struct node *n = ctx;
-  n->subs++;
   *out = rill_finalize(build(n->kid[0]), u_fin, n);
+  n->subs += *out != NULL; /* (NULL: out of memory, defer fails) */
   return 0;
 }
 
@@ -1380,10 +1422,10 @@ static int u_catch(void *ctx, const rill_error_t *err,
   switch (dec_at(n->dec, n->ndec, n->calls)) {
   case C_FALLBACK:
     *next = build(n->kid[1]);
-    return 0;
+    return *next != NULL ? 0 : RILL_ENOMEM; /* (--enomem) */
   case C_FALLBACK_RC1:
     *next = build(n->kid[1]);
-    return RILL_CATCH_RESUBSCRIBE;
+    return *next != NULL ? RILL_CATCH_RESUBSCRIBE : RILL_ENOMEM;
   case C_RESUB:
     return RILL_CATCH_RESUBSCRIBE;
   case C_NEG:
@@ -1404,7 +1446,8 @@ static int u_retry_pred(void *ctx, const rill_error_t *err, int64_t attempt) {
   TRACE("  retry#%d should_retry(attempt %" PRId64 ")\n", n->id, attempt);
   ufn(n, KEY_NONE);
   int c = n->calls;
-  if (c <= 8 && n->exp_attempt[c - 1] != 0 && attempt != n->exp_attempt[c - 1])
+  if (c <= 8 && n->exp_attempt[c - 1] != 0 && !fz_failed &&
+      attempt != n->exp_attempt[c - 1])
     violate("retry-attempt",
             "retry#%d: should_retry call %d got attempt %" PRId64
             ", expected %" PRId64,
@@ -4254,6 +4297,9 @@ static void end_checks(void) {
 }
 
 static bool run_seed(uint64_t seed, char *pipeline, size_t cap) {
+  long live0 = fz_live;
+  fz_fail_at = -1;
+  fz_failed = false;
   struct node *root = make_pipeline(seed, pipeline, cap);
   F.out = seq_new();
   F.sched = rill_sched_virtual_new();
@@ -4292,6 +4338,8 @@ static bool run_seed(uint64_t seed, char *pipeline, size_t cap) {
     printf("\n");
   }
   rill_observable_t *obs = build(root);
+  if (enomem_mode) /* one allocation of the run fails */
+    fz_fail_at = fz_index + rnd(enomem_range);
   if (obs == NULL) {
     violate("build-failed", "a constructor returned NULL (errno %d)", errno);
   } else {
@@ -4304,9 +4352,10 @@ static bool run_seed(uint64_t seed, char *pipeline, size_t cap) {
       rc = rill_observable_subscribe(obs, &fuzz_sub, NULL,
                                      F.use_out ? &F.handle : NULL);
     }
-    if (rc != 0)
+    if (rc != 0 && !(fz_failed && rc == RILL_ENOMEM))
       violate("subscribe-failed", "subscribe returned %d", rc);
-    if (F.subscribes != 1)
+    /* (RILL_ENOMEM: no subscription was made, nothing to expect) */
+    if (F.subscribes != 1 && !(rc == RILL_ENOMEM && fz_failed))
       violate("no-on_subscribe", "on_subscribe not called before subscribe "
                                  "returned");
     rill_observable_free(obs);
@@ -4347,7 +4396,10 @@ static bool run_seed(uint64_t seed, char *pipeline, size_t cap) {
     }
     TRACE("flush\n");
     flush();
-    if (!F.bad_request && m.mode == M_FLAT)
+    st_enomem += fz_failed;
+    if (fz_failed)
+      TRACE("(an allocation failed: no oracle)\n");
+    else if (!F.bad_request && m.mode == M_FLAT)
       check_flat(&m);
     else if (!F.bad_request)
       check_model(&m);
@@ -4385,6 +4437,10 @@ static bool run_seed(uint64_t seed, char *pipeline, size_t cap) {
   int rc = rill_sched_free(F.sched);
   if (rc != 0)
     violate("sched-busy", "rill_sched_free: %s at the end", rill_err_name(rc));
+  fz_fail_at = -1;
+  if (rc == 0 && fz_live != live0)
+    violate("rill-leak", "%ld blocks rill allocated are not freed at the end",
+            fz_live - live0);
   for (int i = 0; i < F.ncreates; i++) {
     struct node *c = F.creates[i];
     if (c->starts > 0 && !c->ended)
@@ -4515,6 +4571,7 @@ int main(int argc, char **argv) {
   double seconds = 0;
   bool single = false, quiet = false, stats = false;
   int use_fork = -1; /* default: fork per seed except single and make check */
+  rill_allocator_set(fz_malloc, fz_realloc, fz_free); /* before any object */
   for (size_t k = 0; k < NKD; k++)
     if (known_defects[k].fixed != NULL)
       allowed |= known_defects[k].bit;
@@ -4551,12 +4608,17 @@ int main(int argc, char **argv) {
       no_time = true;
     } else if (strcmp(argv[i], "--new") == 0 && i + 1 < argc) {
       new_pct = atoi(argv[++i]);
+    } else if (strcmp(argv[i], "--enomem") == 0) {
+      enomem_mode = true;
     } else {
       fprintf(stderr,
               "usage: %s [--seeds A-B | --seed N [--verbose] | --time S]\n"
               "          [--allow all|none|NAME,...] [--no-time] [--no-flat]\n"
               "          [--new PERCENT]   (how often an issue 9 operator\n"
               "                             is picked; default 20)\n"
+              "          [--enomem]   (one of rill's allocations after the\n"
+              "                        build fails: no oracle, the rest is\n"
+              "                        checked)\n"
               "          [--quiet]\n"
               "          [--stats]   (coverage counts; with --no-fork)\n"
               "          [--fork | --no-fork]   (a child per seed; default\n"
@@ -4652,9 +4714,9 @@ int main(int argc, char **argv) {
   if (stats && !use_fork) {
     printf("  %ld alternatives (race/any/fork_join), %ld combinations; "
            "breakers: %ld calls, %ld rejected, %ld transitions; limiters: "
-           "%ld rejected\n",
+           "%ld rejected; %ld seeds with an allocation failure\n",
            st_mode[M_ONEOF], st_mode[M_COMBINE], st_brk_calls, st_brk_rejected,
-           st_brk_trans, st_lim_rejected);
+           st_brk_trans, st_lim_rejected, st_enomem);
     printf("  issue 9 nodes (generated, at the root, with a model there):\n");
     for (int t = N_TAP; t < N_COUNT; t++)
       if ((t >= N_TAP && t <= N_BREAKER) || t >= N_DEBOUNCE_WITH)
