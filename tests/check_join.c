@@ -1146,6 +1146,51 @@ START_TEST(race_and_any_a_winner_inside_a_nested_request_gets_it_all) {
 }
 END_TEST
 
+/* A create whose emitter a tap on_cancel hook (of a sibling) pushes into. */
+static rill_emitter_t *hook_em;
+static void hook_start(void *ctx, rill_emitter_t *e) {
+  (void)ctx;
+  hook_em = e;
+}
+static void hook_end(void *ctx, rill_emitter_t *e) {
+  (void)ctx;
+  (void)e;
+  hook_em = NULL;
+}
+static void hook_push(void *ctx) {
+  (void)ctx;
+  if (hook_em != NULL)
+    rill_emitter_next(hook_em, tl_owned(6));
+}
+
+/* Fuzz (tests/fuzz.c --new 80, seed 5179025, minimised): cancelling
+ * race/any cancels the sources in order; a hook of the first that makes
+ * the second emit (before its own cancel) made it win and its value went
+ * downstream after the cancel. */
+START_TEST(race_and_any_nothing_after_a_cancel_whatever_the_sources_do) {
+  for (int which = 0; which < 2; which++) {
+    tl_owned_reset();
+    hook_em = NULL;
+    rill_tap_hooks_t h = {.on_cancel = hook_push};
+    rill_observable_t *src[2] = {rill_tap(rill_never(), &h, NULL),
+                                 rill_create(hook_start, hook_end, NULL)};
+    rill_observable_t *o = which ? rill_any(src, 2) : rill_race(src, 2);
+    rec_t r;
+    rec_init(&r);
+    r.request_on_subscribe = RILL_UNBOUNDED;
+    ck_assert_int_eq(rec_subscribe(&r, o), 0);
+    ck_assert_ptr_nonnull(hook_em);
+    rec_cancel(&r);
+    ck_assert_int_eq(r.nexts, 0);
+    ck_assert_int_eq(r.terminal, REC_NONE);
+    ck_assert_ptr_null(hook_em); /* both sources ended */
+    ck_assert_rec_ok(&r);
+    rill_observable_free(o);
+    ck_assert_owned_balanced();
+  }
+}
+END_TEST
+
 START_TEST(siblings_are_cancelled_before_the_signal_goes_downstream) {
   /* fork_join: b's error at 3; race and any: b's value at 3 */
   for (int which = 0; which < 3; which++) {
@@ -1560,6 +1605,8 @@ Suite *join_suite(void) {
   tc = tcase_create("together");
   tcase_add_test(tc, siblings_are_cancelled_before_the_signal_goes_downstream);
   tcase_add_test(tc, race_and_any_a_winner_inside_a_nested_request_gets_it_all);
+  tcase_add_test(tc,
+                 race_and_any_nothing_after_a_cancel_whatever_the_sources_do);
   tcase_add_test(tc,
                  a_synchronous_winner_leaves_later_sources_never_subscribed);
   suite_add_tcase(s, tc);
