@@ -271,7 +271,7 @@ static const struct {
      "switch ended the stage, and the new inner was subscribed anyway: its "
      "callbacks ran after the cancel"},
     {KD_FAN_CANCEL_EMIT, "fan-cancel-emit",
-     "race/any: nothing wins once cancelled",
+     "cc8ef34 (race/any: nothing wins once cancelled)",
      "fuzz: any(tap(timer) whose on_cancel pushes into the create, create): "
      "cancelling race/any lets its sources go in order; the first one's "
      "hook made the second emit before its own cancel: it won and its value "
