@@ -8,9 +8,11 @@
  * asked for one more in its place.  The others are kit inners asked for
  * everything (RILL_UNBOUNDED): they only refresh a latest-wins slot each,
  * so they never wait for downstream.
- * Order: the others are subscribed first, in order, then src (RxJS), so
- * synchronous others (just, from_array) have their values before src's
- * first one.
+ * Order: on_subscribe goes downstream first, then the others are
+ * subscribed, in order, then src (RxJS), so synchronous others (just,
+ * from_array) have their values before src's first one, and a cancel from
+ * downstream (from inside an other's callback too) stops them at once.
+ * Requests made before src is subscribed are handed to it then.
  * Time: none of its own.
  * Completion: when src completes (the others are cancelled).  An other
  * completing changes nothing (its last value stays the latest; one that
@@ -18,8 +20,8 @@
  * RxJS).
  * Errors: an error of src or of any other, or fn returning a negative
  * code, cancels everything at once and is delivered.  An other that fails
- * while it is subscribed (before on_subscribe went downstream) fails the
- * stream right after on_subscribe, without asking src for anything.
+ * while it is subscribed fails the stream before src is subscribed, so
+ * src is asked for nothing.
  * n == 0: no other to wait for, every src value is combined alone (RxJava;
  * RxJS's withLatestFrom() with no input never emits: a deviation).
  * Owns: the other sources (with the recipe); per subscription, their
@@ -47,9 +49,7 @@ struct wlf_state {
   struct wlf_slot *slot;   /* one per other source */
   rill_value_t *row;       /* src's value, then the latest values */
   size_t missing;          /* others without a value yet */
-  bool started;            /* on_subscribe went downstream */
-  bool failed;             /* an other failed before that */
-  rill_error_t err;
+  int64_t held;            /* requested before src was subscribed */
 };
 
 static size_t wlf_n(const struct rill__op *op) {
@@ -85,18 +85,10 @@ static void wlf_other_next(struct rill__inner *in, rill_value_t v) {
 
 static void wlf_other_end(struct rill__inner *in, const rill_error_t *err) {
   struct rill__op *op = in->owner;
-  struct wlf_state *st = op->state;
   if (err == NULL || rill__op_done(op))
     return; /* completion changes nothing */
   wlf_release_all(op);
-  if (st->started) {
-    rill__op_error(op, err); /* cancels src */
-    return;
-  }
-  if (!st->failed) {
-    st->failed = true;
-    st->err = *err;
-  }
+  rill__op_error(op, err); /* cancels src (if it is there yet) */
 }
 
 /* Asked for everything: the queue stays unused. */
@@ -122,18 +114,22 @@ static int wlf_init(struct rill__op *op) {
   st->row = rill__calloc(n + 1, sizeof(*st->row));
   if (st->in == NULL || st->slot == NULL || st->row == NULL)
     return RILL_ENOMEM;
-  /* The others first (RxJS); src is subscribed when this returns. */
-  for (size_t i = 0; i < n && !st->failed; i++)
+  /* on_subscribe first, so that downstream can cancel while the others
+   * run (nothing fails after this); then the others (RxJS); src is
+   * subscribed when this returns. */
+  op->down->vt->on_subscribe(op->down, &op->node);
+  for (size_t i = 0; i < n && !rill__op_done(op); i++)
     rill__inner_subscribe(st->in[i], a->others->items[i]);
   return 0;
 }
 
+/* src is there (on_subscribe went down from wlf_init): the demand so far. */
 static void wlf_on_subscribe(struct rill__op *op) {
   struct wlf_state *st = op->state;
-  st->started = true;
-  op->down->vt->on_subscribe(op->down, &op->node);
-  if (st->failed && !rill__op_done(op))
-    rill__op_error(op, &st->err);
+  int64_t n = st->held;
+  st->held = 0;
+  if (n > 0)
+    rill__op_request_up(op, n);
 }
 
 /* src's value v (owned) with the latest values; false: fn failed or
@@ -204,12 +200,12 @@ static void wlf_on_complete(struct rill__op *op) {
   rill__op_complete(op);
 }
 
-/* An other that failed before on_subscribe went down ends the stream
- * right after it: src must not be asked for anything meanwhile (a
- * synchronous src could complete first and so lose the error). */
+/* Before src is subscribed (the others run) the demand is held for it. */
 static void wlf_on_request(struct rill__op *op, int64_t n) {
   struct wlf_state *st = op->state;
-  if (!st->failed)
+  if (op->up == NULL)
+    rill__demand_more(&st->held, n);
+  else
     rill__op_request_up(op, n);
 }
 

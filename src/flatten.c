@@ -65,8 +65,8 @@ enum { FLAT_NOWHERE, FLAT_READY, FLAT_FINISHED, FLAT_GONE };
 
 struct flat_state {
   struct rill__drain drain;
-  int64_t demand;          /* downstream's, not yet produced */
-  int64_t outer_credit;    /* outer values to request at the next pass */
+  int64_t demand;            /* downstream's, not yet produced */
+  int64_t outer_credit;      /* outer values to request at the next pass */
   struct flat_list live;     /* every live inner, oldest first */
   struct flat_list ready;    /* MERGE: inners with queued values, in turn */
   struct flat_list finished; /* inners that ended with nothing queued */
@@ -185,8 +185,8 @@ static void flat_fail_queue(struct rill__op *op, int rc, const char *what) {
                      "%s: a source sent more than requested (rule 1.1)",
                      op->ops->name);
   else
-    rill__error_init(&err, rc, 0, op->ops->name, "%s: cannot %s",
-                     op->ops->name, what);
+    rill__error_init(&err, rc, 0, op->ops->name, "%s: cannot %s", op->ops->name,
+                     what);
   flat_fail(op, &err);
 }
 
@@ -220,8 +220,8 @@ static void flat_inner_next(struct rill__inner *in, rill_value_t v) {
     rill__drop(v);
     return;
   }
-  if (st->demand > 0 && rill__ring_empty(&in->queue) &&
-      flat_may_emit(op, in) && rill__drain_enter(&st->drain)) {
+  if (st->demand > 0 && rill__ring_empty(&in->queue) && flat_may_emit(op, in) &&
+      rill__drain_enter(&st->drain)) {
     /* The fast path, inside the bracket: a value from this inner's
      * on_next makes nothing nest. */
     flat_deliver(op, v);
@@ -285,7 +285,8 @@ static bool flat_may_wire(struct rill__op *op, const struct rill__inner *in) {
   return st->queued == 0;
 }
 
-/* ---- the drain loop ---------------------------------------------------------*/
+/* ---- the drain loop
+ * ---------------------------------------------------------*/
 
 /* The next inner with a value that may go out, or NULL: MERGE takes the
  * ready inners in turn, EAGER only the oldest live one. */
@@ -416,14 +417,22 @@ static void flat_drain(struct rill__op *op) {
   flat_request_outer(op);
 }
 
-/* ---- the outer ----------------------------------------------------------------*/
+/* ---- the outer
+ * ----------------------------------------------------------------*/
 
 /* Subscribe a new inner to `obs` (taken over). */
 static void flat_start_inner(struct rill__op *op, rill_observable_t *obs) {
   const struct flat_args *a = op->args;
   struct flat_state *st = op->state;
-  if (a->mode == RILL__FLAT_SWITCH && st->live.head != NULL)
+  if (a->mode == RILL__FLAT_SWITCH && st->live.head != NULL) {
     flat_forget(st, st->live.head); /* releases what it queued */
+    /* its cancel may have ended the stage (a callback of the old inner's
+     * pipeline that cancels, e.g. a tap on_cancel hook) */
+    if (rill__op_done(op) || st->failed) {
+      rill_observable_free(obs);
+      return;
+    }
+  }
   struct rill__inner *in = rill__inner_new(&flat_inner_ops, op, a->prefetch);
   if (in == NULL) {
     rill_observable_free(obs);
@@ -547,9 +556,8 @@ static void flat_on_subscribe(struct rill__op *op) {
                  (a->mode == RILL__FLAT_MERGE || a->mode == RILL__FLAT_EAGER ||
                   a->mode == RILL__FLAT_EXPAND);
   rill__ring_init(&st->pending, UINT32_MAX / 2);
-  rill__ring_init(&st->backlog, a->outer_prefetch > 0
-                                    ? (uint32_t)a->outer_prefetch
-                                    : 1);
+  rill__ring_init(&st->backlog,
+                  a->outer_prefetch > 0 ? (uint32_t)a->outer_prefetch : 1);
   st->outer_credit = bounded ? a->max_concurrency : RILL_UNBOUNDED;
   if (a->outer_prefetch > 0)
     st->outer_credit = a->outer_prefetch;
@@ -606,17 +614,16 @@ static void flat_args_release(void *args) {
   }
 
 static const struct rill__op_ops flat_ops_by_name[] = {
-    FLAT_OPS("merge_map"),   FLAT_OPS("concat_map"),
-    FLAT_OPS("switch_map"),  FLAT_OPS("exhaust_map"),
-    FLAT_OPS("concat_map_eager"), FLAT_OPS("merge"), FLAT_OPS("expand"),
+    FLAT_OPS("merge_map"),        FLAT_OPS("concat_map"),
+    FLAT_OPS("switch_map"),       FLAT_OPS("exhaust_map"),
+    FLAT_OPS("concat_map_eager"), FLAT_OPS("merge"),
+    FLAT_OPS("expand"),
 };
 
-rill_observable_t *rill__flatten_create(rill_observable_t *src,
-                                        const char *name,
-                                        enum rill__flat_mode mode,
-                                        rill_flat_map_fn fn, void *ctx,
-                                        size_t max_concurrency,
-                                        size_t prefetch) {
+rill_observable_t *
+rill__flatten_create(rill_observable_t *src, const char *name,
+                     enum rill__flat_mode mode, rill_flat_map_fn fn, void *ctx,
+                     size_t max_concurrency, size_t prefetch) {
   return rill__flatten_create_owning(src, name, mode, fn, ctx, NULL,
                                      max_concurrency, prefetch, 0);
 }
@@ -649,7 +656,7 @@ rill_observable_t *rill__flatten_create_owning(
       .outer_prefetch = outer_prefetch,
       .prefetch = prefetch == 0 ? RILL__FLAT_DEFAULT_PREFETCH
                   : prefetch >= (size_t)RILL_UNBOUNDED ? RILL_UNBOUNDED
-                                                        : (int64_t)prefetch,
+                                                       : (int64_t)prefetch,
   };
   return rill__op_create(src, ops, &args);
 }

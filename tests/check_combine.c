@@ -1602,6 +1602,55 @@ START_TEST(with_latest_from_owned_values_failure_and_cancels) {
 }
 END_TEST
 
+/* A map over the other source that cancels the subscription at its first
+ * call (the handle, got in on_subscribe, is that of `r`). */
+static rec_t *cancel_rec;
+static int cancel_calls;
+static int map_cancel_first(void *ctx, rill_value_t in, rill_value_t *out) {
+  (void)ctx;
+  if (++cancel_calls == 1)
+    rec_cancel(cancel_rec);
+  *out = in;
+  return 0;
+}
+static int catch_pass(void *ctx, const rill_error_t *err,
+                      rill_observable_t **next) {
+  (void)ctx;
+  (void)err;
+  (void)next;
+  return 0;
+}
+
+/* Fuzz seed 65668 (tests/fuzz.c): the others ran before on_subscribe went
+ * down, so a cancel from a callback of theirs (made through the handle of
+ * a stage above that had passed on_subscribe on: catch_error) could not
+ * reach them and their source went on calling the map after the cancel. */
+START_TEST(with_latest_from_cancel_while_the_others_run) {
+  for (int wrapped = 0; wrapped < 2; wrapped++) {
+    tl_owned_reset();
+    rec_t r;
+    rec_init(&r);
+    r.request_on_subscribe = RILL_UNBOUNDED;
+    cancel_rec = &r;
+    cancel_calls = 0;
+    rill_observable_t *others[1] = {
+        rill_map(rill_range(0, 10), map_cancel_first, NULL)};
+    rill_observable_t *w =
+        rill_with_latest_from(rill_just(1, tl_owned(1)), others, 1, NULL, NULL);
+    if (wrapped)
+      w = rill_catch_error(w, catch_pass, NULL);
+    ck_assert_int_eq(rec_subscribe(&r, w), 0);
+    ck_assert_int_eq(r.subscribes, 1);
+    ck_assert_int_eq(cancel_calls, 1); /* nothing after the cancel */
+    ck_assert_int_eq(r.terminal, REC_NONE);
+    ck_assert_int_eq(r.nexts, 0);
+    ck_assert_rec_ok(&r);
+    rill_observable_free(w);
+    ck_assert_owned_balanced();
+  }
+}
+END_TEST
+
 START_TEST(with_latest_from_no_other_combines_each_value_alone) {
   rill_observable_t *w =
       rill_with_latest_from(rill_range(4, 3), NULL, 0, fn_digits, NULL);
@@ -1722,6 +1771,7 @@ Suite *combine_suite(void) {
   tcase_add_test(tc, with_latest_from_other_failing_at_once);
   tcase_add_test(tc, with_latest_from_owned_values_failure_and_cancels);
   tcase_add_test(tc, with_latest_from_no_other_combines_each_value_alone);
+  tcase_add_test(tc, with_latest_from_cancel_while_the_others_run);
   tcase_add_checked_fixture(tc, combine_setup, NULL);
   suite_add_tcase(s, tc);
   tc = tcase_create("arguments");

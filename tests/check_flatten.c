@@ -1393,6 +1393,51 @@ START_TEST(switch_map_switch_releases_the_old_inners_queue) {
 }
 END_TEST
 
+/* switch_map: the old inner's cancel (at the switch) runs a tap on_cancel
+ * hook that cancels the whole subscription; the new inner, already made by
+ * fn, must then not be subscribed (its callbacks never run). */
+static rec_t *sw_rec;
+static int sw_inner_calls;
+static void sw_cancel_hook(void *ctx) {
+  (void)ctx;
+  rec_cancel(sw_rec);
+}
+static int sw_inner_map(void *ctx, rill_value_t in, rill_value_t *out) {
+  (void)ctx;
+  sw_inner_calls++;
+  *out = in;
+  return 0;
+}
+static int sw_fn(void *ctx, rill_value_t v, rill_observable_t **out) {
+  (void)ctx;
+  if (v.as.i == 1) {
+    rill_tap_hooks_t h = {.on_cancel = sw_cancel_hook};
+    *out = rill_tap(rill_never(), &h, NULL);
+  } else {
+    *out = rill_map(rill_just(1, tl_owned(5)), sw_inner_map, NULL);
+  }
+  return 0;
+}
+
+/* Fuzz (tests/fuzz.c --new 60, seed 2189041, minimised). */
+START_TEST(switch_map_cancel_from_the_old_inners_cancel) {
+  tl_owned_reset();
+  sw_inner_calls = 0;
+  rill_observable_t *obs = rill_switch_map(rill_range(1, 2), sw_fn, NULL);
+  rec_t r;
+  rec_init(&r);
+  r.request_on_subscribe = RILL_UNBOUNDED;
+  sw_rec = &r;
+  ck_assert_int_eq(rec_subscribe(&r, obs), 0);
+  ck_assert_int_eq(sw_inner_calls, 0); /* nothing after the cancel */
+  ck_assert_int_eq(r.nexts, 0);
+  ck_assert_int_eq(r.terminal, REC_NONE);
+  ck_assert_rec_ok(&r);
+  rill_observable_free(obs);
+  ck_assert_owned_balanced();
+}
+END_TEST
+
 /* exhaust_map: outer values arriving while the inner is live (also while
  * it has ended but its values still wait for demand) are released unused,
  * without calling fn. */
@@ -2424,8 +2469,8 @@ static int bk_fn(void *ctx, rill_value_t v, rill_observable_t **out) {
 START_TEST(concat_map_backlog_projection_fails_and_never_nests) {
   for (int mode = 0; mode < 2; mode++) {
     bk_depth = bk_nested = bk_calls = 0;
-    rill_observable_t *o = rill_concat_map(
-        rill_create(bk_start_outer, NULL, NULL), bk_fn, &mode);
+    rill_observable_t *o =
+        rill_concat_map(rill_create(bk_start_outer, NULL, NULL), bk_fn, &mode);
     rec_t r;
     rec_init(&r);
     r.store = true;
@@ -2486,8 +2531,8 @@ START_TEST(expand_emits_every_node_once_within_its_concurrency) {
   for (int k = 0; k < 4; k++) {
     tree_limit = 1000;
     tree_live = tree_max_live = 0;
-    rill_observable_t *o = rill_expand(rill_just(1, rill_value_int(0)),
-                                       fn_tree, NULL, limits[k]);
+    rill_observable_t *o =
+        rill_expand(rill_just(1, rill_value_int(0)), fn_tree, NULL, limits[k]);
     rec_t r;
     rec_init(&r);
     r.store = true;
@@ -2515,8 +2560,8 @@ END_TEST
 
 static int fn_chain(void *ctx, rill_value_t v, rill_observable_t **out) {
   int64_t n = *(int64_t *)ctx;
-  *out = v.as.i + 1 < n ? rill_just(1, rill_value_int(v.as.i + 1))
-                        : rill_empty();
+  *out =
+      v.as.i + 1 < n ? rill_just(1, rill_value_int(v.as.i + 1)) : rill_empty();
   return 0;
 }
 
@@ -2531,8 +2576,8 @@ START_TEST(expand_synchronous_recursion_keeps_the_stack_flat) {
   ck_assert_int_eq(r.nexts, n);
   ck_assert_int_eq(r.terminal, REC_COMPLETE);
   ck_assert_int_le(r.max_depth, 1);
-  ck_assert_msg(r.stack_hi - r.stack_lo < 64 * 1024,
-                "stack span %lu bytes", (unsigned long)(r.stack_hi - r.stack_lo));
+  ck_assert_msg(r.stack_hi - r.stack_lo < 64 * 1024, "stack span %lu bytes",
+                (unsigned long)(r.stack_hi - r.stack_lo));
   ck_assert_rec_ok(&r);
   rec_clear(&r);
   rill_observable_free(o);
@@ -2620,6 +2665,7 @@ Suite *flatten_suite(void) {
                       0, NOPS);
   tcase_add_loop_test(tc, ordered_values_exact, 0, 3);
   tcase_add_test(tc, switch_map_switch_releases_the_old_inners_queue);
+  tcase_add_test(tc, switch_map_cancel_from_the_old_inners_cancel);
   tcase_add_test(tc, exhaust_map_drops_and_releases_while_busy);
   suite_add_tcase(s, tc);
 

@@ -1108,6 +1108,90 @@ START_TEST(any_of_many_failing_sources_keeps_a_flat_stack) {
 }
 END_TEST
 
+/* A filter predicate that, at its first call, asks the subscription (of
+ * `req_rec`) for one more, then drops the value. */
+static rec_t *req_rec;
+static int req_calls;
+static int pred_request_once(void *ctx, rill_value_t v) {
+  (void)ctx;
+  (void)v;
+  if (++req_calls == 1)
+    rec_request(req_rec, 1);
+  return 0;
+}
+
+/* Fuzz seed 107580 (tests/fuzz.c, --new 70): a request that reaches the
+ * sources while an earlier request is being handed to them (made from a
+ * callback of the first source) let the second source win inside it; the
+ * outer request then stopped at the winner without asking it: the winner
+ * had been asked for 1 of the unbounded demand and the stream stalled. */
+START_TEST(race_and_any_a_winner_inside_a_nested_request_gets_it_all) {
+  for (int which = 0; which < 2; which++) {
+    rill_observable_t *src[2] = {
+        rill_filter(rill_range(18, 5), pred_request_once, NULL),
+        rill_range(100, 5)};
+    rill_observable_t *o = which ? rill_any(src, 2) : rill_race(src, 2);
+    rec_t r;
+    rec_init(&r);
+    req_rec = &r;
+    req_calls = 0;
+    ck_assert_int_eq(rec_subscribe(&r, o), 0);
+    rec_request(&r, RILL_UNBOUNDED);
+    ck_assert_int_eq(r.nexts, 5); /* 100..104: all of the winner */
+    ck_assert_int_eq(rec_int(&r, 4), 104);
+    ck_assert_int_eq(r.terminal, REC_COMPLETE);
+    ck_assert_rec_ok(&r);
+    rec_clear(&r);
+    rill_observable_free(o);
+  }
+}
+END_TEST
+
+/* A create whose emitter a tap on_cancel hook (of a sibling) pushes into. */
+static rill_emitter_t *hook_em;
+static void hook_start(void *ctx, rill_emitter_t *e) {
+  (void)ctx;
+  hook_em = e;
+}
+static void hook_end(void *ctx, rill_emitter_t *e) {
+  (void)ctx;
+  (void)e;
+  hook_em = NULL;
+}
+static void hook_push(void *ctx) {
+  (void)ctx;
+  if (hook_em != NULL)
+    rill_emitter_next(hook_em, tl_owned(6));
+}
+
+/* Fuzz (tests/fuzz.c --new 80, seed 5179025, minimised): cancelling
+ * race/any cancels the sources in order; a hook of the first that makes
+ * the second emit (before its own cancel) made it win and its value went
+ * downstream after the cancel. */
+START_TEST(race_and_any_nothing_after_a_cancel_whatever_the_sources_do) {
+  for (int which = 0; which < 2; which++) {
+    tl_owned_reset();
+    hook_em = NULL;
+    rill_tap_hooks_t h = {.on_cancel = hook_push};
+    rill_observable_t *src[2] = {rill_tap(rill_never(), &h, NULL),
+                                 rill_create(hook_start, hook_end, NULL)};
+    rill_observable_t *o = which ? rill_any(src, 2) : rill_race(src, 2);
+    rec_t r;
+    rec_init(&r);
+    r.request_on_subscribe = RILL_UNBOUNDED;
+    ck_assert_int_eq(rec_subscribe(&r, o), 0);
+    ck_assert_ptr_nonnull(hook_em);
+    rec_cancel(&r);
+    ck_assert_int_eq(r.nexts, 0);
+    ck_assert_int_eq(r.terminal, REC_NONE);
+    ck_assert_ptr_null(hook_em); /* both sources ended */
+    ck_assert_rec_ok(&r);
+    rill_observable_free(o);
+    ck_assert_owned_balanced();
+  }
+}
+END_TEST
+
 START_TEST(siblings_are_cancelled_before_the_signal_goes_downstream) {
   /* fork_join: b's error at 3; race and any: b's value at 3 */
   for (int which = 0; which < 3; which++) {
@@ -1521,6 +1605,9 @@ Suite *join_suite(void) {
   suite_add_tcase(s, tc);
   tc = tcase_create("together");
   tcase_add_test(tc, siblings_are_cancelled_before_the_signal_goes_downstream);
+  tcase_add_test(tc, race_and_any_a_winner_inside_a_nested_request_gets_it_all);
+  tcase_add_test(tc,
+                 race_and_any_nothing_after_a_cancel_whatever_the_sources_do);
   tcase_add_test(tc,
                  a_synchronous_winner_leaves_later_sources_never_subscribed);
   suite_add_tcase(s, tc);

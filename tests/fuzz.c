@@ -37,12 +37,59 @@
  * follows from the sources.  expand's fn maps k to k+1 (and k+2) below a
  * bound; the oracle is the multiset of the expansion trees.
  *
+ * The issue 9 operators (gen_new; --new PERCENT sets how often one is
+ * picked, 20 by default):
+ *   tap (every hook; on_next may fail by key; one other hook acts: request,
+ *     cancel, push, bad request), finalize (its fn acts too; counted
+ *     through a defer above it: exactly once per subscription), defer (the
+ *     factory acts, or fails in each of its three ways), materialize,
+ *     dematerialize (mostly over materialize, maybe through take/skip/
+ *     filter/tap), catch_error (the selector's decision per call: pass,
+ *     fallback, resubscribe, a code, a code with an observable stored),
+ *     on_error_return, on_error_complete, retry (count, reset, a predicate
+ *     deciding per call, a virtual-time backoff with every jitter and our
+ *     own or rill's generator, or a notifier: just, timer, empty, a late
+ *     empty, error, a code, never, nothing; sometimes through a fresh
+ *     circuit breaker), repeat (count, delay, or for ever under a take):
+ *     exact models from the kid's, simulated call by call (the breaker's
+ *     consecutive failures included; retry's predicate is checked to get
+ *     the attempt the model expects).  Their kids are "cold": no create, no
+ *     time, no higher-order, no stateful node, so that every subscription
+ *     of the kid gives the same output.
+ *   zip (rows by index; exact when no source can fail), combine_latest and
+ *     with_latest_from (M_COMBINE: every output's items are values of the
+ *     sources at indices that never go back, the last one the last values
+ *     when all complete; exact when with_latest_from's others are
+ *     synchronous), fork_join, all_settled, race, any (M_ONEOF: which
+ *     source decides depends on demand and timing, so the output must
+ *     match one of the candidates', each exact), limit and circuit_breaker
+ *     (a fresh limiter or breaker on the scheduler: transparent; or the
+ *     seed's shared one -- a small queue, a short OPEN, the rate rule,
+ *     half-open trials, an on_state that acts; the limiter often around
+ *     every source of a combining operator -- then a prefix of the
+ *     source's output, as a call may be rejected or wait for good),
+ *     debounce_with, throttle_with
+ *     and sample_with (subsequences, like the timed forms; the durations
+ *     are timers, just, empty, late empties, never, errors).
+ *   At the end: every limiter has no permit in use and no waiter, every
+ *   breaker counts no more outcomes than calls, finalize ran once per
+ *   subscription, and a request(<=0) made from a callback on a live stream
+ *   ended it.
+ * rill's allocator is the fuzzer's: every block rill took during a seed
+ * must be back by its end ("rill-leak"); with --enomem one allocation of
+ * the run (one of the first 16 after the pipeline is built) fails: the
+ * oracle is off then, every other check stays.
+ *
  * The final subscriber subscribes raw (rill_observable_subscribe, with or
  * without an owned handle) or through rill_observable_consume(batch), and
  * acts from every callback: request and cancel in on_subscribe, on_next,
  * on_complete/on_error (no-ops then) and inside the user callbacks (map fn,
- * predicates, accumulators, comparator); on_next and user callbacks also
- * push into rill_create sources (one value, two, or all and complete).
+ * predicates, accumulators, comparator, tap hooks, catch selector, retry
+ * predicate, combining functions, defer factory, duration functions);
+ * on_next and user callbacks also push into rill_create sources (one
+ * value, two, or all and complete), and now and then make request(0) or
+ * request(-1) (its on_error(EINVAL) comes from inside that call, so nested
+ * in an on_next that made it: not reported).
  *
  * Usage:
  *   tests/fuzz                       seeds 1-20000, scaled by RILL_TEST_SCALE
@@ -56,6 +103,10 @@
  *                                    open known defects (known_defects[]
  *                                    below; the fixed ones are generated
  *                                    by default, none turns them off too)
+ *   --new PERCENT                    how often an issue 9 operator is
+ *                                    picked (default 20; 70 for runs
+ *                                    focused on them)
+ *   --enomem                         an allocation of each run fails
  *   --no-time                        no time operators
  *   --no-flat                        no higher-order operators
  *   --fork / --no-fork               a child process per seed, so a crash is
@@ -117,6 +168,16 @@ enum {
   KD_FLAT_RETIRE_REENTER = 1 << 11,  /* flatten: an outer value arriving
                                         during that fn is projected nested:
                                         concat_map runs two inners at once */
+  /* found by this fuzzer in the issue 9 operators, fixed at once (the bits
+   * gate nothing: the entries record what was found) */
+  KD_WLF_EARLY_OTHERS = 1 << 12,   /* with_latest_from ran its others before
+                                      on_subscribe went downstream */
+  KD_FAN_NESTED_REQUEST = 1 << 13, /* race/any: a winner chosen inside a
+                                      nested request missed the outer one */
+  KD_SWITCH_CANCEL = 1 << 14,      /* switch_map subscribed the new inner
+                                      after the old one's cancel ended it */
+  KD_FAN_CANCEL_EMIT = 1 << 15,    /* race/any: a source emitting during the
+                                      cancel of the sources won and emitted */
 };
 /* `fixed`: no longer reproduced on the current tree (the commit that fixed
  * it): generated by default, so make check guards against a regression.
@@ -187,12 +248,42 @@ static const struct {
      "that fn finds a free slot and an empty backlog in flat_outer_next "
      "and is projected at once: fn nested in fn, two inners live, their "
      "values interleaved (or lost and repeated)"},
+    {KD_WLF_EARLY_OTHERS, "wlf-early-others",
+     "25fb95e (with_latest_from: on_subscribe first)",
+     "fuzz: catch_error(with_latest_from(just, [map(range) cancelling in "
+     "its fn])): with_latest_from subscribed its others from init, "
+     "before on_subscribe went downstream: a cancel made from a callback of "
+     "an other's pipeline (through the handle of a stage above that had "
+     "passed on_subscribe on, e.g. catch_error) could not reach them, and "
+     "their synchronous source went on calling that callback"},
+    {KD_FAN_NESTED_REQUEST, "fan-nested-request",
+     "4d9ff18 (kit fan: the winner gets the outer request)",
+     "fuzz: race(filter(range) requesting in its predicate, range): race/any: "
+     "a request made from a "
+     "callback while an earlier request was handed to the sources let a "
+     "later source win inside it; the outer loop stopped at the winner "
+     "without asking it: the unbounded demand was lost and the stream "
+     "stalled"},
+    {KD_SWITCH_CANCEL, "switch-cancel-at-switch",
+     "2f59fb7 (switch_map: nothing after a cancel at the switch)",
+     "fuzz: switch_map(range, fn: tap(never) whose on_cancel cancels the "
+     "subscription, then another inner): the old inner's cancel at the "
+     "switch ended the stage, and the new inner was subscribed anyway: its "
+     "callbacks ran after the cancel"},
+    {KD_FAN_CANCEL_EMIT, "fan-cancel-emit",
+     "cc8ef34 (race/any: nothing wins once cancelled)",
+     "fuzz: any(tap(timer) whose on_cancel pushes into the create, create): "
+     "cancelling race/any lets its sources go in order; the first one's "
+     "hook made the second emit before its own cancel: it won and its value "
+     "went downstream after the cancel"},
 };
 #define NKD (sizeof(known_defects) / sizeof(known_defects[0]))
 
 static unsigned allowed; /* KD_* bits allowed (default: the fixed ones) */
 /* coverage statistics (--stats) */
-static long st_mode[8], st_cancelled, st_nexts, st_terminated, st_owned;
+static long st_mode[10], st_types[64], st_root[64], st_root_known[64],
+    st_brk_calls, st_brk_rejected, st_brk_trans, st_lim_rejected, st_enomem,
+    st_cancelled, st_nexts, st_terminated, st_owned;
 static bool verbose;
 static bool no_time;
 static bool time_api_ok = true;
@@ -269,7 +360,55 @@ static struct {
   rill_subscription_t *handle;
   bool in_flush;
   struct node *root;
+  /* issue 9 */
+  bool stall;       /* the output can stop anywhere: checked as a prefix
+                       (unused: shared limiters are modelled where they
+                       are) */
+  bool badreq_live; /* a callback made request(<=0) on a live stream */
+  bool in_badreq;
+  rill_limiter_t *lims[64], *slim; /* every limiter (checked at the end);
+                                      the seed's shared one */
+  int nlims;
+  int64_t slim_permits, slim_waiting;
+  rill_breaker_t *brks[64];
+  int nbrks;
+  rill_breaker_t *sbrk; /* the seed's shared breaker */
+  rill_breaker_opts_t sbrk_opts;
+  int sbrk_transitions, sbrk_act, sbrk_target;
+  int64_t sbrk_act_n;
 } F;
+
+/* ------------------------------------------------------------------------ */
+/* rill's allocations: counted (every block rill takes comes back by the end
+ * of the seed), and with --enomem one of them, after the pipeline is
+ * built, fails. */
+static long fz_live, fz_index, fz_fail_at = -1;
+static bool fz_failed; /* this seed's allocation failure happened */
+static bool enomem_mode;
+static int enomem_range = 16; /* the failing allocation: one of the first
+                                 this many of the run */
+static void *fz_malloc(size_t n) {
+  if (fz_index++ == fz_fail_at) {
+    fz_failed = true;
+    return NULL;
+  }
+  void *p = malloc(n);
+  fz_live += p != NULL;
+  return p;
+}
+static void *fz_realloc(void *old, size_t n) {
+  if (fz_index++ == fz_fail_at) {
+    fz_failed = true;
+    return NULL;
+  }
+  void *p = realloc(old, n);
+  fz_live += p != NULL && old == NULL;
+  return p;
+}
+static void fz_free(void *p) {
+  fz_live -= p != NULL;
+  free(p);
+}
 
 static void violate(const char *what, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -318,8 +457,10 @@ static rill_value_t mk_owned(int64_t x) {
   }
   payloads[npayloads++] = pl;
   rill_value_t v;
-  if (rill_value_owned(pl, payload_release, &v) < 0)
-    v = rill_value_int(INT64_MIN);
+  if (rill_value_owned(pl, payload_release, &v) < 0) {
+    pl->released = 1;           /* not rill's: no release to expect */
+    v = rill_value_int(-99999); /* (no arithmetic overflow on it) */
+  }
   return v;
 }
 
@@ -329,12 +470,12 @@ static rill_value_t mk_val(bool owned, int64_t x) {
 
 /* ------------------------------------------------------------------------ */
 /* Model values and sequences (the oracle's side). */
-enum { MV_INT, MV_OWNED, MV_ARRAY };
+enum { MV_INT, MV_OWNED, MV_ARRAY, MV_NOTIF };
 typedef struct mval {
   int kind;
-  int64_t x;      /* INT/OWNED */
-  int n;          /* ARRAY */
-  struct mval *a; /* ARRAY items (arena) */
+  int64_t x;      /* INT/OWNED; NOTIF: the rill_notification_kind_t */
+  int n;          /* ARRAY: length; NOTIF: the ERROR's code */
+  struct mval *a; /* ARRAY items (arena); NOTIF: NEXT's value */
 } mval;
 
 struct mseq {
@@ -376,6 +517,10 @@ static void seq_push(struct mseq *s, mval v) {
 }
 
 static int64_t mkey(mval v) {
+  if (v.kind == MV_NOTIF)
+    return v.x == RILL_NOTIFICATION_NEXT    ? (mkey(v.a[0]) * 7 + 1) % 100003
+           : v.x == RILL_NOTIFICATION_ERROR ? (13 * (int64_t)-v.n + 2) % 100003
+                                            : 3;
   if (v.kind != MV_ARRAY)
     return v.x;
   int64_t k = 100 * (int64_t)v.n;
@@ -389,6 +534,15 @@ static mval mv_scalar(bool owned, int64_t x) {
   return m;
 }
 
+static mval mv_notif(int kind, int code, const mval *v) {
+  mval m = {MV_NOTIF, kind, code, NULL};
+  if (kind == RILL_NOTIFICATION_NEXT) {
+    m.a = amalloc(sizeof(mval));
+    m.a[0] = *v;
+  }
+  return m;
+}
+
 /* rill value -> model value (borrowed) */
 static mval mv_of(rill_value_t v) {
   mval m = {MV_INT, 0, 0, NULL};
@@ -397,6 +551,15 @@ static mval mv_of(rill_value_t v) {
     m.x = v.as.i;
     break;
   case RILL_KIND_OWNED: {
+    const rill_notification_t *nt = rill_value_notification(v);
+    if (nt != NULL) {
+      mval in = {MV_INT, 0, 0, NULL};
+      if (nt->kind == RILL_NOTIFICATION_NEXT)
+        in = mv_of(nt->value);
+      return mv_notif((int)nt->kind,
+                      nt->kind == RILL_NOTIFICATION_ERROR ? nt->error.code : 0,
+                      &in);
+    }
     struct payload *pl = rill_value_owned_ptr(v);
     m.kind = MV_OWNED;
     if (pl == NULL || pl->magic != PAYLOAD_MAGIC) {
@@ -432,6 +595,9 @@ static int64_t rkey(rill_value_t v) {
 static bool mv_eq(mval a, mval b) {
   if (a.kind != b.kind)
     return false;
+  if (a.kind == MV_NOTIF)
+    return a.x == b.x && a.n == b.n &&
+           (a.x != RILL_NOTIFICATION_NEXT || mv_eq(a.a[0], b.a[0]));
   if (a.kind != MV_ARRAY)
     return a.x == b.x;
   if (a.n != b.n)
@@ -445,7 +611,7 @@ static bool mv_eq(mval a, mval b) {
 /* rill_value_equal's model: owned values compare by address, and in one
  * stream two owned values are never the same reference. */
 static bool mv_rill_equal(mval a, mval b) {
-  if (a.kind != b.kind || a.kind == MV_OWNED)
+  if (a.kind != b.kind || a.kind == MV_OWNED || a.kind == MV_NOTIF)
     return false;
   if (a.kind == MV_INT)
     return a.x == b.x;
@@ -462,6 +628,14 @@ static void mv_fmt(char *buf, size_t cap, mval v) {
     snprintf(buf, cap, "%" PRId64, v.x);
   else if (v.kind == MV_OWNED)
     snprintf(buf, cap, "o%" PRId64, v.x);
+  else if (v.kind == MV_NOTIF && v.x == RILL_NOTIFICATION_NEXT) {
+    snprintf(buf, cap, "N(");
+    mv_fmt(buf + 2, cap > 4 ? cap - 3 : 1, v.a[0]);
+    strcat(buf, ")");
+  } else if (v.kind == MV_NOTIF && v.x == RILL_NOTIFICATION_ERROR)
+    snprintf(buf, cap, "E(%d)", v.n);
+  else if (v.kind == MV_NOTIF)
+    snprintf(buf, cap, "C");
   else {
     size_t k = (size_t)snprintf(buf, cap, "[");
     for (int i = 0; i < v.n && k + 2 < cap; i++) {
@@ -521,6 +695,26 @@ enum ntype {
   N_EXHAUST_MAP,
   N_CONCAT_MAP_EAGER,
   N_EXPAND,
+  /* issue 9: recovery, effects, combination, resilience */
+  N_TAP,
+  N_FINALIZE,
+  N_DEFER,
+  N_MATERIALIZE,
+  N_DEMATERIALIZE,
+  N_CATCH,
+  N_ON_ERROR_RETURN,
+  N_ON_ERROR_COMPLETE,
+  N_RETRY,
+  N_REPEAT,
+  N_ZIP,
+  N_COMBINE_LATEST,
+  N_WITH_LATEST_FROM,
+  N_FORK_JOIN,
+  N_ALL_SETTLED,
+  N_RACE,
+  N_ANY,
+  N_LIMIT,
+  N_BREAKER,
   /* time */
   N_TIMER,
   N_INTERVAL,
@@ -531,24 +725,84 @@ enum ntype {
   N_DELAY,
   N_TIMEOUT,
   N_BUFFER_TIME,
+  N_DEBOUNCE_WITH, /* the notifier forms (issue 9) */
+  N_THROTTLE_WITH,
+  N_SAMPLE_WITH,
   N_COUNT
 };
-static const char *const ntype_name[N_COUNT] = {
-    "range",      "from_array",   "just",        "empty",
-    "never",      "error",        "generate",    "create",
-    "map",        "filter",       "take",        "skip",
-    "take_while", "scan",         "reduce",      "distinct",
-    "start_with", "buffer_count", "first",       "last",
-    "take_until", "concat",       "merge",       "merge_map",
-    "concat_map", "switch_map",   "exhaust_map", "concat_map_eager",
-    "expand",     "timer",        "interval",    "debounce",
-    "throttle",   "sample",       "audit",       "delay",
-    "timeout",    "buffer_time"};
+static const char *const ntype_name[N_COUNT] = {"range",
+                                                "from_array",
+                                                "just",
+                                                "empty",
+                                                "never",
+                                                "error",
+                                                "generate",
+                                                "create",
+                                                "map",
+                                                "filter",
+                                                "take",
+                                                "skip",
+                                                "take_while",
+                                                "scan",
+                                                "reduce",
+                                                "distinct",
+                                                "start_with",
+                                                "buffer_count",
+                                                "first",
+                                                "last",
+                                                "take_until",
+                                                "concat",
+                                                "merge",
+                                                "merge_map",
+                                                "concat_map",
+                                                "switch_map",
+                                                "exhaust_map",
+                                                "concat_map_eager",
+                                                "expand",
+                                                "tap",
+                                                "finalize",
+                                                "defer",
+                                                "materialize",
+                                                "dematerialize",
+                                                "catch_error",
+                                                "on_error_return",
+                                                "on_error_complete",
+                                                "retry",
+                                                "repeat",
+                                                "zip",
+                                                "combine_latest",
+                                                "with_latest_from",
+                                                "fork_join",
+                                                "all_settled",
+                                                "race",
+                                                "any",
+                                                "limit",
+                                                "circuit_breaker",
+                                                "timer",
+                                                "interval",
+                                                "debounce",
+                                                "throttle",
+                                                "sample",
+                                                "audit",
+                                                "delay",
+                                                "timeout",
+                                                "buffer_time",
+                                                "debounce_with",
+                                                "throttle_with",
+                                                "sample_with"};
 
 /* what a user callback or on_next does at its k-th call */
-enum act { A_NONE, A_REQUEST, A_CANCEL, A_PUSH1, A_PUSH2, A_PUSHALL };
-static const char *const act_name[] = {"none",  "request", "cancel",
-                                       "push1", "push2",   "pushall"};
+enum act {
+  A_NONE,
+  A_REQUEST,
+  A_CANCEL,
+  A_PUSH1,
+  A_PUSH2,
+  A_PUSHALL,
+  A_BADREQ /* request(0) or request(-1): on_error(EINVAL) must follow */
+};
+static const char *const act_name[] = {"none",  "request", "cancel", "push1",
+                                       "push2", "pushall", "badreq"};
 
 struct node {
   int type, id;
@@ -589,6 +843,34 @@ struct node {
   int fail_call;
   bool fail_out;
   bool retire; /* runs in flatten's retire loop (flat-retire-cancel) */
+  /* issue 9 nodes */
+  bool cold;  /* generated for a resubscribing ancestor: may be
+                 subscribed several times, so no create, no time, no
+                 call-indexed decision that changes between calls */
+  bool timed; /* uses the scheduler (retry/repeat delays, notifiers) */
+  int dec[4]; /* decisions per call: catch selector, retry predicate */
+  int ndec;
+  int dec2[4]; /* retry notifier / duration fn decisions per call */
+  int ndec2;
+  int64_t ddt[4]; /* duration fn: timer durations per decision */
+  int calls2;     /* retry notifier calls */
+  int64_t cnt;    /* retry max_retries, repeat count */
+  double dt2;     /* retry initial_ms, max_ms in dt; repeat delay in dt */
+  double mult;
+  int jitter;
+  uint64_t rs; /* retry's random generator state */
+  int rcalls;  /* its calls */
+  int brk;     /* breaker: consecutive failures (0: no breaker) */
+  double brk_open;
+  int64_t exp_attempt[8]; /* retry: the attempt the model expects at
+                             predicate call k (0: unknown) */
+  /* tap hooks (H_*) and finalize: one hook acts at its first call */
+  int hook, hact, htarget;
+  int64_t hact_n;
+  int hc[5];
+  int in_hook;         /* a hook's action is on the stack */
+  int fin_calls, subs; /* finalize: calls, subscriptions (fin_defer) */
+  bool fin_defer;      /* finalize over a counting defer */
 };
 
 /* The model of a node's output. */
@@ -601,8 +883,15 @@ enum {
   M_FLAT_SUBSEQ,
   M_INCREASING, /* interval's ticks (some maybe dropped): strictly increasing
                   keys; `count` of them when it is >= 0 */
-  M_FLAT /* a call-indexed higher-order operator at the root: checked after
-            the run from the number of fn calls (check_flat) */
+  M_FLAT,   /* a call-indexed higher-order operator at the root: checked after
+              the run from the number of fn calls (check_flat) */
+  M_ONEOF,  /* one of the models in `alts` (race, any, fork_join: which source
+               decides depends on demand and timing) */
+  M_COMBINE /* combine_latest / with_latest_from: each output an array whose
+               i-th item is a value of kids[i], at a non-decreasing index
+               (strictly increasing for item 0 with `strict0`); with
+               `last_full` and a completion, the last output is the last
+               values of all */
 };
 struct model {
   int mode;
@@ -618,6 +907,9 @@ struct model {
   /* M_FLAT: the node, its outer's model and its inner templates' models */
   const struct node *node;
   struct model *outer, *sub;
+  struct model *alts; /* M_ONEOF */
+  int nalts;
+  bool strict0, last_full; /* M_COMBINE */
 };
 
 static int64_t fmap(int64_t k) {
@@ -673,6 +965,21 @@ static void do_act(int act, int64_t n, int target, const char *who) {
     break;
   case A_CANCEL:
     do_cancel(who);
+    break;
+  case A_BADREQ:
+    if (F.s != NULL && F.consume == 0) {
+      TRACE("  %s: request(%s)\n", who, n == 1 ? "0" : "-1");
+      if (F.term == 0 && !F.cancelled) { /* else a no-op (3.6) */
+        F.badreq_live = true;
+        F.bad_request = true;
+        F.cancelled = true;
+      }
+      bool was = F.in_badreq;
+      F.in_badreq = true; /* its on_error comes from inside the call, so
+                             nested in the on_next that made it */
+      rill_subscription_request(F.s, n == 1 ? 0 : -1);
+      F.in_badreq = was;
+    }
     break;
   case A_PUSH1:
   case A_PUSH2:
@@ -745,6 +1052,9 @@ static void sub_terminal(int t, int code) {
     violate("terminal-after-cancel", "terminal signal after cancel");
   if (F.depth > 0 && t == 1)
     violate("complete-nested", "on_complete nested inside on_next (1.3)");
+  else if (F.depth > 0 && F.in_badreq && code == RILL_EINVAL)
+    TRACE("  (on_error nested: rill_subscription_request(<=0) delivers "
+          "it at once)\n");
   else if (F.depth > 0 && (allowed & KD_ERROR_NESTED))
     violate("error-nested", "on_error nested inside on_next (1.3)");
   else if (F.depth > 0)
@@ -942,13 +1252,300 @@ static void gen_fini(void *state) {
   gen_finis++;
 }
 
+/* ---- issue 9: the user callbacks of the new operators ---- */
+#define KEY_NONE (INT64_MIN + 1) /* a call with no key: never fails by key */
+
+/* The combining functions' key: the same formula as the model's. */
+static int64_t combine_key(const mval *v, size_t n) {
+  int64_t k = 0;
+  for (size_t i = 0; i < n; i++)
+    k = (k + (int64_t)(i + 1) * mkey(v[i])) % 100003;
+  return k;
+}
+
+static int u_combine(void *ctx, const rill_value_t *values, size_t nv,
+                     rill_value_t *out) {
+  struct node *n = ctx;
+  mval mv[16];
+  for (size_t i = 0; i < nv && i < 16; i++)
+    mv[i] = mv_of(values[i]);
+  int64_t k = combine_key(mv, nv < 16 ? nv : 16);
+  int rc = ufn(n, k);
+  if (rc < 0)
+    return rc;
+  *out = mk_val(n->owned, k);
+  return 0;
+}
+
+/* tap: on_next through ufn (it may fail by key); the other hooks. */
+enum { H_ERROR, H_COMPLETE, H_REQUEST, H_CANCEL, H_NHOOKS };
+static const char *const hook_name[] = {"on_error", "on_complete", "on_request",
+                                        "on_cancel"};
+
+static bool root_ended(void) {
+  return (F.cancelled || F.term != 0) && !F.bad_request && !F.in_flush;
+}
+
+static int u_tap_next(void *ctx, rill_value_t v) {
+  struct node *n = ctx;
+  if (!n->cold && !n->in_hook &&
+      n->hc[H_CANCEL] + n->hc[H_ERROR] + n->hc[H_COMPLETE] > 0)
+    violate("tap-after-end",
+            "tap#%d's on_next hook ran after its on_cancel/on_error/"
+            "on_complete",
+            n->id);
+  int rc = ufn(n, rkey(v));
+  return rc < 0 ? rc : 0;
+}
+
+static void tap_hook(struct node *n, int which, int64_t req) {
+  /* (a hook runs before its signal goes on: what its action makes, e.g. a
+   * request, still passes meanwhile) */
+  if (!n->cold && !n->in_hook &&
+      n->hc[H_CANCEL] + n->hc[H_ERROR] + n->hc[H_COMPLETE] > 0)
+    violate("tap-after-end",
+            "tap#%d's %s hook ran after its on_cancel/on_error/on_complete",
+            n->id, hook_name[which]);
+  int k = ++n->hc[which];
+  TRACE("  tap#%d %s%s\n", n->id, hook_name[which],
+        n == F.root ? " (root)" : "");
+  bool root = n == F.root;
+  switch (which) {
+  case H_CANCEL:
+    if (root && F.term != 0 && !F.bad_request)
+      violate("tap-cancel-after-terminal",
+              "tap#%d's on_cancel ran after the terminal", n->id);
+    if (k > 1 && !n->cold)
+      violate("tap-cancel-twice", "tap#%d's on_cancel ran %d times", n->id, k);
+    break;
+  case H_REQUEST:
+    if (req <= 0)
+      violate("tap-request-nonpositive",
+              "tap#%d's on_request saw %" PRId64 " (only n > 0 reach it)",
+              n->id, req);
+    if (root && root_ended())
+      violate("tap-request-after-end",
+              "tap#%d's on_request ran after the subscription ended", n->id);
+    break;
+  default:
+    if (root_ended())
+      violate("fn-after-cancel",
+              "tap#%d's %s hook called after the subscription ended", n->id,
+              hook_name[which]);
+    if (k > 1 && !n->cold)
+      violate("tap-terminal-twice", "tap#%d's %s hook ran %d times", n->id,
+              hook_name[which], k);
+    break;
+  }
+  if (n->hook == which && k == 1 && n->hact != A_NONE) {
+    char who[48];
+    snprintf(who, sizeof(who), "tap#%d %s", n->id, hook_name[which]);
+    /* on_cancel runs before the cancel goes upstream: what it pushes
+     * still runs through the stages above (their callbacks too) */
+    bool was = F.in_flush;
+    F.in_flush = F.in_flush || which == H_CANCEL;
+    n->in_hook++;
+    do_act(n->hact, n->hact_n, n->htarget, who);
+    n->in_hook--;
+    F.in_flush = was;
+  }
+}
+static void u_tap_error(void *ctx, const rill_error_t *e) {
+  (void)e;
+  tap_hook(ctx, H_ERROR, 0);
+}
+static void u_tap_complete(void *ctx) {
+  tap_hook(ctx, H_COMPLETE, 0);
+}
+static void u_tap_request(void *ctx, int64_t n) {
+  tap_hook(ctx, H_REQUEST, n);
+}
+static void u_tap_cancel(void *ctx) {
+  tap_hook(ctx, H_CANCEL, 0);
+}
+
+/* finalize: once per subscription, after it is over. */
+static void u_fin(void *ctx) {
+  struct node *n = ctx;
+  n->fin_calls++;
+  TRACE("  finalize#%d fn (call %d)\n", n->id, n->fin_calls);
+  if (n == F.root && !n->fin_defer && F.term == 0 && !F.cancelled)
+    violate("finalize-early",
+            "finalize#%d's fn ran while the subscription is live", n->id);
+  /* fn runs when rill lets go of the subscription: after the end, the
+   * borrowed handle may be freed already (only pushes then) */
+  bool handle_ok = (F.term == 0 && !F.cancelled) || F.handle != NULL;
+  if (n->hact != A_NONE && n->fin_calls == 1 &&
+      (handle_ok || (n->hact >= A_PUSH1 && n->hact <= A_PUSHALL)))
+    do_act(n->hact, n->hact_n, n->htarget, "finalize fn");
+}
+/* finalize counted: a defer above it makes one finalize per subscription
+ * (subscribed once each: this factory never cancels). */
+static int u_fin_factory(void *ctx, rill_observable_t **out) {
+  struct node *n = ctx;
+  *out = rill_finalize(build(n->kid[0]), u_fin, n);
+  n->subs += *out != NULL; /* (NULL: out of memory, defer fails) */
+  return 0;
+}
+
+/* defer: policy 0 builds the kid, 1 fails, 2 fails with *out set, 3
+ * returns 0 with nothing (EINVAL). */
+static int u_defer(void *ctx, rill_observable_t **out) {
+  struct node *n = ctx;
+  ufn(n, KEY_NONE);
+  switch (n->policy) {
+  case 0:
+    *out = build(n->kid[0]);
+    return 0;
+  case 1:
+    return user_code(n);
+  case 2:
+    *out = build(n->kid[0]);
+    return user_code(n);
+  default:
+    return 0;
+  }
+}
+
+/* catch_error's selector: dec[call] (the last one beyond). */
+enum {
+  C_PASS,         /* 0, nothing: the error passes */
+  C_FALLBACK,     /* continue with kid[1] */
+  C_RESUB,        /* RILL_CATCH_RESUBSCRIBE */
+  C_NEG,          /* fail with the node's code */
+  C_NEG_OUT,      /* the same, an observable stored anyway (freed) */
+  C_FALLBACK_RC1, /* kid[1] stored and RESUBSCRIBE returned: kid[1] wins */
+  C_NDEC
+};
+static const char *const catch_dec_name[] = {
+    "pass", "fallback", "resub", "neg", "neg+out", "fallback+rc1"};
+static int dec_at(const int *dec, int ndec, int call) {
+  return dec[(call < ndec ? call : ndec) - 1];
+}
+static int u_catch(void *ctx, const rill_error_t *err,
+                   rill_observable_t **next) {
+  struct node *n = ctx;
+  TRACE("  catch#%d selector (error %d)\n", n->id, err->code);
+  ufn(n, KEY_NONE);
+  switch (dec_at(n->dec, n->ndec, n->calls)) {
+  case C_FALLBACK:
+    *next = build(n->kid[1]);
+    return *next != NULL ? 0 : RILL_ENOMEM; /* (--enomem) */
+  case C_FALLBACK_RC1:
+    *next = build(n->kid[1]);
+    return *next != NULL ? RILL_CATCH_RESUBSCRIBE : RILL_ENOMEM;
+  case C_RESUB:
+    return RILL_CATCH_RESUBSCRIBE;
+  case C_NEG:
+    return user_code(n);
+  case C_NEG_OUT:
+    *next = rill_just(1, mk_owned(778));
+    return user_code(n);
+  default:
+    return 0;
+  }
+}
+
+/* retry: the predicate (dec: 1 retry, 0 give up, -1 fail), the notifier
+ * (dec2: R_*), the random generator. */
+static int u_retry_pred(void *ctx, const rill_error_t *err, int64_t attempt) {
+  struct node *n = ctx;
+  (void)err;
+  TRACE("  retry#%d should_retry(attempt %" PRId64 ")\n", n->id, attempt);
+  ufn(n, KEY_NONE);
+  int c = n->calls;
+  if (c <= 8 && n->exp_attempt[c - 1] != 0 && !fz_failed &&
+      attempt != n->exp_attempt[c - 1])
+    violate("retry-attempt",
+            "retry#%d: should_retry call %d got attempt %" PRId64
+            ", expected %" PRId64,
+            n->id, c, attempt, n->exp_attempt[c - 1]);
+  int d = dec_at(n->dec, n->ndec, c);
+  return d < 0 ? user_code(n) : d;
+}
+enum {
+  R_JUST,       /* just(0): retry at once */
+  R_TIMER,      /* timer(ddt[0]): retry then */
+  R_EMPTY,      /* completes the stream */
+  R_ERROR,      /* fails it with the node's code - 500 */
+  R_NEG,        /* returns the node's code */
+  R_NEVER,      /* waits for good */
+  R_NULL,       /* returns 0 with nothing: EINVAL */
+  R_LATE_EMPTY, /* completes after ddt without a value */
+  R_NDEC
+};
+static const char *const r_dec_name[] = {
+    "just", "timer", "empty", "error", "neg", "never", "null", "late-empty"};
+static rill_observable_t *notifier_obs(struct node *n, int d, int64_t dt) {
+  switch (d) {
+  case R_JUST:
+    return rill_just(1, mk_val(n->owned, 0));
+  case R_TIMER:
+    return rill_timer(F.sched, (double)dt);
+  case R_EMPTY:
+    return rill_empty();
+  case R_ERROR:
+    return rill_error(user_code(n) - 500, "fuzz notifier error");
+  case R_LATE_EMPTY:
+    return rill_take_until(rill_never(), rill_timer(F.sched, (double)dt));
+  default:
+    return rill_never();
+  }
+}
+static int u_retry_notifier(void *ctx, const rill_error_t *err, int64_t attempt,
+                            rill_observable_t **out) {
+  struct node *n = ctx;
+  (void)err;
+  int c = ++n->calls2;
+  TRACE("  retry#%d notifier(attempt %" PRId64 ") call %d\n", n->id, attempt,
+        c);
+  if (root_ended())
+    violate("fn-after-cancel",
+            "retry#%d's notifier called after the subscription ended", n->id);
+  int d = dec_at(n->dec2, n->ndec2, c);
+  if (d == R_NEG)
+    return user_code(n);
+  if (d == R_NULL)
+    return 0;
+  *out = notifier_obs(n, d, n->ddt[0]);
+  return 0;
+}
+static double u_random(void *ctx) {
+  struct node *n = ctx;
+  n->rs = n->rs * 6364136223846793005ull + 1442695040888963407ull;
+  if (++n->rcalls % 7 == 0) { /* outside [0, 1): clamped by retry */
+    static const double odd[] = {-0.5, 1.0, 2.0, NAN};
+    return odd[(n->rs >> 33) % 4];
+  }
+  return (double)(n->rs >> 11) * 0x1.0p-53;
+}
+
+/* debounce_with / throttle_with: the k-th call's duration is dec2[k %
+ * ndec2] (R_JUST, R_TIMER with ddt, R_EMPTY, R_NEVER, R_ERROR, R_NULL). */
+static int u_duration(void *ctx, rill_value_t v, rill_observable_t **out) {
+  struct node *n = ctx;
+  int rc = ufn(n, rkey(v));
+  if (rc < 0)
+    return rc;
+  int i = (n->calls - 1) % n->ndec2;
+  if (n->dec2[i] == R_NULL)
+    return 0;
+  *out = notifier_obs(n, n->dec2[i], n->ddt[i]);
+  return 0;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Generation. */
+static int cold;         /* > 0: generating for a resubscribing ancestor */
+static int new_pct = 20; /* how often gen() picks an issue 9 operator */
 static struct node *new_node(int type) {
   struct node *n = amalloc(sizeof(*n));
   n->type = type;
   n->id = F.nnodes;
   n->fail_key = INT64_MIN;
+  n->cold = cold > 0;
+  if (type < 64)
+    st_types[type]++;
   if (F.nnodes < 256)
     F.nodes[F.nnodes++] = n;
   return n;
@@ -985,7 +1582,7 @@ static struct node *gen_create(void) {
 }
 
 static struct node *gen_source(void) {
-  int r = rnd(100);
+  int r = cold ? rnd(68) : rnd(100); /* cold: no create, no time */
   struct node *n;
   if (time_enabled() && r >= 92) {
     n = new_node(r >= 96 ? N_TIMER : N_INTERVAL);
@@ -1035,7 +1632,17 @@ static bool has_user_fn(const struct node *n) {
   case N_TAKE_WHILE:
   case N_SCAN:
   case N_REDUCE:
+  case N_TAP:   /* the on_next hook */
+  case N_DEFER: /* the factory */
+  case N_CATCH: /* the selector */
+  case N_DEBOUNCE_WITH:
+  case N_THROTTLE_WITH:
     return true;
+  case N_RETRY: /* the predicate */
+  case N_ZIP:   /* the combining function */
+  case N_COMBINE_LATEST:
+  case N_WITH_LATEST_FROM:
+  case N_FORK_JOIN:
   case N_DISTINCT:
   case N_FIRST:
   case N_LAST:
@@ -1046,11 +1653,16 @@ static bool has_user_fn(const struct node *n) {
 }
 
 static struct node *gen_time_op(int depth);
+static struct node *gen_new(int depth);
 
 /* May the subtree fail (over-approximated)? */
 static rill_overflow_t overflow_of(int policy);
 static bool may_error(const struct node *n) {
-  if (n->type == N_ERROR || n->type == N_TIMEOUT || n->type == N_FIRST ||
+  if ((n->type >= N_TAP && n->type <= N_SAMPLE_WITH && n->type != N_TAP &&
+       n->type != N_FINALIZE && n->type != N_MATERIALIZE &&
+       n->type != N_ON_ERROR_COMPLETE && n->type != N_ON_ERROR_RETURN &&
+       (n->type < N_TIMER || n->type > N_BUFFER_TIME)) ||
+      n->type == N_ERROR || n->type == N_TIMEOUT || n->type == N_FIRST ||
       n->type == N_LAST || (n->type >= N_MERGE_MAP && n->type <= N_EXPAND) ||
       n->term == 1 || n->fail_key != INT64_MIN || n->fail_call ||
       (n->type >= N_TIMER && overflow_of(n->policy) == RILL_OVERFLOW_ERROR))
@@ -1111,12 +1723,282 @@ static bool retire_projects(const struct node *n) {
   return n->type == N_CONCAT_MAP || (n->type == N_EXPAND && n->a > 0);
 }
 
+/* ---- issue 9 operators ---- */
+static struct model model(const struct node *n);
+
+static struct node *gen_cold(int depth) {
+  cold++;
+  struct node *n = gen(depth);
+  cold--;
+  return n;
+}
+
+/* Often a source that fails after some values: what retry and catch_error
+ * are for. */
+static struct node *gen_failing(int depth, bool cold_kid) {
+  if (chance(50))
+    return cold_kid ? gen_cold(depth) : gen(depth);
+  struct node *c = new_node(N_CONCAT);
+  c->kid[0] = cold_kid ? gen_cold(depth - 1) : gen(depth - 1);
+  c->kid[1] = new_node(N_ERROR);
+  c->kid[1]->term = 1;
+  c->nkids = 2;
+  return c;
+}
+
+static void gen_kids(struct node *n, int min, int depth) {
+  n->nkids = min + rnd(4 - min);
+  if (n->nkids > 0 && chance(10))
+    n->nkids = min;                /* the edge: n == 0 or 1 */
+  bool pool = !cold && chance(15); /* all through the shared limiter */
+  for (int i = 0; i < n->nkids; i++) {
+    n->kid[i] = gen(depth);
+    if (pool) {
+      struct node *l = new_node(N_LIMIT);
+      l->flag = true;
+      l->kid[0] = n->kid[i];
+      l->nkids = 1;
+      n->kid[i] = l;
+    }
+  }
+}
+
+/* A combining function (flag) or arrays. */
+static void gen_combine_fn(struct node *n) {
+  n->flag = chance(40);
+  if (n->flag) {
+    n->owned = chance(40);
+    if (chance(20))
+      n->fail_key = rnd(40);
+  }
+}
+
+/* retry: ends for sure (a bounded count without reset, or a predicate or
+ * notifier that gives up at some call)? */
+static bool retry_bounded(const struct node *n) {
+  if (n->cnt != RILL_UNBOUNDED && n->flag2)
+    return true;
+  for (int i = 0; n->flag && i < n->ndec; i++)
+    if (n->dec[i] <= 0)
+      return true;
+  for (int i = 0; n->policy == 2 && i < n->ndec2; i++)
+    if (n->dec2[i] != R_JUST && n->dec2[i] != R_TIMER)
+      return true;
+  return false;
+}
+
+static void gen_retry(struct node *n, int depth) {
+  n->kid[0] = gen_failing(depth - 1, true);
+  n->nkids = 1;
+  n->cnt = chance(15) ? RILL_UNBOUNDED : rnd(4);
+  n->flag2 = chance(50); /* reset NEVER (else ON_VALUE) */
+  n->flag = chance(50);  /* a predicate */
+  if (n->flag) {
+    n->ndec = 1 + rnd(3);
+    for (int i = 0; i < n->ndec; i++) {
+      int r = rnd(100);
+      n->dec[i] = r < 60 ? 1 : r < 85 ? 0 : -1;
+    }
+  }
+  n->policy =
+      time_enabled() ? rnd(3) : rnd(2) * 2; /* none, backoff, notifier */
+  if (n->policy == 1) {
+    n->timed = true;
+    n->dt2 = 1 + rnd(20); /* initial_ms */
+    n->mult = rnd(4);     /* 0: the default 2 */
+    if (n->mult == 0 && chance(50))
+      n->mult = 1.5;
+    n->dt = chance(50) ? 0 : 10 + rnd(50); /* max_ms */
+    n->jitter = rnd(4);
+    n->owned = chance(70); /* our random generator (else rill's) */
+    n->rs = (uint64_t)rnd(1 << 30);
+  } else if (n->policy == 2) {
+    n->ndec2 = 1 + rnd(3);
+    n->ddt[0] = 1 + rnd(30);
+    for (int i = 0; i < n->ndec2; i++) {
+      int r = rnd(100);
+      n->dec2[i] = r < 35 ? R_JUST : r < 60 ? R_TIMER : R_EMPTY + rnd(6);
+      if ((n->dec2[i] == R_TIMER || n->dec2[i] == R_LATE_EMPTY) &&
+          !time_enabled())
+        n->dec2[i] = R_JUST;
+      if (n->dec2[i] == R_TIMER || n->dec2[i] == R_LATE_EMPTY)
+        n->timed = true;
+    }
+  }
+  if (!retry_bounded(n)) { /* else a synchronous error loops for ever */
+    n->cnt = rnd(4);
+    n->flag2 = true;
+  }
+  if (chance(25)) {
+    n->brk = 1 + rnd(3);
+    n->brk_open = chance(50) ? INFINITY : 1 + rnd(50);
+  }
+}
+
+static struct node *gen_new(int depth) {
+  static const int pick[] = {N_TAP,
+                             N_TAP,
+                             N_FINALIZE,
+                             N_DEFER,
+                             N_MATERIALIZE,
+                             N_DEMATERIALIZE,
+                             N_CATCH,
+                             N_CATCH,
+                             N_ON_ERROR_RETURN,
+                             N_ON_ERROR_COMPLETE,
+                             N_RETRY,
+                             N_RETRY,
+                             N_REPEAT,
+                             N_ZIP,
+                             N_ZIP,
+                             N_COMBINE_LATEST,
+                             N_COMBINE_LATEST,
+                             N_WITH_LATEST_FROM,
+                             N_FORK_JOIN,
+                             N_FORK_JOIN,
+                             N_ALL_SETTLED,
+                             N_RACE,
+                             N_RACE,
+                             N_ANY,
+                             N_ANY,
+                             N_LIMIT,
+                             N_BREAKER};
+  int t = pick[rnd((int)(sizeof(pick) / sizeof(pick[0])))];
+  if (cold && (t == N_RETRY || t == N_REPEAT || t == N_BREAKER))
+    t = N_TAP; /* stateful across subscriptions: not under a resubscriber */
+  struct node *n = new_node(t);
+  switch (t) {
+  case N_TAP:
+    if (chance(20))
+      n->fail_key = small_val();
+    break;
+  case N_FINALIZE:
+    n->fin_defer = chance(50);
+    break;
+  case N_DEFER:
+    n->policy = chance(15) ? 1 + rnd(3) : 0;
+    break;
+  case N_DEMATERIALIZE:
+    if (chance(70)) { /* over notifications, maybe through an operator */
+      struct node *m = new_node(N_MATERIALIZE);
+      m->kid[0] = gen(depth - 2);
+      m->nkids = 1;
+      if (chance(30)) {
+        static const int ops[] = {N_TAKE, N_SKIP, N_FILTER, N_TAP};
+        struct node *o = new_node(ops[rnd(4)]);
+        o->a = o->type == N_FILTER ? 2 + rnd(3) : rnd(5);
+        o->b = o->type == N_FILTER ? 1 + rnd((int)o->a - 1) : 0;
+        o->kid[0] = m;
+        o->nkids = 1;
+        m = o;
+      }
+      n->kid[0] = m;
+      n->nkids = 1;
+      return n;
+    }
+    break;
+  case N_CATCH: {
+    n->ndec = cold ? 1 : 1 + rnd(3);
+    bool resub = false;
+    for (int i = 0; i < n->ndec; i++) {
+      int r = rnd(100);
+      n->dec[i] = r < 25   ? C_PASS
+                  : r < 50 ? C_FALLBACK
+                  : r < 75 ? C_RESUB
+                  : r < 85 ? C_NEG
+                  : r < 92 ? C_NEG_OUT
+                           : C_FALLBACK_RC1;
+      if (cold && n->dec[i] == C_RESUB)
+        n->dec[i] = C_FALLBACK;
+      if (i == n->ndec - 1 && n->dec[i] == C_RESUB) /* the last one repeats */
+        n->dec[i] = C_PASS;
+      resub = resub || n->dec[i] == C_RESUB;
+    }
+    n->kid[0] = gen_failing(depth - 1, resub);
+    n->kid[1] = gen(depth - 2); /* the fallback */
+    n->nkids = 2;
+    return n;
+  }
+  case N_ON_ERROR_RETURN:
+    n->nvals = 1;
+    n->vals[0] = small_val();
+    n->vowned[0] = chance(40);
+    break;
+  case N_RETRY:
+    gen_retry(n, depth);
+    return n;
+  case N_REPEAT: {
+    n->kid[0] = gen_cold(depth - 1);
+    n->nkids = 1;
+    n->cnt = rnd(4);
+    if (time_enabled() && chance(30)) {
+      n->dt = 1 + rnd(20);
+      n->timed = true;
+    }
+    if (chance(15)) { /* for ever, under a take, over a source with values */
+      struct model km = model(n->kid[0]);
+      if (km.mode == M_EXACT && km.term_known && km.term == 0 &&
+          km.seq->n > 0) {
+        n->cnt = RILL_UNBOUNDED;
+        struct node *tk = new_node(N_TAKE);
+        tk->a = 1 + rnd(6);
+        tk->kid[0] = n;
+        tk->nkids = 1;
+        return tk;
+      }
+    }
+    return n;
+  }
+  case N_ZIP:
+  case N_COMBINE_LATEST:
+    gen_kids(n, 1, depth - 2);
+    if (chance(5))
+      n->nkids = 0;
+    gen_combine_fn(n);
+    return n;
+  case N_WITH_LATEST_FROM:
+    n->kid[0] = gen(depth - 1);
+    n->nkids = 1 + rnd(3);
+    for (int i = 1; i < n->nkids; i++)
+      n->kid[i] = gen(depth - 2);
+    gen_combine_fn(n);
+    return n;
+  case N_FORK_JOIN:
+    gen_kids(n, 0, depth - 2);
+    gen_combine_fn(n);
+    return n;
+  case N_ALL_SETTLED:
+  case N_RACE:
+  case N_ANY:
+    gen_kids(n, 0, depth - 2);
+    return n;
+  case N_LIMIT:
+    n->flag = !cold && chance(25); /* the seed's shared limiter */
+    n->a = 1 + rnd(2);             /* permits of a fresh one */
+    break;
+  case N_BREAKER:
+    n->flag = !cold && chance(30); /* the seed's shared breaker */
+    n->brk = 1 + rnd(3);
+    n->brk_open = chance(50) ? INFINITY : 1 + rnd(50);
+    if (n->flag)
+      F.has_time = true;
+    break;
+  default:
+    break;
+  }
+  n->kid[0] = gen(depth - 1);
+  n->nkids = 1;
+  return n;
+}
+
 static struct node *gen(int depth) {
   if (depth <= 0 || F.nnodes > 40 || chance(15))
     return gen_source();
-  if (allow_flat && chance(F.nnodes == 0 ? 30 : 10))
+  if (chance(new_pct))
+    return gen_new(depth);
+  if (allow_flat && !cold && chance(F.nnodes == 0 ? 30 : 10))
     return gen_flat(depth);
-  if (time_enabled() && chance(18))
+  if (time_enabled() && !cold && chance(18))
     return gen_time_op(depth);
   int t = N_MAP + rnd(N_MERGE - N_MAP + 1);
   struct node *n = new_node(t);
@@ -1166,7 +2048,7 @@ static struct node *gen(int depth) {
     break;
   case N_TAKE_UNTIL: {
     n->kid[0] = gen(depth - 1);
-    int r = rnd(5);
+    int r = rnd(cold ? 4 : 5); /* cold: no create notifier */
     struct node *k;
     if (r == 0)
       k = new_node(N_NEVER), k->term = 2;
@@ -1252,6 +2134,10 @@ static void gen_act(int *act, int64_t *n, int *target, bool may_cancel) {
     *act = A_REQUEST;
   if (*act == A_REQUEST && !cb_requests_allowed())
     *act = may_cancel && chance(30) ? A_CANCEL : A_NONE;
+  if (may_cancel && chance(1)) {
+    *act = A_BADREQ;
+    *n = 1 + rnd(2); /* 1: request(0), 2: request(-1) */
+  }
 }
 
 static void assign_actions(void) {
@@ -1270,6 +2156,13 @@ static void assign_actions(void) {
     if (n->act == A_REQUEST && n->act_n == RILL_UNBOUNDED &&
         !(allowed & KD_DEMAND_OVERFLOW))
       n->act_n = 1 + rnd(3);
+  }
+  for (int i = 0; i < F.nnodes; i++) { /* tap's other hooks, finalize's fn */
+    struct node *n = F.nodes[i];
+    if ((n->type != N_TAP && n->type != N_FINALIZE) || !chance(50))
+      continue;
+    n->hook = rnd(H_NHOOKS);
+    gen_act(&n->hact, &n->hact_n, &n->htarget, true);
   }
   memset(next_act, 0, sizeof(next_act));
   for (int i = 0; i < MAXACT; i++)
@@ -1290,6 +2183,115 @@ static void assign_actions(void) {
 
 /* ------------------------------------------------------------------------ */
 /* Description. */
+static int desc_decs(char *p, size_t room, const char *what, const int *dec,
+                     int ndec, const char *const *names) {
+  int w = snprintf(p, room, "%s", what);
+  for (int i = 0; i < ndec && (size_t)w < room; i++)
+    w += snprintf(p + w, room - (size_t)w, "%s%s", i ? "/" : "", names[dec[i]]);
+  return (size_t)w < room ? w : (int)room - 1;
+}
+
+/* The parameters of an issue 9 node. */
+static int desc_new(char *p, size_t room, const struct node *n) {
+  static const char *const pred_name[] = {"fail", "no", "yes"};
+  static const char *const jit_name[] = {"none", "full", "equal", "decor"};
+  int w = 0;
+#define D(...)                                                                 \
+  do {                                                                         \
+    if ((size_t)w < room)                                                      \
+      w += snprintf(p + w, room - (size_t)w, __VA_ARGS__);                     \
+  } while (0)
+  switch (n->type) {
+  case N_TAP:
+    if (n->hact)
+      D("%s:%s", hook_name[n->hook], act_name[n->hact]);
+    break;
+  case N_FINALIZE:
+    D("%s", n->fin_defer ? "counted" : "");
+    if (n->hact)
+      D(",fn:%s", act_name[n->hact]);
+    break;
+  case N_DEFER:
+    D("%s", n->policy == 0   ? "ok"
+            : n->policy == 1 ? "fails"
+            : n->policy == 2 ? "fails+out"
+                             : "null");
+    break;
+  case N_CATCH: {
+    w +=
+        desc_decs(p + w, room - (size_t)w, "", n->dec, n->ndec, catch_dec_name);
+    break;
+  }
+  case N_ON_ERROR_RETURN:
+    D("%s%" PRId64, n->vowned[0] ? "o" : "", n->vals[0]);
+    break;
+  case N_RETRY: {
+    if (n->cnt == RILL_UNBOUNDED)
+      D("inf");
+    else
+      D("%" PRId64, n->cnt);
+    D(",%s", n->flag2 ? "never-reset" : "reset");
+    if (n->flag) {
+      int d[4];
+      for (int i = 0; i < n->ndec; i++)
+        d[i] = n->dec[i] + 1;
+      w += desc_decs(p + w, room - (size_t)w, ",pred:", d, n->ndec, pred_name);
+    }
+    if (n->policy == 1)
+      D(",backoff %g*%g max%g %s%s", n->dt2, n->mult, n->dt,
+        jit_name[n->jitter], n->owned ? "" : " rill-rng");
+    if (n->policy == 2)
+      w += desc_decs(p + w, room - (size_t)w, ",notifier:", n->dec2, n->ndec2,
+                     r_dec_name);
+    if (n->brk)
+      D(",breaker(%d,%g)", n->brk, n->brk_open);
+    break;
+  }
+  case N_REPEAT:
+    if (n->cnt == RILL_UNBOUNDED)
+      D("inf");
+    else
+      D("%" PRId64, n->cnt);
+    if (n->dt > 0)
+      D(",delay %g", n->dt);
+    break;
+  case N_ZIP:
+  case N_COMBINE_LATEST:
+  case N_WITH_LATEST_FROM:
+  case N_FORK_JOIN:
+    D("%s", n->flag ? (n->owned ? "fn-owned" : "fn") : "array");
+    break;
+  case N_LIMIT:
+    if (n->flag)
+      D("shared(%" PRId64 ",%" PRId64 ")", F.slim_permits, F.slim_waiting);
+    else
+      D("%" PRId64, n->a);
+    break;
+  case N_BREAKER:
+    if (n->flag)
+      D("shared(%" PRId64 ",%g,%" PRId64 ",w%" PRId64 ")",
+        F.sbrk_opts.consecutive_failures, F.sbrk_opts.open_ms,
+        F.sbrk_opts.half_open_trials, F.sbrk_opts.window);
+    else
+      D("%d,%g", n->brk, n->brk_open);
+    break;
+  case N_THROTTLE_WITH:
+    D("%s%s,", n->flag ? "lead" : "", n->flag2 ? "trail" : "");
+    /* fall through */
+  case N_DEBOUNCE_WITH:
+    D("pol%d", n->policy);
+    w += desc_decs(p + w, room - (size_t)w, ",dur:", n->dec2, n->ndec2,
+                   r_dec_name);
+    break;
+  case N_SAMPLE_WITH:
+    D("pol%d", n->policy);
+    break;
+  default:
+    break;
+  }
+#undef D
+  return (size_t)w < room ? w : (int)room - 1;
+}
 static void desc(char *b, size_t cap, const struct node *n) {
   size_t k = strlen(b);
   if (k + 40 >= cap)
@@ -1407,6 +2409,7 @@ static void desc(char *b, size_t cap, const struct node *n) {
   default:
     break;
   }
+  w += desc_new(p + w, room - (size_t)w, n);
   if (n->fail_key != INT64_MIN)
     w += snprintf(p + w, room - (size_t)w, ",fail@%" PRId64, n->fail_key);
   if (n->fail_call)
@@ -1435,6 +2438,7 @@ static void desc(char *b, size_t cap, const struct node *n) {
 /* ------------------------------------------------------------------------ */
 /* Building the observables. */
 static rill_observable_t *build_time(struct node *n);
+static rill_observable_t *build_new(struct node *n);
 
 static rill_observable_t *build(struct node *n) {
   rill_value_t v[8];
@@ -1548,7 +2552,150 @@ static rill_observable_t *build(struct node *n) {
   case N_EXPAND:
     return rill_expand(build(n->kid[0]), u_flat, n, (size_t)n->a);
   default:
+    if (n->type >= N_TAP && n->type <= N_BREAKER)
+      return build_new(n);
     return build_time(n);
+  }
+}
+
+/* ---- issue 9 operators ---- */
+/* The shared breaker's transitions: the first one acts. */
+static void u_on_state(void *ctx, rill_breaker_state_t from,
+                       rill_breaker_state_t to) {
+  (void)ctx;
+  TRACE("  breaker: %d -> %d\n", (int)from, (int)to);
+  if (from == to)
+    violate("breaker-transition", "on_state from %d to itself", (int)from);
+  if (++F.sbrk_transitions == 1 && F.sbrk_act != A_NONE)
+    do_act(F.sbrk_act, F.sbrk_act_n, F.sbrk_target, "breaker on_state");
+}
+
+static rill_breaker_t *new_breaker(const struct node *n) {
+  rill_breaker_opts_t o = {.consecutive_failures = n->brk,
+                           .open_ms = n->brk_open};
+  rill_breaker_t *b = rill_breaker_new(F.sched, &o);
+  if (b != NULL && F.nbrks < 64)
+    F.brks[F.nbrks++] = b;
+  return b;
+}
+
+static rill_observable_t *build_new(struct node *n) {
+  rill_observable_t *k[3];
+  switch (n->type) {
+  case N_TAP: {
+    rill_tap_hooks_t h = {u_tap_next, u_tap_error, u_tap_complete, u_tap_cancel,
+                          u_tap_request};
+    return rill_tap(build(n->kid[0]), &h, n);
+  }
+  case N_FINALIZE:
+    if (n->fin_defer)
+      return rill_defer(u_fin_factory, n);
+    return rill_finalize(build(n->kid[0]), u_fin, n);
+  case N_DEFER:
+    return rill_defer(u_defer, n);
+  case N_MATERIALIZE:
+    return rill_materialize(build(n->kid[0]));
+  case N_DEMATERIALIZE:
+    return rill_dematerialize(build(n->kid[0]));
+  case N_CATCH:
+    return rill_catch_error(build(n->kid[0]), u_catch, n);
+  case N_ON_ERROR_RETURN:
+    return rill_on_error_return(build(n->kid[0]),
+                                mk_val(n->vowned[0], n->vals[0]));
+  case N_ON_ERROR_COMPLETE:
+    return rill_on_error_complete(build(n->kid[0]));
+  case N_RETRY: {
+    rill_observable_t *src = build(n->kid[0]);
+    if (n->brk) {
+      rill_breaker_t *b = new_breaker(n);
+      src = rill_circuit_breaker(src, b);
+    }
+    rill_retry_opts_t o = {.reset = n->flag2 ? RILL_RETRY_RESET_NEVER
+                                             : RILL_RETRY_RESET_ON_VALUE};
+    if (n->flag) {
+      o.should_retry = u_retry_pred;
+      o.pred_ctx = n;
+    }
+    if (n->policy == 1) {
+      o.sched = F.sched;
+      o.initial_ms = n->dt2;
+      o.multiplier = n->mult;
+      o.max_ms = n->dt;
+      o.jitter = (rill_jitter_t)n->jitter;
+      if (n->owned) {
+        o.random = u_random;
+        o.random_ctx = n;
+      }
+    } else if (n->policy == 2) {
+      o.notifier = u_retry_notifier;
+      o.notifier_ctx = n;
+    }
+    bool plain = !n->flag && n->policy == 0 && !n->flag2;
+    return rill_retry(src, n->cnt, plain && n->id % 2 ? NULL : &o);
+  }
+  case N_REPEAT:
+    return rill_repeat(build(n->kid[0]), n->cnt, n->dt > 0 ? F.sched : NULL,
+                       n->dt);
+  case N_ZIP:
+  case N_COMBINE_LATEST:
+  case N_FORK_JOIN:
+  case N_ALL_SETTLED:
+  case N_RACE:
+  case N_ANY:
+    for (int i = 0; i < n->nkids; i++)
+      k[i] = build(n->kid[i]);
+    switch (n->type) {
+    case N_ZIP:
+      return rill_zip(k, (size_t)n->nkids, n->flag ? u_combine : NULL, n);
+    case N_COMBINE_LATEST:
+      return rill_combine_latest(k, (size_t)n->nkids,
+                                 n->flag ? u_combine : NULL, n);
+    case N_FORK_JOIN:
+      return rill_fork_join(k, (size_t)n->nkids, n->flag ? u_combine : NULL, n);
+    case N_ALL_SETTLED:
+      return rill_all_settled(k, (size_t)n->nkids);
+    case N_RACE:
+      return rill_race(k, (size_t)n->nkids);
+    default:
+      return rill_any(k, (size_t)n->nkids);
+    }
+  case N_WITH_LATEST_FROM: {
+    rill_observable_t *src = build(n->kid[0]);
+    for (int i = 1; i < n->nkids; i++)
+      k[i - 1] = build(n->kid[i]);
+    return rill_with_latest_from(src, k, (size_t)n->nkids - 1,
+                                 n->flag ? u_combine : NULL, n);
+  }
+  case N_LIMIT: {
+    rill_limiter_t *l;
+    if (n->flag) {
+      if (F.slim == NULL) {
+        F.slim =
+            rill_limiter_new((size_t)F.slim_permits, (size_t)F.slim_waiting);
+        if (F.slim != NULL && F.nlims < 64)
+          F.lims[F.nlims++] = F.slim;
+      }
+      l = F.slim;
+    } else {
+      l = rill_limiter_new((size_t)n->a, 0);
+      if (l != NULL && F.nlims < 64)
+        F.lims[F.nlims++] = l;
+    }
+    return rill_limit(build(n->kid[0]), l);
+  }
+  case N_BREAKER:
+    if (n->flag) {
+      if (F.sbrk == NULL) {
+        F.sbrk = rill_breaker_new(F.sched, &F.sbrk_opts);
+        if (F.sbrk != NULL && F.nbrks < 64)
+          F.brks[F.nbrks++] = F.sbrk;
+      }
+      return rill_circuit_breaker(build(n->kid[0]), F.sbrk);
+    }
+    return rill_circuit_breaker(build(n->kid[0]), new_breaker(n));
+  default:
+    errno = EINVAL;
+    return NULL;
   }
 }
 
@@ -1570,6 +2717,19 @@ static struct model m_unknown(void) {
 static void m_error(struct model *m, int code) {
   m->term = 1;
   m->code = code;
+  m->nerr = 0; /* this code, not one of the source's */
+}
+/* in's error code(s) are among m's. */
+static void add_codes(struct model *m, const struct model *in) {
+  for (int j = 0; j < (in->nerr ? in->nerr : 1) && m->nerr < 16; j++)
+    m->err_codes[m->nerr++] = in->nerr ? in->err_codes[j] : in->code;
+}
+/* m ends as `in` does (the error code may be one of several). */
+static void m_end_as(struct model *m, const struct model *in) {
+  m->term = in->term;
+  m->code = in->code;
+  m->nerr = in->nerr;
+  memcpy(m->err_codes, in->err_codes, sizeof(m->err_codes));
 }
 
 static struct model model(const struct node *n);
@@ -1584,11 +2744,26 @@ static struct model model_values(const struct node *n) {
   return m;
 }
 
-static struct model model_time(const struct node *n);
+static struct model model_time(const struct node *n, struct model in);
+static struct model model_new(const struct node *n);
+static struct model model_new_unary(const struct node *n, struct model in);
+static struct model model_unary(const struct node *n, struct model in);
+static struct model model_unary_oneof(const struct node *n, struct model in);
 
 static struct model model_flat(const struct node *n);
 
+/* An exact model is one whose end is known too: exact values with an
+ * unknown end are a prefix (an error may cut them; last/reduce/... cannot
+ * be computed from them). */
+static struct model model_raw(const struct node *n);
 static struct model model(const struct node *n) {
+  struct model m = model_raw(n);
+  if (m.mode == M_EXACT && !m.term_known)
+    m.mode = M_PREFIX;
+  return m;
+}
+
+static struct model model_raw(const struct node *n) {
   struct model m, in;
   if (n->type >= N_MERGE_MAP && n->type <= N_EXPAND)
     return model_flat(n);
@@ -1612,6 +2787,8 @@ static struct model model(const struct node *n) {
     return m;
   case N_CONCAT: {
     m = m_new(M_EXACT);
+    bool unsure = false; /* a source with exact values but an unknown end:
+                            the rest is a prefix */
     for (int i = 0; i < n->nkids; i++) {
       in = model(n->kid[i]);
       if (in.mode == M_PREFIX && in.term_known && in.term == 1) {
@@ -1623,32 +2800,41 @@ static struct model model(const struct node *n) {
       }
       if (in.mode != M_EXACT)
         return m_unknown();
+      if (!in.term_known)
+        unsure = true, m.mode = M_PREFIX, m.term_known = false;
       for (int j = 0; j < in.seq->n; j++)
         seq_push(m.seq, in.seq->v[j]);
       if (in.term != 0) {
-        m.term = in.term;
-        m.code = in.code;
+        m_end_as(&m, &in);
         return m;
       }
     }
+    (void)unsure;
     return m;
   }
   case N_MERGE: {
     m = m_new(M_MERGE);
-    bool none = false;
+    bool none = false, unsure = false;
     for (int i = 0; i < n->nkids; i++) {
       in = model(n->kid[i]);
       if (in.mode != M_EXACT)
         return m_unknown();
+      unsure = unsure || !in.term_known;
       m.kids[m.nkids++] = in.seq;
       for (int j = 0; j < in.seq->n; j++)
         seq_push(m.seq, in.seq->v[j]);
-      if (in.term == 1)
-        m.err_codes[m.nerr++] = in.code;
+      for (int j = 0; in.term == 1 && j < (in.nerr ? in.nerr : 1); j++)
+        if (m.nerr < 16)
+          m.err_codes[m.nerr++] = in.nerr ? in.err_codes[j] : in.code;
       if (in.term == 2)
         none = true;
     }
     m.term = m.nerr ? 1 : none ? 2 : 0;
+    if (unsure) { /* an unknown end may be an error that cuts the rest */
+      m.term_known = false;
+      if (m.nerr == 0)
+        m.err_codes[m.nerr++] = 0;
+    }
     return m;
   }
   case N_TAKE_UNTIL: {
@@ -1676,9 +2862,73 @@ static struct model model(const struct node *n) {
   default:
     break;
   }
-  if (n->type >= N_TIMER)
-    return model_time(n);
+  if (n->type == N_TIMER || n->type == N_INTERVAL)
+    return model_time(n, m_unknown());
+  switch (n->type) {
+  case N_DEFER:
+  case N_CATCH:
+  case N_RETRY:
+  case N_REPEAT:
+  case N_ZIP:
+  case N_COMBINE_LATEST:
+  case N_WITH_LATEST_FROM:
+  case N_FORK_JOIN:
+  case N_ALL_SETTLED:
+  case N_RACE:
+  case N_ANY:
+    return model_new(n);
+  default:
+    break;
+  }
   in = model(n->kid[0]);
+  return model_unary_oneof(n, in);
+}
+
+/* A single-upstream node over each alternative of a M_ONEOF. */
+static struct model model_unary_oneof(const struct node *n, struct model in) {
+  if (in.mode != M_ONEOF)
+    return model_unary(n, in);
+  struct model m = m_new(M_ONEOF);
+  m.alts = amalloc((size_t)in.nalts * sizeof(struct model));
+  for (int i = 0; i < in.nalts; i++) {
+    m.alts[i] = model_unary(n, in.alts[i]);
+    if (m.alts[i].mode == M_UNKNOWN || m.alts[i].mode == M_ONEOF)
+      return m_unknown();
+  }
+  m.nalts = in.nalts;
+  m.term_known = false;
+  return m;
+}
+
+static struct model model_sync_op(const struct node *n, struct model in);
+static bool has_type(const struct node *n, int t);
+/* May the subtree emit the same owned reference twice (a resubscribed
+ * recipe's values, with_latest_from's latest values)? */
+static bool repeats_refs(const struct node *n) {
+  return has_type(n, N_RETRY) || has_type(n, N_REPEAT) ||
+         has_type(n, N_CATCH) || has_type(n, N_WITH_LATEST_FROM);
+}
+static struct model model_unary(const struct node *n, struct model in) {
+  struct model m;
+  if (n->type >= N_TIMER) {
+    m = model_time(n, in);
+  } else if (n->type >= N_TAP && n->type <= N_BREAKER) {
+    m = model_new_unary(n, in);
+  } else {
+    m = model_sync_op(n, in);
+    if (!in.term_known) /* an exact [] whose end is not known */
+      m.term_known = false;
+  }
+  if (m.mode != M_MERGE && m.term == 1 && m.nerr == 0 && in.nerr > 0 &&
+      m.code == in.code) { /* the source's error: one of these codes */
+    m.nerr = in.nerr;
+    memcpy(m.err_codes, in.err_codes, sizeof(m.err_codes));
+  }
+  return m;
+}
+
+static struct model model_sync_op(const struct node *n, struct model in) {
+  struct model m;
   if (in.mode == M_INCREASING) {
     switch (n->type) {
     case N_MAP:    /* fmap is increasing */
@@ -1781,6 +3031,8 @@ static struct model model(const struct node *n) {
     return m;
   }
   case N_DISTINCT:
+    if (!n->flag && repeats_refs(n->kid[0]))
+      return m_unknown(); /* the same owned reference twice: equal */
     for (int i = 0; i < s->n; i++) {
       if (i > 0) {
         mval prev = s->v[i - 1];
@@ -1901,7 +3153,7 @@ static struct model model_flat(const struct node *n) {
     for (int i = 0; i < in.seq->n; i++)
       expand_tree(n, in.seq->v[i], m.seq, &fails);
     if (in.term == 1)
-      m.err_codes[m.nerr++] = in.code;
+      add_codes(&m, &in);
     if (fails)
       m.err_codes[m.nerr++] = user_code(n);
     m.term = m.nerr ? 1 : in.term;
@@ -1949,7 +3201,7 @@ static struct model model_flat(const struct node *n) {
   int ncalls = in.seq->n;
   bool nevers = in.term == 2;
   if (in.term == 1)
-    m.err_codes[m.nerr++] = in.code;
+    add_codes(&m, &in);
   for (int c = 0; c < ncalls; c++) {
     if (n->fail_call == c + 1) {
       m.err_codes[m.nerr++] = user_code(n);
@@ -1957,8 +3209,8 @@ static struct model model_flat(const struct node *n) {
     }
     if (c >= n->ninner)
       continue;
-    if (m.sub[c].term == 1 && m.nerr < 16)
-      m.err_codes[m.nerr++] = m.sub[c].code;
+    if (m.sub[c].term == 1)
+      add_codes(&m, &m.sub[c]);
     if (m.sub[c].term == 2)
       nevers = true;
   }
@@ -1981,6 +3233,608 @@ static struct model model_flat(const struct node *n) {
     m.term = 1;
   }
   return m;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The models of the issue 9 operators. */
+static struct mseq *seq_copy(const struct mseq *s) {
+  struct mseq *c = seq_new();
+  for (int i = 0; i < s->n; i++)
+    seq_push(c, s->v[i]);
+  return c;
+}
+
+static bool has_type(const struct node *n, int t) {
+  if (n->type == t)
+    return true;
+  for (int i = 0; i < n->nkids; i++)
+    if (has_type(n->kid[i], t))
+      return true;
+  for (int i = 0; i < n->ninner; i++)
+    if (has_type(n->inner[i], t))
+      return true;
+  return false;
+}
+
+/* Every signal of the node comes during its subscription (given an
+ * unbounded demand), whatever the fuzzer does later: its order against
+ * its siblings' is the subscription order. */
+static bool is_sync(const struct node *n) {
+  switch (n->type) {
+  case N_CREATE:
+    return n->at_start >= script_len(n);
+  case N_RETRY:
+  case N_REPEAT:
+  case N_CATCH: /* delays; a limit's permit comes back only after the
+                   outermost call, so a resubscription waits for it */
+    if ((n->type == N_RETRY && n->policy != 0) ||
+        (n->type == N_REPEAT && n->dt > 0) || has_type(n->kid[0], N_LIMIT))
+      return false;
+    break;
+  case N_LIMIT: /* shared, or resubscribed: the permit may be out */
+    if (n->flag || n->cold)
+      return false;
+    break;
+  default:
+    if (n->type >= N_TIMER || (n->type >= N_MERGE_MAP && n->type <= N_EXPAND))
+      return false;
+    break;
+  }
+  for (int i = 0; i < n->nkids; i++)
+    if (!is_sync(n->kid[i]))
+      return false;
+  return true;
+}
+
+/* Does a callback in the subtree act (request, cancel, push)?  A request
+ * made while a source of any() emits lets a later source win first. */
+static bool subtree_acts(const struct node *n) {
+  if (n->act != A_NONE || n->hact != A_NONE)
+    return true;
+  for (int i = 0; i < n->nkids; i++)
+    if (subtree_acts(n->kid[i]))
+      return true;
+  for (int i = 0; i < n->ninner; i++)
+    if (subtree_acts(n->inner[i]))
+      return true;
+  return false;
+}
+
+static bool exactish(const struct model *k) {
+  return k->mode == M_EXACT || k->mode == M_PREFIX;
+}
+static bool may_fail(const struct model *k) {
+  return !k->term_known || k->term == 1;
+}
+
+static struct model m_end(int term, int code) {
+  struct model m = m_new(M_EXACT);
+  m.term = term;
+  m.code = code;
+  return m;
+}
+
+/* One output of a combining operator: fn's key or an array. */
+static mval mv_row(const struct node *n, const mval *row, int nr) {
+  if (n->flag)
+    return mv_scalar(n->owned, combine_key(row, (size_t)nr));
+  mval a = {MV_ARRAY, 0, nr, amalloc((size_t)(nr ? nr : 1) * sizeof(mval))};
+  for (int i = 0; i < nr; i++)
+    a.a[i] = row[i];
+  return a;
+}
+
+/* retry, repeat, catch_error over a cold kid: each subscription of the
+ * kid gives the kid's (exact) model; the decisions are simulated call by
+ * call, with the breaker's consecutive-failure rule when there is one. */
+static bool retry_timed(const struct node *n) {
+  if (n->policy == 1)
+    return true;
+  for (int i = 0; n->policy == 2 && i < n->ndec2; i++)
+    if (n->dec2[i] == R_TIMER)
+      return true;
+  return false;
+}
+
+static struct model model_resub(const struct node *n) {
+  struct model k = model(n->kid[0]), m;
+  struct node *w = (struct node *)n; /* records the expected attempts */
+  if (n->type == N_REPEAT && n->cnt == 0)
+    return m_end(0, 0);
+  bool again = n->type == N_REPEAT
+                   ? (k.term_known && k.term == 0 && n->cnt != 1)
+                   : may_fail(&k);
+  if (k.term_known && !again && !(n->type == N_RETRY && n->brk))
+    return k; /* one subscription, unchanged */
+  if (k.mode != M_EXACT || !k.term_known || k.nerr > 1)
+    return m_unknown();
+  if (n->type == N_RETRY && n->brk && n->brk_open != INFINITY && retry_timed(n))
+    return m_unknown(); /* the breaker may half-open between the retries */
+  m = m_new(M_EXACT);
+  struct mseq *none = seq_new();
+  int64_t fails = 0, attempt = 0, subs = 1;
+  int pcalls = 0, ncalls = 0, ccalls = 0;
+  bool open = false;
+  for (int iter = 0;; iter++) {
+    if (iter > 64 || m.seq->n > 2000)
+      return m_unknown();
+    const struct mseq *s = k.seq;
+    int term = k.term, code = k.code;
+    if (n->brk && open) {
+      s = none;
+      term = 1;
+      code = RILL_EBREAKER_OPEN;
+    } else if (n->brk && term == 1 && ++fails >= n->brk) {
+      open = true;
+    } else if (n->brk && term == 0) {
+      fails = 0;
+    }
+    for (int j = 0; j < s->n; j++)
+      seq_push(m.seq, s->v[j]);
+    if (term == 2)
+      return m.term = 2, m;
+    if (n->type == N_REPEAT) {
+      if (term == 1)
+        return m_error(&m, code), m;
+      if (n->cnt != RILL_UNBOUNDED && subs >= n->cnt)
+        return m.term = 0, m;
+      subs++;
+      continue;
+    }
+    if (term == 0)
+      return m.term = 0, m;
+    if (n->type == N_RETRY) {
+      if (!n->flag2 && s->n > 0)
+        attempt = 0; /* RESET_ON_VALUE */
+      if (n->cnt != RILL_UNBOUNDED && attempt >= n->cnt)
+        return m_error(&m, code), m;
+      if (n->flag) {
+        if (++pcalls <= 8)
+          w->exp_attempt[pcalls - 1] = attempt + 1;
+        int d = dec_at(n->dec, n->ndec, pcalls);
+        if (d == 0)
+          return m_error(&m, code), m;
+        if (d < 0)
+          return m_error(&m, user_code(n)), m;
+      }
+      attempt++;
+      if (n->policy == 2) {
+        switch (dec_at(n->dec2, n->ndec2, ++ncalls)) {
+        case R_EMPTY:
+        case R_LATE_EMPTY:
+          return m.term = 0, m;
+        case R_ERROR:
+          return m_error(&m, user_code(n) - 500), m;
+        case R_NEG:
+          return m_error(&m, user_code(n)), m;
+        case R_NEVER:
+          return m.term = 2, m;
+        case R_NULL:
+          return m_error(&m, RILL_EINVAL), m;
+        default:
+          break;
+        }
+      }
+      continue;
+    }
+    /* catch_error */
+    switch (dec_at(n->dec, n->ndec, ++ccalls)) {
+    case C_PASS:
+      return m_error(&m, code), m;
+    case C_NEG:
+    case C_NEG_OUT:
+      return m_error(&m, user_code(n)), m;
+    case C_RESUB:
+      continue;
+    default: { /* the fallback: its values, its end */
+      struct model f = model(n->kid[1]);
+      if (!exactish(&f))
+        return m_unknown();
+      for (int j = 0; j < f.seq->n; j++)
+        seq_push(m.seq, f.seq->v[j]);
+      m.mode = f.mode;
+      m_end_as(&m, &f);
+      m.term_known = f.term_known;
+      return m;
+    }
+    }
+  }
+}
+
+static struct model model_zip(const struct node *n) {
+  struct model km[3];
+  int nk = n->nkids, rows = INT32_MAX;
+  bool all_exact = true, anyerr = false;
+  if (nk == 0)
+    return m_end(0, 0);
+  for (int i = 0; i < nk; i++) {
+    km[i] = model(n->kid[i]);
+    if (!exactish(&km[i]))
+      return m_unknown();
+    all_exact = all_exact && km[i].mode == M_EXACT;
+    anyerr = anyerr || may_fail(&km[i]);
+    if (km[i].seq->n < rows)
+      rows = km[i].seq->n;
+  }
+  struct model m = m_new(M_EXACT);
+  bool failed = false;
+  for (int r = 0; r < rows && !failed; r++) {
+    mval row[3];
+    for (int i = 0; i < nk; i++)
+      row[i] = km[i].seq->v[r];
+    if (n->flag && combine_key(row, (size_t)nk) == n->fail_key) {
+      m_error(&m, user_code(n));
+      failed = true;
+    } else {
+      seq_push(m.seq, mv_row(n, row, nk));
+    }
+  }
+  if (anyerr || !all_exact) { /* an error may cut the rows anywhere */
+    m.mode = M_PREFIX;
+    m.term_known = false;
+    return m;
+  }
+  if (!failed) {
+    m.term = 2;
+    for (int i = 0; i < nk; i++)
+      if (km[i].term == 0 && km[i].seq->n == rows)
+        m.term = 0; /* that source ends the rows */
+  }
+  return m;
+}
+
+static struct model model_combine_latest(const struct node *n) {
+  struct model km[3], m;
+  int nk = n->nkids;
+  bool anyerr = false, nevers = false, all_exact = true, anyempty = false;
+  if (nk == 0)
+    return m_end(0, 0);
+  for (int i = 0; i < nk; i++) {
+    km[i] = model(n->kid[i]);
+    if (!exactish(&km[i]))
+      return m_unknown();
+    anyerr = anyerr || may_fail(&km[i]);
+    nevers = nevers || (km[i].term_known && km[i].term == 2);
+    all_exact = all_exact && km[i].mode == M_EXACT;
+    anyempty = anyempty || (km[i].mode == M_EXACT && km[i].seq->n == 0);
+  }
+  if (anyempty) {
+    m = m_new(M_EXACT); /* one source never has a value: nothing */
+  } else if (n->flag) {
+    m = m_new(M_UNKNOWN);
+  } else {
+    m = m_new(M_COMBINE);
+    for (int i = 0; i < nk; i++)
+      m.kids[i] = km[i].seq;
+    m.nkids = nk;
+    m.last_full = all_exact && !anyerr && !nevers;
+  }
+  m.term = nevers ? 2 : 0;
+  m.term_known = !anyerr && (anyempty || n->fail_key == INT64_MIN);
+  return m;
+}
+
+static struct model model_wlf(const struct node *n) {
+  struct model src = model(n->kid[0]), km[3], m;
+  int no = n->nkids - 1;
+  if (!exactish(&src))
+    return m_unknown();
+  bool sync = true, anyerr = false;
+  for (int i = 0; i < no; i++) {
+    km[i] = model(n->kid[i + 1]);
+    if (!exactish(&km[i]))
+      return m_unknown();
+    if (!is_sync(n->kid[i + 1]) || km[i].mode != M_EXACT || !km[i].term_known)
+      sync = false;
+    anyerr = anyerr || may_fail(&km[i]);
+  }
+  if (sync) { /* the others are done before src is subscribed */
+    mval row[4];
+    bool all = true;
+    for (int i = 0; i < no; i++) {
+      if (km[i].term == 1) { /* fails before src is asked */
+        m = m_end(0, 0);
+        m_end_as(&m, &km[i]);
+        return m;
+      }
+      if (km[i].seq->n == 0)
+        all = false;
+      else
+        row[i + 1] = km[i].seq->v[km[i].seq->n - 1];
+    }
+    m = m_new(all ? src.mode : M_EXACT);
+    m_end_as(&m, &src);
+    m.term_known = src.term_known;
+    for (int j = 0; all && j < src.seq->n; j++) {
+      row[0] = src.seq->v[j];
+      if (n->flag && combine_key(row, (size_t)no + 1) == n->fail_key) {
+        m_error(&m, user_code(n));
+        m.term_known = src.mode == M_EXACT;
+        return m;
+      }
+      seq_push(m.seq, mv_row(n, row, no + 1));
+    }
+    return m;
+  }
+  if (n->flag) {
+    m = m_new(M_UNKNOWN);
+  } else {
+    m = m_new(M_COMBINE);
+    m.kids[0] = src.seq;
+    for (int i = 0; i < no; i++)
+      m.kids[i + 1] = km[i].seq;
+    m.nkids = no + 1;
+    m.strict0 = true;
+  }
+  m_end_as(&m, &src);
+  m.term_known = src.term_known && !anyerr && n->fail_key == INT64_MIN;
+  return m;
+}
+
+/* Alternatives: the first signal of which source decides. */
+static struct model m_oneof(struct model *alts, int nalts) {
+  if (nalts == 1)
+    return alts[0];
+  struct model m = m_new(M_ONEOF);
+  m.alts = amalloc((size_t)nalts * sizeof(struct model));
+  for (int i = 0; i < nalts; i++)
+    m.alts[i] = alts[i];
+  m.nalts = nalts;
+  m.term_known = false;
+  return m;
+}
+/* Add a model to the alternatives (flattening a M_ONEOF); false if it is
+ * unknown. */
+static bool alt_add(struct model *alts, int *nalts, struct model k) {
+  if (k.mode == M_UNKNOWN || k.mode == M_FLAT)
+    return false;
+  if (k.mode == M_ONEOF) {
+    for (int i = 0; i < k.nalts; i++)
+      if (!alt_add(alts, nalts, k.alts[i]))
+        return false;
+    return true;
+  }
+  if (*nalts < 16)
+    alts[(*nalts)++] = k;
+  return *nalts < 16;
+}
+
+static struct model model_fork_join(const struct node *n) {
+  struct model km[3], alts[16];
+  int nk = n->nkids, nalts = 0;
+  bool never = false;
+  if (nk == 0)
+    return m_end(0, 0);
+  for (int i = 0; i < nk; i++) {
+    km[i] = model(n->kid[i]);
+    if (!km[i].term_known || !exactish(&km[i]) ||
+        (km[i].term == 0 && km[i].mode != M_EXACT))
+      return m_unknown();
+    never = never || km[i].term == 2;
+  }
+  for (int i = 0; i < nk; i++) {
+    bool decisive = km[i].term == 1 || (km[i].term == 0 && km[i].seq->n == 0);
+    if (!decisive)
+      continue;
+    alts[nalts] = m_end(0, 0);
+    m_end_as(&alts[nalts++], &km[i]);
+    if (is_sync(n->kid[i]))
+      break; /* it decides while subscribed: the later ones never run */
+  }
+  if (nalts > 0)
+    return m_oneof(alts, nalts);
+  if (never)
+    return m_end(2, 0);
+  mval row[3];
+  for (int i = 0; i < nk; i++)
+    row[i] = km[i].seq->v[km[i].seq->n - 1];
+  if (n->flag && combine_key(row, (size_t)nk) == n->fail_key)
+    return m_end(1, user_code(n));
+  struct model m = m_end(0, 0);
+  seq_push(m.seq, mv_row(n, row, nk));
+  return m;
+}
+
+static struct model model_all_settled(const struct node *n) {
+  int nk = n->nkids;
+  mval row[3];
+  for (int i = 0; i < nk; i++) {
+    struct model k = model(n->kid[i]);
+    if (!k.term_known || !exactish(&k) || (k.term == 0 && k.mode != M_EXACT))
+      return m_unknown();
+    if (k.term == 2)
+      return m_end(2, 0); /* never settles */
+    if (k.term == 1 && k.nerr > 1)
+      return m_unknown(); /* which error it carries is not known */
+    if (k.term == 1)
+      row[i] = mv_notif(RILL_NOTIFICATION_ERROR, k.code, NULL);
+    else if (k.seq->n > 0)
+      row[i] = mv_notif(RILL_NOTIFICATION_NEXT, 0, &k.seq->v[k.seq->n - 1]);
+    else
+      row[i] = mv_notif(RILL_NOTIFICATION_COMPLETE, 0, NULL);
+  }
+  struct model m = m_end(0, 0);
+  mval a = {MV_ARRAY, 0, nk, amalloc((size_t)(nk ? nk : 1) * sizeof(mval))};
+  for (int i = 0; i < nk; i++)
+    a.a[i] = row[i];
+  seq_push(m.seq, a);
+  return m;
+}
+
+/* race: the winner is one of the sources up to the first that surely
+ * signals at once (empty, error): later ones are never subscribed. */
+static struct model model_race(const struct node *n) {
+  struct model alts[16];
+  int nalts = 0;
+  if (n->nkids == 0)
+    return m_end(2, 0);
+  for (int i = 0; i < n->nkids; i++) {
+    if (!alt_add(alts, &nalts, model(n->kid[i])))
+      return m_unknown();
+    if (n->kid[i]->type == N_EMPTY || n->kid[i]->type == N_ERROR)
+      break;
+  }
+  return m_oneof(alts, nalts);
+}
+
+/* any: the winner is a source with values, up to the first synchronous
+ * one that surely has one; or, when none surely has one, every source
+ * fails (the first failure's code) or one never ends. */
+static struct model model_any(const struct node *n) {
+  struct model km[3], alts[16];
+  int nk = n->nkids, nalts = 0;
+  if (nk == 0)
+    return m_end(1, RILL_EEMPTY);
+  bool none_wins = true, stuck = false;
+  for (int i = 0; i < nk; i++) {
+    km[i] = model(n->kid[i]);
+    if (!exactish(&km[i]) || !km[i].term_known)
+      return m_unknown();
+    if (km[i].mode == M_EXACT && km[i].seq->n > 0)
+      none_wins = false;
+    stuck = stuck || km[i].term == 2;
+  }
+  bool acts = false;
+  for (int i = 0; i < nk; i++) {
+    if (km[i].seq->n > 0 && !alt_add(alts, &nalts, km[i]))
+      return m_unknown();
+    acts = acts || subtree_acts(n->kid[i]);
+    if (km[i].mode == M_EXACT && km[i].seq->n > 0 && is_sync(n->kid[i]) &&
+        !acts)
+      break; /* it wins at the first request, before the later ones */
+  }
+  if (none_wins && stuck) {
+    alts[nalts++] = m_end(2, 0);
+  } else if (none_wins) {
+    /* the first failure's code: which fails first depends on demand too
+     * (a pull source fails only when asked) */
+    struct model f = m_end(1, 0);
+    bool at_once = true; /* every source fails while subscribed: in order */
+    for (int i = 0; i < nk; i++)
+      at_once =
+          at_once && (n->kid[i]->type == N_EMPTY || n->kid[i]->type == N_ERROR);
+    for (int i = 0; i < (at_once ? 1 : nk); i++)
+      for (int j = 0; j < (km[i].nerr > 0 ? km[i].nerr : 1) && f.nerr < 16; j++)
+        f.err_codes[f.nerr++] = km[i].term != 1 ? RILL_EEMPTY
+                                : km[i].nerr    ? km[i].err_codes[j]
+                                                : km[i].code;
+    f.code = f.err_codes[0];
+    alts[nalts++] = f;
+  }
+  if (nalts == 0)
+    return m_unknown();
+  return m_oneof(alts, nalts);
+}
+
+static struct model model_new(const struct node *n) {
+  switch (n->type) {
+  case N_DEFER:
+    if (n->policy == 1 || n->policy == 2)
+      return m_end(1, user_code(n));
+    if (n->policy == 3)
+      return m_end(1, RILL_EINVAL);
+    return model(n->kid[0]);
+  case N_CATCH:
+  case N_RETRY:
+  case N_REPEAT:
+    return model_resub(n);
+  case N_ZIP:
+    return model_zip(n);
+  case N_COMBINE_LATEST:
+    return model_combine_latest(n);
+  case N_WITH_LATEST_FROM:
+    return model_wlf(n);
+  case N_FORK_JOIN:
+    return model_fork_join(n);
+  case N_ALL_SETTLED:
+    return model_all_settled(n);
+  case N_RACE:
+    return model_race(n);
+  case N_ANY:
+    return model_any(n);
+  default:
+    return m_unknown();
+  }
+}
+
+static struct model model_new_unary(const struct node *n, struct model in) {
+  struct model m;
+  switch (n->type) {
+  case N_TAP:
+    if (n->fail_key == INT64_MIN)
+      return in;
+    if (in.mode != M_EXACT)
+      return m_unknown();
+    m = m_new(M_EXACT);
+    m_end_as(&m, &in);
+    m.term_known = in.term_known;
+    for (int i = 0; i < in.seq->n; i++) {
+      if (mkey(in.seq->v[i]) == n->fail_key)
+        return m_error(&m, user_code(n)), m;
+      seq_push(m.seq, in.seq->v[i]);
+    }
+    return m;
+  case N_MATERIALIZE:
+    if (in.mode != M_EXACT || !in.term_known || in.nerr > 1)
+      return m_unknown();
+    m = m_new(M_EXACT);
+    for (int i = 0; i < in.seq->n; i++)
+      seq_push(m.seq, mv_notif(RILL_NOTIFICATION_NEXT, 0, &in.seq->v[i]));
+    if (in.term == 2)
+      return m.term = 2, m;
+    seq_push(m.seq, in.term == 1
+                        ? mv_notif(RILL_NOTIFICATION_ERROR, in.code, NULL)
+                        : mv_notif(RILL_NOTIFICATION_COMPLETE, 0, NULL));
+    return m;
+  case N_DEMATERIALIZE:
+    if (in.mode != M_EXACT && in.mode != M_PREFIX)
+      return m_unknown();
+    m = m_new(in.mode);
+    m_end_as(&m, &in);
+    m.term_known = in.term_known;
+    for (int i = 0; i < in.seq->n; i++) {
+      mval v = in.seq->v[i];
+      if (v.kind == MV_NOTIF && v.x == RILL_NOTIFICATION_NEXT) {
+        seq_push(m.seq, v.a[0]);
+        continue;
+      }
+      if (v.kind != MV_NOTIF)
+        m_error(&m, RILL_EINVAL);
+      else if (v.x == RILL_NOTIFICATION_ERROR)
+        m_error(&m, v.n);
+      else
+        m.term = 0;
+      m.term_known = in.mode == M_EXACT; /* a cut may come first */
+      return m;
+    }
+    return m;
+  case N_ON_ERROR_COMPLETE:
+    if (in.term_known && in.term == 1)
+      in.term = 0;
+    return in;
+  case N_ON_ERROR_RETURN:
+    if (in.term_known && in.term != 1)
+      return in;
+    if (in.mode != M_EXACT || !in.term_known)
+      return m_unknown();
+    in.seq = seq_copy(in.seq);
+    seq_push(in.seq, mv_scalar(n->vowned[0], n->vals[0]));
+    in.term = 0;
+    return in;
+  case N_BREAKER:
+  case N_LIMIT:
+    if (!n->flag)
+      return in; /* one call through a fresh breaker or limiter: admitted */
+    if (!exactish(&in))
+      return m_unknown();
+    /* shared: admitted, or rejected at once (RILL_EBREAKER_OPEN,
+     * RILL_ELIMIT_FULL), or waiting for a permit for good */
+    in.mode = M_PREFIX;
+    in.term_known = false;
+    return in;
+  default: /* finalize, limit: every signal passes */
+    return in;
+  }
 }
 
 /* ------------------------------------------------------------------------ */
@@ -2028,11 +3882,67 @@ static const char *term_name(int t) {
   return t == 0 ? "complete" : t == 1 ? "error" : "none";
 }
 
-static void check_model(const struct model *m) {
-  bool early = F.cancelled;
+/* Does the output match the model?  NULL if so, else the invariant, with
+ * `e` describing the mismatch. */
+static const char *match(const struct model *m, bool early, char *e,
+                         size_t cap);
+
+static const char *match_oneof(const struct model *m, bool early, char *e,
+                               size_t cap) {
+  char first[512] = "";
+  const char *what = NULL;
+  for (int i = 0; i < m->nalts; i++) {
+    const char *w = match(&m->alts[i], early, e, cap);
+    if (w == NULL)
+      return NULL;
+    if (what == NULL) {
+      what = w;
+      snprintf(first, sizeof(first), "%s", e);
+    }
+  }
+  snprintf(e, cap, "none of %d alternatives; the first: %.500s", m->nalts,
+           first);
+  return what ? what : "oracle-values";
+}
+
+/* M_COMBINE: item i of each output is a value of kids[i], at an index that
+ * never goes back (item 0 with strict0: always forward).  Greedy: the
+ * smallest index that fits is never worse, item by item. */
+static bool match_combine(const struct model *m, bool done) {
+  int prev[16];
+  for (int i = 0; i < m->nkids; i++)
+    prev[i] = m->strict0 && i == 0 ? -1 : 0;
+  for (int o = 0; o < F.out->n; o++) {
+    mval v = F.out->v[o];
+    if (v.kind != MV_ARRAY || v.n != m->nkids)
+      return false;
+    for (int i = 0; i < m->nkids; i++) {
+      int j = m->strict0 && i == 0 ? prev[i] + 1 : prev[i];
+      while (j < m->kids[i]->n && !mv_eq(m->kids[i]->v[j], v.a[i]))
+        j++;
+      if (j >= m->kids[i]->n)
+        return false;
+      prev[i] = j;
+    }
+  }
+  if (done && m->last_full) { /* the last values of all, last */
+    if (F.out->n == 0)
+      return false;
+    mval v = F.out->v[F.out->n - 1];
+    for (int i = 0; i < m->nkids; i++)
+      if (!mv_eq(v.a[i], m->kids[i]->v[m->kids[i]->n - 1]))
+        return false;
+  }
+  return true;
+}
+
+static const char *match(const struct model *m, bool early, char *e,
+                         size_t cap) {
+  if (m->mode == M_ONEOF)
+    return match_oneof(m, early, e, cap);
   int got = F.term == 1 ? 0 : F.term == 2 ? 1 : 2;
-  char e[512], o[512];
-  seq_fmt(e, sizeof(e), m->seq);
+  char x[512], o[512];
+  seq_fmt(x, sizeof(x), m->seq);
   seq_fmt(o, sizeof(o), F.out);
   bool vals_ok = true;
   const char *how = "";
@@ -2068,10 +3978,10 @@ static void check_model(const struct model *m) {
                 (i == 0 || F.out->v[i].x > F.out->v[i - 1].x);
     how = "strictly increasing, like";
     if (vals_ok && !early && m->count >= 0 && F.out->n != m->count) {
-      violate("oracle-count",
-              "%d values [%s], expected %" PRId64 " (interval's ticks)",
-              F.out->n, o, m->count);
-      return;
+      snprintf(e, cap,
+               "%d values [%.400s], expected %" PRId64 " (interval's ticks)",
+               F.out->n, o, m->count);
+      return "oracle-count";
     }
     break;
   case M_MERGE:
@@ -2085,30 +3995,50 @@ static void check_model(const struct model *m) {
       how = "an interleaving of";
     }
     break;
+  case M_COMBINE: {
+    vals_ok = match_combine(m, !early && got == 0);
+    how = "combinations (latest values, in order) of";
+    struct mseq *all = seq_new();
+    for (int i = 0; i < m->nkids; i++) {
+      mval a = {MV_ARRAY, 0, m->kids[i]->n, m->kids[i]->v};
+      seq_push(all, a);
+    }
+    seq_fmt(x, sizeof(x), all);
+    break;
+  }
   default:
     break;
   }
   if (!vals_ok) {
-    violate("oracle-values", "output [%s] is not %s the expected [%s]", o, how,
-            e);
-    return;
+    snprintf(e, cap, "output [%.300s] is not %s the expected [%.400s]", o, how,
+             x);
+    return "oracle-values";
   }
   if (early || !m->term_known)
-    return;
+    return NULL;
   if (got != m->term) {
-    violate("oracle-terminal", "ended with %s, expected %s (output [%s])",
-            term_name(got), term_name(m->term), o);
-    return;
+    snprintf(e, cap, "ended with %s, expected %s (output [%.400s])",
+             term_name(got), term_name(m->term), o);
+    return "oracle-terminal";
   }
   if (got == 1) {
-    bool ok = m->mode == M_MERGE ? false : F.err_code == m->code;
-    for (int i = 0; m->mode == M_MERGE && i < m->nerr; i++)
+    bool ok = m->nerr ? false : F.err_code == m->code;
+    for (int i = 0; i < m->nerr; i++)
       ok = ok || F.err_code == m->err_codes[i];
-    if (!ok)
-      violate("oracle-error-code", "error code %d (%s), expected %d",
-              F.err_code, rill_err_name(F.err_code),
-              m->mode == M_MERGE ? m->err_codes[0] : m->code);
+    if (!ok) {
+      snprintf(e, cap, "error code %d (%s), expected %d", F.err_code,
+               rill_err_name(F.err_code), m->nerr ? m->err_codes[0] : m->code);
+      return "oracle-error-code";
+    }
   }
+  return NULL;
+}
+
+static void check_model(const struct model *m) {
+  char e[1024];
+  const char *what = match(m, F.cancelled || F.stall, e, sizeof(e));
+  if (what != NULL)
+    violate(what, "%s", e);
 }
 
 /* switch_map: is F.out a concatenation of prefixes of S[0..ns) (some
@@ -2167,7 +4097,7 @@ static bool is_switch_seq(struct mseq **S, int ns, bool last_full) {
  * nothing at the failing call). */
 static void check_flat(const struct model *m) {
   const struct node *n = m->node;
-  bool early = F.cancelled;
+  bool early = F.cancelled || F.stall;
   int got = F.term == 1 ? 0 : F.term == 2 ? 1 : 2;
   bool done = !early && got == 0;
   int calls = n->calls;
@@ -2275,11 +4205,24 @@ static struct node *make_pipeline(uint64_t seed, char *pipeline, size_t cap) {
   reset_seed(seed);
   struct node *root = gen(2 + rnd(4));
   F.root = root;
+  F.sbrk_opts = (rill_breaker_opts_t){.consecutive_failures = 1 + rnd(2),
+                                      .open_ms = 5 + rnd(40),
+                                      .half_open_trials = rnd(3),
+                                      .on_state = u_on_state};
+  if (chance(30)) { /* the failure-rate rule too */
+    F.sbrk_opts.window = 2 + rnd(3);
+    F.sbrk_opts.min_calls = 1 + rnd((int)F.sbrk_opts.window);
+    F.sbrk_opts.failure_rate = chance(50) ? 0.5 : 1.0;
+  }
+  if (chance(50))
+    gen_act(&F.sbrk_act, &F.sbrk_act_n, &F.sbrk_target, true);
+  F.slim_permits = 1 + rnd(3);
+  F.slim_waiting = chance(50) ? 1 + rnd(2) : 0;
   for (int i = 0; i < F.nnodes; i++) {
     int t = F.nodes[i]->type;
     if (t == N_THROTTLE || t == N_DEBOUNCE || t == N_BUFFER_TIME)
       F.has_nesting_time = true;
-    if (t >= N_TIMER)
+    if (t >= N_TIMER || F.nodes[i]->timed || F.nodes[i]->brk)
       F.has_time = true;
     if (t == N_DELAY)
       F.has_delay = true;
@@ -2309,12 +4252,69 @@ static struct node *make_pipeline(uint64_t seed, char *pipeline, size_t cap) {
   return root;
 }
 
+/* After the end: limiters and breakers back at rest (then let go, before
+ * the scheduler goes), finalize ran once per subscription, a bad request
+ * made from a callback ended the stream. */
+static void end_checks(void) {
+  for (int i = 0; i < F.nlims; i++) {
+    rill_limiter_stats_t st;
+    rill_limiter_stats(F.lims[i], &st);
+    st_lim_rejected += (long)st.rejected;
+    if (st.in_use != 0 || st.waiting != 0)
+      violate("limiter-not-idle",
+              "a limiter has %zu permits in use and %zu waiting at the end",
+              st.in_use, st.waiting);
+    rill_limiter_free(F.lims[i]);
+  }
+  for (int i = 0; i < F.nbrks; i++) {
+    rill_breaker_stats_t st;
+    rill_breaker_stats(F.brks[i], &st);
+    st_brk_calls += (long)st.calls;
+    st_brk_rejected += (long)st.rejections;
+    st_brk_trans += (long)st.transitions;
+    if (st.successes + st.failures > st.calls)
+      violate("breaker-stats",
+              "a breaker counts %" PRIu64 " successes and %" PRIu64
+              " failures for %" PRIu64 " calls",
+              st.successes, st.failures, st.calls);
+    rill_breaker_free(F.brks[i]);
+  }
+  F.nlims = F.nbrks = 0;
+  F.slim = NULL;
+  F.sbrk = NULL;
+  for (int i = 0; i < F.nnodes; i++) {
+    struct node *n = F.nodes[i];
+    if (n->type != N_FINALIZE)
+      continue;
+    if (n->fin_defer && n->fin_calls != n->subs)
+      violate("finalize-count",
+              "finalize#%d: fn ran %d times for %d "
+              "subscriptions",
+              n->id, n->fin_calls, n->subs);
+    else if (!n->cold && n->fin_calls > 1)
+      violate("finalize-count", "finalize#%d: fn ran %d times", n->id,
+              n->fin_calls);
+    else if (n == F.root && !n->fin_defer && F.subscribes == 1 &&
+             n->fin_calls != 1)
+      violate("finalize-count", "finalize#%d (the root): fn ran %d times",
+              n->id, n->fin_calls);
+  }
+  if (F.badreq_live && F.term == 0)
+    violate("request-0-no-error",
+            "request(<=0) from a callback on a live stream: no terminal");
+}
+
 static bool run_seed(uint64_t seed, char *pipeline, size_t cap) {
+  long live0 = fz_live;
+  fz_fail_at = -1;
+  fz_failed = false;
   struct node *root = make_pipeline(seed, pipeline, cap);
   F.out = seq_new();
   F.sched = rill_sched_virtual_new();
   struct model m = model(root);
   st_mode[m.mode]++;
+  st_root[root->type]++;
+  st_root_known[root->type] += m.mode != M_UNKNOWN;
   if (verbose) {
     printf("seed %" PRIu64 ": %s\n", seed, pipeline);
     char e[512];
@@ -2346,6 +4346,8 @@ static bool run_seed(uint64_t seed, char *pipeline, size_t cap) {
     printf("\n");
   }
   rill_observable_t *obs = build(root);
+  if (enomem_mode) /* one allocation of the run fails */
+    fz_fail_at = fz_index + rnd(enomem_range);
   if (obs == NULL) {
     violate("build-failed", "a constructor returned NULL (errno %d)", errno);
   } else {
@@ -2358,9 +4360,10 @@ static bool run_seed(uint64_t seed, char *pipeline, size_t cap) {
       rc = rill_observable_subscribe(obs, &fuzz_sub, NULL,
                                      F.use_out ? &F.handle : NULL);
     }
-    if (rc != 0)
+    if (rc != 0 && !(fz_failed && rc == RILL_ENOMEM))
       violate("subscribe-failed", "subscribe returned %d", rc);
-    if (F.subscribes != 1)
+    /* (RILL_ENOMEM: no subscription was made, nothing to expect) */
+    if (F.subscribes != 1 && !(rc == RILL_ENOMEM && fz_failed))
       violate("no-on_subscribe", "on_subscribe not called before subscribe "
                                  "returned");
     rill_observable_free(obs);
@@ -2401,7 +4404,10 @@ static bool run_seed(uint64_t seed, char *pipeline, size_t cap) {
     }
     TRACE("flush\n");
     flush();
-    if (!F.bad_request && m.mode == M_FLAT)
+    st_enomem += fz_failed;
+    if (fz_failed)
+      TRACE("(an allocation failed: no oracle)\n");
+    else if (!F.bad_request && m.mode == M_FLAT)
       check_flat(&m);
     else if (!F.bad_request)
       check_model(&m);
@@ -2432,12 +4438,17 @@ static bool run_seed(uint64_t seed, char *pipeline, size_t cap) {
         push_events(F.creates[i], 100);
   }
   rill_sched_run(F.sched, 10000);
+  end_checks();
   if (rill_sched_active(F.sched) != 0)
     violate("timer-left", "%d timers still armed after the end",
             rill_sched_active(F.sched));
   int rc = rill_sched_free(F.sched);
   if (rc != 0)
     violate("sched-busy", "rill_sched_free: %s at the end", rill_err_name(rc));
+  fz_fail_at = -1;
+  if (rc == 0 && fz_live != live0)
+    violate("rill-leak", "%ld blocks rill allocated are not freed at the end",
+            fz_live - live0);
   for (int i = 0; i < F.ncreates; i++) {
     struct node *c = F.creates[i];
     if (c->starts > 0 && !c->ended)
@@ -2568,6 +4579,7 @@ int main(int argc, char **argv) {
   double seconds = 0;
   bool single = false, quiet = false, stats = false;
   int use_fork = -1; /* default: fork per seed except single and make check */
+  rill_allocator_set(fz_malloc, fz_realloc, fz_free); /* before any object */
   for (size_t k = 0; k < NKD; k++)
     if (known_defects[k].fixed != NULL)
       allowed |= known_defects[k].bit;
@@ -2602,10 +4614,19 @@ int main(int argc, char **argv) {
       allow_flat = false;
     } else if (strcmp(argv[i], "--no-time") == 0) {
       no_time = true;
+    } else if (strcmp(argv[i], "--new") == 0 && i + 1 < argc) {
+      new_pct = atoi(argv[++i]);
+    } else if (strcmp(argv[i], "--enomem") == 0) {
+      enomem_mode = true;
     } else {
       fprintf(stderr,
               "usage: %s [--seeds A-B | --seed N [--verbose] | --time S]\n"
               "          [--allow all|none|NAME,...] [--no-time] [--no-flat]\n"
+              "          [--new PERCENT]   (how often an issue 9 operator\n"
+              "                             is picked; default 20)\n"
+              "          [--enomem]   (one of rill's allocations after the\n"
+              "                        build fails: no oracle, the rest is\n"
+              "                        checked)\n"
               "          [--quiet]\n"
               "          [--stats]   (coverage counts; with --no-fork)\n"
               "          [--fork | --no-fork]   (a child per seed; default\n"
@@ -2698,6 +4719,18 @@ int main(int argc, char **argv) {
            st_mode[M_MERGE], st_mode[M_FLAT_SUBSEQ] + st_mode[M_INCREASING],
            st_mode[M_FLAT], st_mode[M_UNKNOWN], st_cancelled, st_terminated,
            st_nexts, st_owned);
+  if (stats && !use_fork) {
+    printf("  %ld alternatives (race/any/fork_join), %ld combinations; "
+           "breakers: %ld calls, %ld rejected, %ld transitions; limiters: "
+           "%ld rejected; %ld seeds with an allocation failure\n",
+           st_mode[M_ONEOF], st_mode[M_COMBINE], st_brk_calls, st_brk_rejected,
+           st_brk_trans, st_lim_rejected, st_enomem);
+    printf("  issue 9 nodes (generated, at the root, with a model there):\n");
+    for (int t = N_TAP; t < N_COUNT; t++)
+      if ((t >= N_TAP && t <= N_BREAKER) || t >= N_DEBOUNCE_WITH)
+        printf("    %-18s %7ld %6ld %6ld\n", ntype_name[t], st_types[t],
+               st_root[t], st_root_known[t]);
+  }
   for (int j = 0; j < ntally; j++)
     printf("  %-24s %6ld seeds (first %" PRIu64
            ", shortest pipeline: seed %" PRIu64 ")\n",
@@ -2717,7 +4750,7 @@ static rill_overflow_t overflow_of(int policy) {
 }
 
 static struct node *gen_time_op(int depth) {
-  int t = N_DEBOUNCE + rnd(N_BUFFER_TIME - N_DEBOUNCE + 1);
+  int t = N_DEBOUNCE + rnd(N_SAMPLE_WITH - N_DEBOUNCE + 1);
   struct node *n = new_node(t);
   F.has_time = true;
   n->dt = 1 + rnd(30);
@@ -2739,6 +4772,36 @@ static struct node *gen_time_op(int depth) {
       n->nkids = 2;
     }
     break;
+  case N_THROTTLE_WITH:
+    n->flag = chance(70);  /* leading */
+    n->flag2 = chance(40); /* trailing */
+    /* fall through */
+  case N_DEBOUNCE_WITH:
+    n->ndec2 = 1 + rnd(3); /* the durations, in turn */
+    for (int i = 0; i < n->ndec2; i++) {
+      int r = rnd(100);
+      n->dec2[i] = r < 50   ? R_TIMER
+                   : r < 62 ? R_JUST
+                   : r < 70 ? R_EMPTY
+                   : r < 80 ? R_LATE_EMPTY
+                   : r < 90 ? R_NEVER
+                   : r < 96 ? R_ERROR
+                            : R_NULL;
+      n->ddt[i] = 1 + rnd(30);
+    }
+    if (chance(15))
+      n->fail_key = small_val();
+    break;
+  case N_SAMPLE_WITH:
+    if (chance(50)) {
+      n->kid[1] = new_node(N_INTERVAL);
+      n->kid[1]->dt = 1 + rnd(20);
+      n->kid[1]->policy = rnd(3);
+    } else {
+      n->kid[1] = gen_source();
+    }
+    n->nkids = 2;
+    break;
   default:
     break;
   }
@@ -2750,8 +4813,8 @@ static struct node *gen_time_op(int depth) {
   return n;
 }
 
-static struct model model_time(const struct node *n) {
-  struct model m, in;
+static struct model model_time(const struct node *n, struct model in) {
+  struct model m;
   switch (n->type) {
   case N_TIMER:
     m = m_new(M_EXACT);
@@ -2766,7 +4829,6 @@ static struct model model_time(const struct node *n) {
   default:
     break;
   }
-  in = model(n->kid[0]);
   switch (n->type) {
   case N_DELAY:
     if (in.mode == M_INCREASING)
@@ -2786,6 +4848,26 @@ static struct model model_time(const struct node *n) {
     in.mode = n->type == N_BUFFER_TIME ? M_FLAT_SUBSEQ : M_SUBSEQ;
     if (n->policy == 3)
       in.term_known = false;
+    return in;
+  case N_DEBOUNCE_WITH:
+  case N_THROTTLE_WITH:
+  case N_SAMPLE_WITH:
+    if (in.mode != M_EXACT && in.mode != M_PREFIX && in.mode != M_SUBSEQ)
+      return m_unknown();
+    in.mode = M_SUBSEQ;
+    if (n->policy == 3 || n->fail_key != INT64_MIN)
+      in.term_known = false;
+    for (int i = 0; i < n->ndec2; i++) {
+      int d = n->dec2[i];
+      if (d == R_ERROR || d == R_NULL ||
+          (n->type == N_THROTTLE_WITH && n->flag2 && d == R_NEVER))
+        in.term_known = false; /* fails, or a trailing value waits */
+    }
+    if (n->type == N_SAMPLE_WITH) {
+      struct model k = model(n->kid[1]);
+      if (!k.term_known || k.term == 1)
+        in.term_known = false; /* the notifier may fail */
+    }
     return in;
   case N_TIMEOUT:
     if (n->flag || (in.mode != M_EXACT && in.mode != M_PREFIX))
@@ -2835,6 +4917,19 @@ static rill_observable_t *build_time(struct node *n) {
     rill_buffer_time_opts_t b = {.overflow = overflow_of(n->policy)};
     return rill_buffer_time(build(n->kid[0]), s, n->dt,
                             n->policy == 0 ? NULL : &b);
+  }
+  case N_DEBOUNCE_WITH:
+    return rill_debounce_with(build(n->kid[0]), u_duration, n, o);
+  case N_THROTTLE_WITH: {
+    rill_throttle_opts_t t = {.edges = (n->flag ? RILL_THROTTLE_LEADING : 0) |
+                                       (n->flag2 ? RILL_THROTTLE_TRAILING : 0),
+                              .overflow = overflow_of(n->policy)};
+    return rill_throttle_with(build(n->kid[0]), u_duration, n,
+                              n->policy == 0 && t.edges == 0 ? NULL : &t);
+  }
+  case N_SAMPLE_WITH: {
+    rill_observable_t *src = build(n->kid[0]);
+    return rill_sample_with(src, build(n->kid[1]), o);
   }
   default:
     errno = EINVAL;

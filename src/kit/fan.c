@@ -40,9 +40,14 @@ void rill__fan_request(struct rill__fan *f, int64_t n) {
     return;
   }
   /* A source may win (and cancel the others) inside its request. */
-  for (size_t i = 0; f->in != NULL && i < f->subscribed && f->winner == NULL;
-       i++)
+  size_t i;
+  for (i = 0; f->in != NULL && i < f->subscribed && f->winner == NULL; i++)
     fan_ask(f->in[i], n);
+  /* It may also be one the loop had not reached: it won inside a request
+   * made from a callback while in[i - 1] was asked (nested, the loop above
+   * again); it was asked for that one, not for this n yet. */
+  if (f->winner != NULL && f->winner->index >= i)
+    fan_ask(f->winner, n);
 }
 
 void rill__fan_upstream(struct rill__fan *f, struct rill__inner *in) {

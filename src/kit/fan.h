@@ -44,7 +44,9 @@ int rill__fan_init(struct rill__fan *f, size_t n,
  * winner is chosen. */
 void rill__fan_subscribe(struct rill__fan *f, struct rill__op *op,
                          rill_observable_t *const *sources);
-/* Downstream asked for n (prefetch 0): pass it to the sources. */
+/* Downstream asked for n (prefetch 0): pass it to the sources (to every
+ * live one in order until one wins, then to the winner; a winner chosen
+ * inside that loop gets n too, whichever its place). */
 void rill__fan_request(struct rill__fan *f, int64_t n);
 /* From the owner's on_upstream (prefetch 0): ask the new source for what
  * was requested so far. */
