@@ -3667,7 +3667,7 @@ static struct model model_race(const struct node *n) {
   struct model alts[16];
   int nalts = 0;
   if (n->nkids == 0)
-    return m_end(2, 0);
+    return m_end(0, 0); /* completes at once (RxJava's ambArray) */
   for (int i = 0; i < n->nkids; i++) {
     if (!alt_add(alts, &nalts, model(n->kid[i])))
       return m_unknown();
