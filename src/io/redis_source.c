@@ -41,6 +41,7 @@
 #include <string.h>
 
 #include "io/redis_conn.h"
+#include "kit/demand.h"
 #include "rill/ev.h"
 
 #define SOURCE_DEFAULT_BATCH 128
@@ -158,8 +159,7 @@ static long source_deliver(struct rill__op *op, const redisReply *entries,
       rill__redis_acker_add(st->acker, id->str, id->len);
       continue;
     }
-    if (rill__op_deliver(op, v) && st->demand != RILL_UNBOUNDED)
-      st->demand--;
+    rill__demand_emit(op, &st->demand, v);
   }
   st->delivering = false;
   return rill__op_done(op) ? -1 : seen;
@@ -410,7 +410,7 @@ static void source_on_subscribe(struct rill__op *op) {
 
 static void source_on_request(struct rill__op *op, int64_t n) {
   struct source_state *st = op->state;
-  st->demand = rill__demand_add(st->demand, n);
+  rill__demand_more(&st->demand, n);
   source_pump(op);
 }
 
