@@ -170,7 +170,7 @@ static void cl_pass(struct rill__op *op) {
   }
   while (st->pending && st->demand > 0) {
     if (!cl_emit(op)) {
-      st->drain.wip++; /* one more pass ends the stream */
+      rill__drain_miss(&st->drain); /* one more pass ends the stream */
       return;
     }
   }
@@ -265,7 +265,7 @@ static void cl_on_cancel(struct rill__op *op) {
   struct cl_state *st = op->state;
   cl_release_all(op);
   if (rill__drain_running(&st->drain))
-    st->drain.wip++;
+    rill__drain_miss(&st->drain);
 }
 
 static void cl_destroy(struct rill__op *op) {

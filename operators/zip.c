@@ -400,14 +400,14 @@ static void zip_pass(struct rill__op *op) {
     /* (held == 0 here means no polled source is over: see zip_over) */
     if (st->npolled != 0 && (st->held == 0 || st->filled < st->npolled) &&
         !zip_poll_rows(op)) {
-      st->drain.wip++; /* one more pass ends the stream */
+      rill__drain_miss(&st->drain); /* one more pass ends the stream */
       return;
     }
     if (st->demand == 0 || st->empty != 0)
       return;
     if (st->nqueued == 0 && a->fn != NULL) {
       if (!zip_run_polled(op)) {
-        st->drain.wip++;
+        rill__drain_miss(&st->drain);
         return;
       }
       continue;
@@ -425,7 +425,7 @@ static void zip_pass(struct rill__op *op) {
         st->empty++;
     }
     if (!zip_combine_emit(op, row)) {
-      st->drain.wip++; /* one more pass ends the stream */
+      rill__drain_miss(&st->drain); /* one more pass ends the stream */
       return;
     }
   }
@@ -607,7 +607,7 @@ static void zip_on_cancel(struct rill__op *op) {
   st->stopped = true;
   zip_stop_sources(op);
   if (rill__drain_running(&st->drain))
-    st->drain.wip++;
+    rill__drain_miss(&st->drain);
 }
 
 static void zip_destroy(struct rill__op *op) {

@@ -373,7 +373,7 @@ static void flat_drain_pass(struct rill__op *op) {
     while (st->finished.head != NULL) {
       flat_retire(op, st->finished.head); /* may start the next inner */
       if (rill__op_done(op) || st->failed) {
-        st->drain.wip++; /* one more pass ends the stream */
+        rill__drain_miss(&st->drain); /* one more pass ends the stream */
         return;
       }
     }
@@ -384,7 +384,7 @@ static void flat_drain_pass(struct rill__op *op) {
       break;
     flat_emit_from(op, in);
     if (rill__op_done(op) || st->failed) {
-      st->drain.wip++; /* one more pass cleans up */
+      rill__drain_miss(&st->drain); /* one more pass cleans up */
       return;
     }
   }
@@ -587,7 +587,7 @@ static void flat_on_cancel(struct rill__op *op) {
   struct flat_state *st = op->state;
   flat_release_all(st);
   if (rill__drain_running(&st->drain))
-    st->drain.wip++;
+    rill__drain_miss(&st->drain);
 }
 
 static void flat_destroy(struct rill__op *op) {

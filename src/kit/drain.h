@@ -36,6 +36,12 @@ static inline bool rill__drain_again(struct rill__drain *d) {
   return true;
 }
 
+/* From inside the loop: make it run once more (what a signal arriving
+ * meanwhile does), e.g. to deliver a terminal after this pass. */
+static inline void rill__drain_miss(struct rill__drain *d) {
+  d->wip++;
+}
+
 static inline bool rill__drain_running(const struct rill__drain *d) {
   return d->wip != 0;
 }

@@ -208,8 +208,9 @@ static int mcast_offer_slow(struct rill__mcast *h, struct rill__mcast_member *m,
  * mcast_offer_slow. */
 static int mcast_offer(struct rill__mcast *h, struct rill__mcast_member *m,
                        rill_value_t v) {
-  if (RILL__LIKELY(m->demand > 0 && m->ring.len == 0 && m->drain.wip == 0)) {
-    m->drain.wip = 1;
+  if (RILL__LIKELY(m->demand > 0 && m->ring.len == 0 &&
+                   !rill__drain_running(&m->drain))) {
+    (void)rill__drain_enter(&m->drain); /* idle: it enters */
     rill__demand_emit_drained(m->op, &m->demand, v);
     /* Something arrived during that on_next: the bracket's loop runs. */
     if (RILL__UNLIKELY(rill__drain_again(&m->drain)) && member_run(m))
