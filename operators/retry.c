@@ -79,18 +79,11 @@ struct retry_state {
 
 static _Thread_local uint64_t retry_seeds;
 
-static uint64_t splitmix64(uint64_t *x) {
-  uint64_t z = (*x += 0x9e3779b97f4a7c15u);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-  return z ^ (z >> 31);
-}
-
 /* u in [0, 1): the user's generator, clamped, or ours. */
 static double retry_uniform(const struct retry_args *a,
                             struct retry_state *st) {
   if (a->o.random == NULL)
-    return (double)(splitmix64(&st->rng) >> 11) * 0x1.0p-53;
+    return rill__rng_uniform(&st->rng);
   double u = a->o.random(a->o.random_ctx);
   if (!(u > 0))
     return 0;                              /* negative and NaN */
@@ -209,7 +202,7 @@ static int retry_init(struct rill__op *op) {
   uint64_t seed = (uint64_t)(uintptr_t)op ^ (++retry_seeds << 32);
   if (a->o.sched != NULL)
     seed ^= (uint64_t)rill__sched_now(a->o.sched);
-  st->rng = splitmix64(&seed);
+  st->rng = rill__rng_next(&seed);
   retry_reset(a, st);
   if (a->o.sched != NULL && a->o.initial_ms > 0) {
     st->timer = rill_sched_timer_new(a->o.sched, retry_fired, op);

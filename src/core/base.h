@@ -48,6 +48,19 @@ static inline int64_t rill__demand_mul(int64_t a, int64_t b) {
   return a * b;
 }
 
+/* rill's own random numbers (retry's jitter, reconnect backoff):
+ * splitmix64, one 64-bit state per user, seeded by the caller. */
+static inline uint64_t rill__rng_next(uint64_t *state) {
+  uint64_t z = (*state += 0x9e3779b97f4a7c15u);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+  return z ^ (z >> 31);
+}
+/* Uniform in [0, 1), 53 random bits. */
+static inline double rill__rng_uniform(uint64_t *state) {
+  return (double)(rill__rng_next(state) >> 11) * 0x1.0p-53;
+}
+
 /* The release function of an owned value's box (NULL for other kinds):
  * how a value made by rill itself (a notification) is recognised. */
 void (*rill__value_box_release(rill_value_t v))(void *);

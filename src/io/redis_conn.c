@@ -331,13 +331,6 @@ static void link_close(struct rill__redis_conn *c) {
 
 /* ---- attempts and backoff ------------------------------------------------*/
 
-static uint64_t splitmix64(uint64_t *x) {
-  uint64_t z = (*x += 0x9e3779b97f4a7c15u);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-  return z ^ (z >> 31);
-}
-
 static void conn_give_up(struct rill__redis_conn *c) {
   rill_error_t err;
   const char *what = c->last_msg[0] ? c->last_msg : "connection failed";
@@ -364,7 +357,7 @@ static void conn_attempt_failed(struct rill__redis_conn *c) {
   double base = c->backoff;
   c->backoff =
       base * 2 < c->cfg->retry_max_ms ? base * 2 : c->cfg->retry_max_ms;
-  double u = (double)(splitmix64(&c->rng) >> 11) * 0x1.0p-53;
+  double u = rill__rng_uniform(&c->rng);
   rill_sched_timer_start(c->retry_timer, base / 2 + u * (base / 2));
 }
 
