@@ -61,12 +61,6 @@ static void any_fail_all(struct rill__op *op) {
 static void any_source_next(struct rill__inner *in, rill_value_t v) {
   struct rill__op *op = in->owner;
   struct any_state *st = op->state;
-  /* Cancelled: a source not yet let go can still emit (a callback run by
-   * the cancel of an earlier one pushing into it): nothing wins now. */
-  if (rill__op_done(op)) {
-    rill__drop(v);
-    return;
-  }
   if (st->fan.winner == NULL)
     rill__fan_win(&st->fan, in);
   if (st->fan.winner != in) {
@@ -82,8 +76,6 @@ static void any_source_end(struct rill__inner *in, const rill_error_t *err) {
   struct rill__op *op = in->owner;
   const struct any_args *a = op->args;
   struct any_state *st = op->state;
-  if (rill__op_done(op)) /* cancelled (see any_source_next) */
-    return;
   if (st->fan.winner != NULL) {
     if (st->fan.winner != in)
       return;

@@ -48,9 +48,7 @@ static bool race_decide(struct race_state *st, struct rill__inner *in) {
 static void race_source_next(struct rill__inner *in, rill_value_t v) {
   struct rill__op *op = in->owner;
   struct race_state *st = op->state;
-  /* Cancelled: a source not yet let go can still signal (a callback run by
-   * the cancel of an earlier one pushing into it): nothing wins now. */
-  if (rill__op_done(op) || !race_decide(st, in)) {
+  if (!race_decide(st, in)) {
     rill__drop(v);
     return;
   }
@@ -62,7 +60,7 @@ static void race_source_next(struct rill__inner *in, rill_value_t v) {
 static void race_source_end(struct rill__inner *in, const rill_error_t *err) {
   struct rill__op *op = in->owner;
   struct race_state *st = op->state;
-  if (rill__op_done(op) || !race_decide(st, in))
+  if (!race_decide(st, in))
     return;
   rill__fan_release(&st->fan);
   if (err != NULL)

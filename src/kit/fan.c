@@ -57,6 +57,11 @@ void rill__fan_upstream(struct rill__fan *f, struct rill__inner *in) {
 
 void rill__fan_win(struct rill__fan *f, struct rill__inner *in) {
   f->winner = in;
+  /* The losers are marked first, as rill__inners_cancel does: a loser
+   * signalling while another is cancelled is ignored by its inner. */
+  for (size_t i = 0; f->in != NULL && i < f->n; i++)
+    if (f->in[i] != in)
+      f->in[i]->cancelled = true;
   for (size_t i = 0; f->in != NULL && i < f->n; i++)
     if (f->in[i] != in)
       rill__inner_cancel(f->in[i]);

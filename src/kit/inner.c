@@ -122,12 +122,23 @@ struct rill__inner **rill__inners_new(size_t n,
   return in;
 }
 
+/* Every inner of the list is marked cancelled before any upstream is:
+ * cancelling one may make another signal (a hook in its pipeline pushing
+ * into it), and that signal must find it cancelled already, so that
+ * nothing reaches the owner from a list it is letting go. */
+static void inners_mark_cancelled(struct rill__inner **in, size_t n) {
+  for (size_t i = 0; in != NULL && i < n; i++)
+    in[i]->cancelled = true;
+}
+
 void rill__inners_cancel(struct rill__inner **in, size_t n) {
+  inners_mark_cancelled(in, n);
   for (size_t i = 0; in != NULL && i < n; i++)
     rill__inner_cancel(in[i]);
 }
 
 void rill__inners_release(struct rill__inner **in, size_t n) {
+  inners_mark_cancelled(in, n);
   for (size_t i = 0; in != NULL && i < n; i++)
     rill__inner_release(in[i]);
   rill__free(in);
